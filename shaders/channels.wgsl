@@ -1,0 +1,17 @@
+// Copies `count` channels of an NC(S) tensor into another at a channel offset: the one
+// primitive behind concat and slice along channels and their gradients.
+override WG: u32 = 64u;
+struct Params { N: u32, count: u32, S: u32, src_c: u32, src_off: u32, dst_c: u32, dst_off: u32, _p: u32 }
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  if (i >= u.N * u.count * u.S) { return; }
+  let s = i % u.S;
+  let c = (i / u.S) % u.count;
+  let n = i / (u.S * u.count);
+  dst[(n * u.dst_c + u.dst_off + c) * u.S + s] = src[(n * u.src_c + u.src_off + c) * u.S + s];
+}

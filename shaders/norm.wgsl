@@ -1,0 +1,156 @@
+// Group norm and layer norm as one family: the input is num_seg contiguous segments of
+// length L, each normalised on its own. The affine parameter of element j of segment s is
+// p = (s % G) * Cg + j / S  (group norm on NCHW: G groups, Cg channels per group, S = H*W;
+// layer norm on [rows, D]: G = 1, Cg = D, S = 1).
+// stats/backward_stats: one workgroup per segment with a tree reduction in workgroup memory
+// (6 barriers per reduction); apply/backward_apply/param_grad: one invocation per element.
+
+override WG: u32 = 64u;
+const RW: u32 = 64u; // reduction width of the per-segment kernels
+
+struct Norm {
+  num_seg: u32, L: u32, G: u32, Cg: u32,
+  S: u32, has_affine: u32, N: u32, eps: f32,
+}
+@group(0) @binding(0) var<uniform> u: Norm;
+var<workgroup> red: array<f32, RW>;
+
+fn reduce_wg(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = RW / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn param_index(seg: u32, j: u32) -> u32 { return (seg % u.G) * u.Cg + j / u.S; }
+
+// ---- stats: mean and 1/sqrt(var + eps) per segment (two passes for accuracy) ----
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats_out: array<f32>;
+
+@compute @workgroup_size(RW)
+fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let seg = workgroup_index(wid, nwg);
+  if (seg >= u.num_seg) { return; }
+  let base = seg * u.L;
+  var s = 0.0;
+  for (var i = lid; i < u.L; i += RW) { s += xs[base + i]; }
+  let mean = reduce_wg(s, lid) / f32(u.L);
+  var v = 0.0;
+  for (var i = lid; i < u.L; i += RW) { let d = xs[base + i] - mean; v += d * d; }
+  let variance = reduce_wg(v, lid) / f32(u.L);
+  if (lid == 0u) {
+    stats_out[2u * seg] = mean;
+    stats_out[2u * seg + 1u] = inverseSqrt(variance + u.eps);
+  }
+}
+
+// ---- apply ----
+@group(0) @binding(1) var<storage, read> xa: array<f32>;
+@group(0) @binding(2) var<storage, read> stats_a: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma_a: array<f32>;
+@group(0) @binding(4) var<storage, read> beta_a: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ya: array<f32>;
+
+@compute @workgroup_size(WG)
+fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  if (i >= u.num_seg * u.L) { return; }
+  let seg = i / u.L;
+  let xhat = (xa[i] - stats_a[2u * seg]) * stats_a[2u * seg + 1u];
+  if (u.has_affine == 1u) {
+    let p = param_index(seg, i % u.L);
+    ya[i] = xhat * gamma_a[p] + beta_a[p];
+  } else {
+    ya[i] = xhat;
+  }
+}
+
+// ---- backward: per-segment sums of dy*gamma and dy*gamma*xhat ----
+@group(0) @binding(1) var<storage, read> xb: array<f32>;
+@group(0) @binding(2) var<storage, read> dyb: array<f32>;
+@group(0) @binding(3) var<storage, read> stats_b: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma_b: array<f32>;
+@group(0) @binding(5) var<storage, read_write> bstats: array<f32>;
+
+fn gamma_at(seg: u32, j: u32) -> f32 {
+  if (u.has_affine == 1u) { return gamma_b[param_index(seg, j)]; }
+  return 1.0;
+}
+
+@compute @workgroup_size(RW)
+fn backward_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let seg = workgroup_index(wid, nwg);
+  if (seg >= u.num_seg) { return; }
+  let base = seg * u.L;
+  let mean = stats_b[2u * seg];
+  let rstd = stats_b[2u * seg + 1u];
+  var a = 0.0;
+  var b = 0.0;
+  for (var j = lid; j < u.L; j += RW) {
+    let g = dyb[base + j] * gamma_at(seg, j);
+    a += g;
+    b += g * (xb[base + j] - mean) * rstd;
+  }
+  let sa = reduce_wg(a, lid);
+  let sb = reduce_wg(b, lid);
+  if (lid == 0u) {
+    bstats[2u * seg] = sa / f32(u.L);
+    bstats[2u * seg + 1u] = sb / f32(u.L);
+  }
+}
+
+// ---- backward: dx = rstd * (dy*gamma - mean(dy*gamma) - xhat * mean(dy*gamma*xhat)) ----
+@group(0) @binding(1) var<storage, read> xc: array<f32>;
+@group(0) @binding(2) var<storage, read> dyc: array<f32>;
+@group(0) @binding(3) var<storage, read> stats_c: array<f32>;
+@group(0) @binding(4) var<storage, read> bstats_c: array<f32>;
+@group(0) @binding(5) var<storage, read> gamma_c: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dxc: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward_apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  if (i >= u.num_seg * u.L) { return; }
+  let seg = i / u.L;
+  let rstd = stats_c[2u * seg + 1u];
+  let xhat = (xc[i] - stats_c[2u * seg]) * rstd;
+  var g = dyc[i];
+  if (u.has_affine == 1u) { g *= gamma_c[param_index(seg, i % u.L)]; }
+  dxc[i] = rstd * (g - bstats_c[2u * seg] - xhat * bstats_c[2u * seg + 1u]);
+}
+
+// ---- backward: gradients of gamma and beta ----
+@group(0) @binding(1) var<storage, read> xd: array<f32>;
+@group(0) @binding(2) var<storage, read> dyd: array<f32>;
+@group(0) @binding(3) var<storage, read> stats_d: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
+
+@compute @workgroup_size(WG)
+fn param_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let p = workgroup_index(wid, nwg) * WG + lid;
+  if (p >= u.G * u.Cg) { return; }
+  let g = p / u.Cg;
+  let j0 = (p % u.Cg) * u.S;
+  var sg = 0.0;
+  var sb = 0.0;
+  for (var n = 0u; n < u.N; n++) {
+    let seg = n * u.G + g;
+    let mean = stats_d[2u * seg];
+    let rstd = stats_d[2u * seg + 1u];
+    let base = seg * u.L + j0;
+    for (var j = 0u; j < u.S; j++) {
+      let dy = dyd[base + j];
+      sg += dy * (xd[base + j] - mean) * rstd;
+      sb += dy;
+    }
+  }
+  dgamma[p] = sg;
+  dbeta[p] = sb;
+}

@@ -1,0 +1,61 @@
+// Sum over a set of axes. The launcher coalesces the input shape into "kept" dims (one per
+// output element) and "reduced" dims, each with its input stride. The reduced range can be
+// split into PARTS chunks (partial sums laid out [out][part]) when there are too few outputs
+// to keep the device busy; a second pass sums the parts.
+
+override WG: u32 = 64u;
+
+struct Params {
+  out_count: u32, red_count: u32, kept_rank: u32, red_rank: u32,
+  parts: u32, chunk: u32, _p0: u32, scale: f32,
+  kept_shape: array<vec4u, 2>,
+  kept_strides: array<vec4u, 2>,
+  red_shape: array<vec4u, 2>,
+  red_strides: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn dim(v: array<vec4u, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.out_count * u.parts) { return; }
+  let o = t / u.parts;
+  let part = t % u.parts;
+  var rem = o;
+  var base = 0u;
+  for (var d = i32(u.kept_rank) - 1; d >= 0; d--) {
+    let e = dim(u.kept_shape, u32(d));
+    base += (rem % e) * dim(u.kept_strides, u32(d));
+    rem = rem / e;
+  }
+  let r0 = part * u.chunk;
+  let r1 = min(u.red_count, r0 + u.chunk);
+  var acc = 0.0;
+  if (u.red_rank == 1u) {
+    let s = dim(u.red_strides, 0u);
+    for (var r = r0; r < r1; r++) { acc += x[base + r * s]; }
+  } else {
+    // innermost reduced dim is walked directly, the outer ones by div/mod once per row
+    let inner = dim(u.red_shape, u.red_rank - 1u);
+    let s_in = dim(u.red_strides, u.red_rank - 1u);
+    var r = r0;
+    while (r < r1) {
+      var q = r / inner;
+      var off = base;
+      for (var d = i32(u.red_rank) - 2; d >= 0; d--) {
+        let e = dim(u.red_shape, u32(d));
+        off += (q % e) * dim(u.red_strides, u32(d));
+        q = q / e;
+      }
+      let j0 = r % inner;
+      let j1 = min(inner, j0 + (r1 - r));
+      for (var j = j0; j < j1; j++) { acc += x[off + j * s_in]; }
+      r += j1 - j0;
+    }
+  }
+  out[t] = acc * u.scale;
+}

@@ -1,0 +1,35 @@
+// Softmax over the last axis (rows of length L), numerically stable (max subtracted),
+// and its backward dx = y * (dy - sum(dy * y)). One invocation per row.
+override WG: u32 = 64u;
+struct Params { rows: u32, L: u32, scale: f32, _p: u32 }
+@group(0) @binding(0) var<uniform> u: Params;
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = workgroup_index(wid, nwg) * WG + lid;
+  if (r >= u.rows) { return; }
+  let base = r * u.L;
+  var m = -3.4e38;
+  for (var j = 0u; j < u.L; j++) { m = max(m, x[base + j] * u.scale); }
+  var s = 0.0;
+  for (var j = 0u; j < u.L; j++) { let e = exp(x[base + j] * u.scale - m); y[base + j] = e; s += e; }
+  let inv = 1.0 / s;
+  for (var j = 0u; j < u.L; j++) { y[base + j] *= inv; }
+}
+
+@group(0) @binding(1) var<storage, read> yb: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = workgroup_index(wid, nwg) * WG + lid;
+  if (r >= u.rows) { return; }
+  let base = r * u.L;
+  var d = 0.0;
+  for (var j = 0u; j < u.L; j++) { d += dy[base + j] * yb[base + j]; }
+  for (var j = 0u; j < u.L; j++) { dx[base + j] = u.scale * yb[base + j] * (dy[base + j] - d); }
+}

@@ -1,0 +1,331 @@
+/**
+ * Differentiable ops. Each computes its result with a kernel launcher and, when the tape is
+ * on and an input needs a gradient, records a node whose rule is written with these same ops.
+ */
+import { binary, broadcastShapes, expand as expandKernel, unary, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
+import { concatChannels, padChannels, sliceChannels } from '../kernels/channels.js';
+import { conv2d as conv2dKernel, conv2dInputGrad, conv2dWeightGrad, type Conv2dOptions } from '../kernels/conv2d.js';
+import { matmul as matmulKernel } from '../kernels/matmul.js';
+import { groupNormPlan, layerNormPlan, normBackward, normForward, type NormPlan } from '../kernels/norm.js';
+import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
+import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
+import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
+import { size, type DeviceArray } from '../kernels/program.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { isGradEnabled, Tensor, wrap } from './tensor.js';
+
+function needsGrad(inputs: Tensor[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t.requiresGrad || t.node !== null);
+}
+
+/** Wraps a kernel result and records the tape node when needed. */
+function result(rt: Tensor['rt'], out: DeviceArray, op: string, inputs: Tensor[], rule: (g: Tensor) => (Tensor | null)[]): Tensor {
+  const t = wrap(rt, out);
+  if (needsGrad(inputs)) t.node = { op, inputs, backward: rule };
+  return t;
+}
+
+// ---------- elementwise ----------
+
+function unaryOp(x: Tensor, op: UnaryOp, rule: ((g: Tensor, y: Tensor) => Tensor) | null, a = 0, b = 0): Tensor {
+  const y = result(x.rt, unary(x.rt, x, op, a, b), op, [x], (g) => [rule ? rule(g, y) : null]);
+  return y;
+}
+
+/** Sums a broadcast gradient back to the shape of the operand it came from. */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g.detach();
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = wrap(g.rt, sumKernel(g.rt, g, axes, true));
+  const r = s.view(shape);
+  s.dispose();
+  return r;
+}
+
+function binaryOp(a: Tensor, b: Tensor, op: BinaryOp, rule: (g: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+  return result(a.rt, binary(a.rt, a, b, op), op, [a, b], (g) => {
+    const [ga, gb] = rule(g);
+    const ra = ga && unbroadcast(ga, a.shape);
+    const rb = gb && unbroadcast(gb, b.shape);
+    ga?.dispose();
+    gb?.dispose();
+    return [ra, rb];
+  });
+}
+
+export const add = (a: Tensor, b: Tensor) => binaryOp(a, b, 'add', (g) => [g.detach(), g.detach()]);
+export const sub = (a: Tensor, b: Tensor) => binaryOp(a, b, 'sub', (g) => [g.detach(), neg(g)]);
+export const mul = (a: Tensor, b: Tensor) => binaryOp(a, b, 'mul', (g) => [mulNoTape(g, b), mulNoTape(g, a)]);
+export const div = (a: Tensor, b: Tensor) =>
+  binaryOp(a, b, 'div', (g) => {
+    const ga = raw(binary(g.rt, g, b, 'div'), g);
+    const t = raw(binary(g.rt, ga, b, 'div'), g); // g / b^2
+    const gb = raw(binary(g.rt, t, a, 'mul'), g);
+    t.dispose();
+    const ngb = neg(gb);
+    gb.dispose();
+    return [ga, ngb];
+  });
+/** (a - b)^2 elementwise: the core of MSE. */
+export const sqdiff = (a: Tensor, b: Tensor) =>
+  binaryOp(a, b, 'sqdiff', (g) => {
+    const d = raw(binary(g.rt, a, b, 'sub'), g);
+    const ga = raw(binary(g.rt, g, d, 'mul'), g);
+    d.dispose();
+    const ga2 = affine(ga, 2, 0);
+    ga.dispose();
+    return [ga2, neg(ga2)];
+  });
+/** |a - b| elementwise: the core of L1. */
+export const absdiff = (a: Tensor, b: Tensor) =>
+  binaryOp(a, b, 'absdiff', (g) => {
+    const d = raw(binary(g.rt, a, b, 'sub'), g);
+    const s = raw(unary(g.rt, d, 'sign'), g);
+    d.dispose();
+    const ga = raw(binary(g.rt, g, s, 'mul'), g);
+    s.dispose();
+    return [ga, neg(ga)];
+  });
+
+function raw(a: DeviceArray, like: Tensor): Tensor {
+  return wrap(like.rt, a);
+}
+function mulNoTape(a: Tensor, b: Tensor): Tensor {
+  return raw(binary(a.rt, a, b, 'mul'), a);
+}
+
+export const neg = (x: Tensor): Tensor => unaryOp(x, 'neg', (g) => neg(g));
+export const exp = (x: Tensor) => unaryOp(x, 'exp', (g, y) => mulNoTape(g, y));
+export const log = (x: Tensor) => unaryOp(x, 'log', (g) => raw(binary(g.rt, g, x, 'div'), g));
+export const sqrt = (x: Tensor) =>
+  unaryOp(x, 'sqrt', (g, y) => {
+    const t = raw(binary(g.rt, g, y, 'div'), g);
+    const r = affine(t, 0.5, 0);
+    t.dispose();
+    return r;
+  });
+export const silu = (x: Tensor) => unaryOp(x, 'silu', (g) => withDerivative(g, x, 'siluGrad'));
+/** GELU, tanh approximation (PyTorch approximate='tanh'). */
+export const gelu = (x: Tensor) => unaryOp(x, 'gelu', (g) => withDerivative(g, x, 'geluGrad'));
+export const sigmoid = (x: Tensor) =>
+  unaryOp(x, 'sigmoid', (g, y) => {
+    const oneMinus = raw(unary(g.rt, y, 'affine', -1, 1), g);
+    const t = mulNoTape(y, oneMinus);
+    oneMinus.dispose();
+    const r = mulNoTape(g, t);
+    t.dispose();
+    return r;
+  });
+export const tanh = (x: Tensor) =>
+  unaryOp(x, 'tanh', (g, y) => {
+    const y2 = raw(unary(g.rt, y, 'square'), g);
+    const d = raw(unary(g.rt, y2, 'affine', -1, 1), g);
+    y2.dispose();
+    const r = mulNoTape(g, d);
+    d.dispose();
+    return r;
+  });
+export const relu = (x: Tensor) => unaryOp(x, 'relu', (g) => withDerivative(g, x, 'inRange', 1.2e-38, 3.4e38));
+export const abs = (x: Tensor) => unaryOp(x, 'abs', (g) => withDerivative(g, x, 'sign'));
+export const square = (x: Tensor) =>
+  unaryOp(x, 'square', (g) => {
+    const t = mulNoTape(g, x);
+    const r = affine(t, 2, 0);
+    t.dispose();
+    return r;
+  });
+/** x^p for a constant p. */
+export const pow = (x: Tensor, p: number) => unaryOp(x, 'pow', (g) => withDerivative(g, x, 'pow', p - 1, 0, p), p);
+export const clamp = (x: Tensor, lo: number, hi: number) => unaryOp(x, 'clamp', (g) => withDerivative(g, x, 'inRange', lo, hi), lo, hi);
+/** a * x + b for constants a and b. */
+export const affine = (x: Tensor, a: number, b: number): Tensor => unaryOp(x, 'affine', (g) => affine(g, a, 0), a, b);
+export const scale = (x: Tensor, a: number) => affine(x, a, 0);
+
+/** g * f'(x) where f' is a unary kernel (times a constant factor). */
+function withDerivative(g: Tensor, x: Tensor, op: UnaryOp, a = 0, b = 0, factor = 1): Tensor {
+  const d = raw(unary(g.rt, x, op, a, b), g);
+  const r = mulNoTape(g, d);
+  d.dispose();
+  if (factor === 1) return r;
+  const s = affine(r, factor, 0);
+  r.dispose();
+  return s;
+}
+
+// ---------- shape ----------
+
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const resolved = shape.map((d) => (d === -1 ? x.size / known : d));
+  if (size(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(`reshape: cannot view ${fmtShape(x.shape)} (${x.size} elements) as ${fmtShape(shape)}`);
+  }
+  const y = x.view(resolved);
+  if (needsGrad([x])) y.node = { op: 'reshape', inputs: [x], backward: (g) => [g.view(x.shape)] };
+  return y;
+}
+
+/** Broadcasts x to `shape` (a copy). */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  return result(x.rt, expandKernel(x.rt, x, shape), 'expand', [x], (g) => [unbroadcast(g, x.shape)]);
+}
+
+// ---------- reductions ----------
+
+export function sum(x: Tensor, axes?: readonly number[], keepDims = false): Tensor {
+  return reduce(x, axes, keepDims, false);
+}
+
+export function mean(x: Tensor, axes?: readonly number[], keepDims = false): Tensor {
+  return reduce(x, axes, keepDims, true);
+}
+
+function reduce(x: Tensor, axes: readonly number[] | undefined, keepDims: boolean, average: boolean): Tensor {
+  const ax = normalizeAxes(average ? 'mean' : 'sum', x.shape, axes);
+  const count = ax.reduce((p, a) => p * x.shape[a]!, 1);
+  const k = average ? 1 / Math.max(1, count) : 1;
+  const keptShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  return result(x.rt, sumKernel(x.rt, x, ax, keepDims, k), average ? 'mean' : 'sum', [x], (g) => {
+    const gv = g.view(keptShape);
+    const e = raw(expandKernel(g.rt, gv, x.shape), g);
+    gv.dispose();
+    if (k === 1) return [e];
+    const r = raw(unary(g.rt, e, 'affine', k, 0), g);
+    e.dispose();
+    return [r];
+  });
+}
+
+// ---------- linear algebra ----------
+
+/** Batched matmul: a [B?, M, K], b [B?, K, N] (transposes as flagged); batch 1 broadcasts. */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  return result(a.rt, matmulKernel(a.rt, a, b, transA, transB), 'matmul', [a, b], (g) => {
+    const ga = transA ? matmulKernel(g.rt, b, g, transB, true) : matmulKernel(g.rt, g, b, false, !transB);
+    const gb = transB ? matmulKernel(g.rt, g, a, true, transA) : matmulKernel(g.rt, a, g, !transA, false);
+    return [sumBatch(raw(ga, g), a.shape), sumBatch(raw(gb, g), b.shape)];
+  });
+}
+
+/** A broadcast operand's gradient is summed over the batch it was broadcast to. */
+function sumBatch(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.size === size(shape)) {
+    const v = g.view(shape);
+    g.dispose();
+    return v;
+  }
+  const s = raw(sumKernel(g.rt, g, [0]), g);
+  g.dispose();
+  const v = s.view(shape);
+  s.dispose();
+  return v;
+}
+
+// ---------- convolution ----------
+
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return result(x.rt, conv2dKernel(x.rt, x, w, bias, opts), 'conv2d', inputs, (g) => {
+    const gx = x.requiresGrad || x.node ? raw(conv2dInputGrad(g.rt, g, w, x.shape, opts), g) : null;
+    const gw = w.requiresGrad || w.node ? raw(conv2dWeightGrad(g.rt, x, g, w.shape, opts), g) : null;
+    const out: (Tensor | null)[] = [gx, gw];
+    if (bias) out.push(raw(sumKernel(g.rt, g, [0, 2, 3]), g));
+    return out;
+  });
+}
+
+// ---------- normalisation ----------
+
+function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta: Tensor | null): Tensor {
+  const { y, stats } = normForward(x.rt, op, x, plan, gamma, beta);
+  const inputs = gamma && beta ? [x, gamma, beta] : [x];
+  if (!needsGrad(inputs)) {
+    x.rt.free(stats.storage);
+    return wrap(x.rt, y);
+  }
+  const statsT = wrap(x.rt, stats); // owned by the current scope like any intermediate
+  return result(x.rt, y, op, inputs, (g) => {
+    const grads = normBackward(g.rt, op, x, g, statsT, plan, gamma, x.requiresGrad || x.node !== null);
+    const gx = x.requiresGrad || x.node ? raw(grads.dx, g) : null;
+    return gamma ? [gx, raw(grads.dgamma!, g), raw(grads.dbeta!, g)] : [gx];
+  });
+}
+
+/** Group norm over [N, C, ...] with `groups` groups; gamma/beta are [C] or both null. */
+export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  return norm('groupNorm', x, groupNormPlan(x.shape, groups, eps), gamma, beta);
+}
+
+/** Layer norm over the last axis; gamma/beta are [D] or both null. */
+export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  return norm('layerNorm', x, layerNormPlan(x.shape, eps), gamma, beta);
+}
+
+// ---------- attention pieces ----------
+
+/** softmax(scale * x) over the last axis. */
+export function softmax(x: Tensor, scaleBy = 1): Tensor {
+  const y: Tensor = result(x.rt, softmaxKernel(x.rt, x, scaleBy), 'softmax', [x], (g) => [raw(softmaxBackward(g.rt, y, g, scaleBy), g)]);
+  return y;
+}
+
+// ---------- resampling ----------
+
+export function upsample2x(x: Tensor, mode: UpsampleMode = 'nearest'): Tensor {
+  return result(x.rt, upsampleKernel(x.rt, x, mode), `upsample2x-${mode}`, [x], (g) => [raw(upsample2xBackward(g.rt, g, mode), g)]);
+}
+
+export function avgPool2x(x: Tensor): Tensor {
+  return result(x.rt, avgPoolKernel(x.rt, x), 'avgPool2x', [x], (g) => [raw(avgPool2xBackward(g.rt, g, x.shape), g)]);
+}
+
+// ---------- channels ----------
+
+export function concat(parts: Tensor[]): Tensor {
+  const first = parts[0];
+  if (!first) throw new ShapeError('concat: no inputs');
+  return result(first.rt, concatChannels(first.rt, parts), 'concat', parts, (g) => {
+    let off = 0;
+    return parts.map((p) => {
+      const s = raw(sliceChannels(g.rt, g, off, p.shape[1]!), g);
+      off += p.shape[1]!;
+      return s;
+    });
+  });
+}
+
+export function slice(x: Tensor, start: number, count: number): Tensor {
+  return result(x.rt, sliceChannels(x.rt, x, start, count), 'slice', [x], (g) => [raw(padChannels(g.rt, g, x.shape, start), g)]);
+}
+
+// ---------- losses ----------
+
+function checkSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(`${op}: prediction ${fmtShape(a.shape)} and target ${fmtShape(b.shape)} differ`);
+  }
+}
+
+/** mean((a - b)^2) */
+export function mseLoss(a: Tensor, b: Tensor): Tensor {
+  checkSameShape('mseLoss', a, b);
+  const d = sqdiff(a, b);
+  const m = mean(d);
+  if (!m.node) d.dispose();
+  return m;
+}
+
+/** mean(|a - b|) */
+export function l1Loss(a: Tensor, b: Tensor): Tensor {
+  checkSameShape('l1Loss', a, b);
+  const d = absdiff(a, b);
+  const m = mean(d);
+  if (!m.node) d.dispose();
+  return m;
+}
+
+export { broadcastShapes };

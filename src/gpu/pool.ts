@@ -1,0 +1,86 @@
+/**
+ * Buffer pool keyed by bucketed size. A buffer handed back is parked until the command
+ * batch that may still read it has been submitted; only then can it be reused, because
+ * queue.writeBuffer into a reused buffer would otherwise land before the pending reads.
+ */
+
+/** Sizes are rounded to a bucket so buffers of nearby sizes can serve each other. */
+export function bucketSize(bytes: number): number {
+  const b = Math.max(256, bytes);
+  if (b <= 4096) return Math.ceil(b / 256) * 256;
+  // four buckets per power of two: at most 25% slack
+  const p = 2 ** Math.floor(Math.log2(b));
+  const step = p / 4;
+  return Math.ceil(b / step) * step;
+}
+
+export interface PoolStats {
+  /** buffers handed out and not yet released */
+  liveBuffers: number;
+  /** bytes of those buffers (bucketed sizes) */
+  liveBytes: number;
+  /** bytes of all GPU buffers this pool has created and not destroyed */
+  allocatedBytes: number;
+  /** buffers idle in the pool */
+  freeBuffers: number;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private parked: GPUBuffer[] = [];
+  private live = 0;
+  private liveBytes = 0;
+  private allocated = 0;
+  private freeCount = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly usage: GPUBufferUsageFlags,
+  ) {}
+
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) this.freeCount--;
+    else {
+      buf = this.device.createBuffer({ size, usage: this.usage });
+      this.allocated += size;
+    }
+    this.live++;
+    this.liveBytes += size;
+    return buf;
+  }
+
+  /** The buffer may still be read by recorded, unsubmitted work: park it. */
+  release(buf: GPUBuffer): void {
+    this.live--;
+    this.liveBytes -= buf.size;
+    this.parked.push(buf);
+  }
+
+  /** Called after each submit: parked buffers become reusable. */
+  onSubmitted(): void {
+    for (const b of this.parked) {
+      let list = this.free.get(b.size);
+      if (!list) this.free.set(b.size, (list = []));
+      list.push(b);
+      this.freeCount++;
+    }
+    this.parked.length = 0;
+  }
+
+  /** Destroys idle buffers (e.g. after a phase with a different working set). */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) {
+      this.allocated -= b.size;
+      b.destroy();
+    }
+    this.free.clear();
+    this.freeCount = 0;
+  }
+
+  stats(): PoolStats {
+    return { liveBuffers: this.live, liveBytes: this.liveBytes, allocatedBytes: this.allocated, freeBuffers: this.freeCount };
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The GPU runtime: one device, a buffer pool, a pipeline cache, batched command recording
+ * and readback. It knows nothing about what the kernels compute: a dispatch is WGSL source,
+ * override constants (the compile-time key), packed uniforms, bound buffers and a count of
+ * workgroups.
+ */
+import { DeviceError, LimitError } from '../util/errors.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
+import { gpuWait } from './wait.js';
+
+const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
+const UNIFORM_RING_BYTES = 1 << 16;
+/** Dispatches recorded before the batch is submitted on its own. */
+const MAX_DISPATCHES_PER_SUBMIT = 96;
+
+/** A GPU allocation owned by one tensor. Opaque above the runtime: only launchers bind it. */
+export class Storage {
+  disposed = false;
+  constructor(
+    /** @internal */ readonly buffer: GPUBuffer,
+    readonly byteSize: number,
+  ) {}
+}
+
+export interface ComputeProgram {
+  /** human-readable kernel name, used in error messages and the pipeline key */
+  name: string;
+  /** full WGSL source */
+  code: string;
+  entry?: string;
+  /** override constants: the compile-time variant key */
+  overrides?: Record<string, number>;
+}
+
+export interface Dispatch {
+  program: ComputeProgram;
+  layout: UniformLayout;
+  uniforms: UniformValues;
+  /** storage buffers bound at bindings 1..n (binding 0 is the uniform block) */
+  buffers: Storage[];
+  /** total workgroups; folded into x/y to respect maxComputeWorkgroupsPerDimension */
+  workgroups: number;
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** a short name for reports and file names */
+  name: string;
+}
+
+export const NO_ADAPTER_HELP = [
+  'No WebGPU adapter was found.',
+  'On Linux without a GPU, install the Mesa software Vulkan driver (lavapipe) version 25 or newer; on Debian bookworm:',
+  "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list",
+  '  apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1',
+  '(bookworm\'s own mesa 22 is refused by Dawn.) Also set XDG_RUNTIME_DIR if it is unset.',
+  'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).',
+].join('\n');
+
+export class GpuRuntime {
+  readonly pool: BufferPool;
+  readonly limits: GPUSupportedLimits;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchesInBatch = 0;
+  private uniformBuffer: GPUBuffer;
+  private uniformStaging = new ArrayBuffer(UNIFORM_RING_BYTES);
+  private uniformView = new DataView(this.uniformStaging);
+  private uniformUsed = 0;
+  private uniformAlign: number;
+  private pendingErrors: Promise<GPUError | null>[] = [];
+  private firstError: Error | null = null;
+  private lost: string | null = null;
+  private currentKernel = '';
+  /** counters for benchmarks and tests */
+  readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0, readbacks: 0 };
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterDescription,
+    /**
+     * The GPU entry point and adapter the device came from. dawn.node frees its native
+     * instance when the JS `GPU` object is garbage-collected, even with a live device, and
+     * the next event poll then crashes (segfault in InstanceBase::ProcessEvents; reproduced
+     * in scripts/repro/dawn-instance-gc.mjs). Holding them here keeps the instance alive.
+     */
+    private readonly keepAlive: readonly unknown[] = [],
+  ) {
+    this.limits = device.limits;
+    this.pool = new BufferPool(device, STORAGE_USAGE);
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 });
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = `GPU device lost (${info.reason}): ${info.message}`;
+    });
+    device.addEventListener?.('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.firstError ??= new DeviceError(`GPU error near kernel '${this.currentKernel}': ${e.message}`);
+    });
+  }
+
+  /** A CPU-backed adapter (lavapipe, SwiftShader): kernels pick their software variants. */
+  get isSoftware(): boolean {
+    return /llvmpipe|lavapipe|swiftshader|software/i.test(this.adapter.name);
+  }
+
+  /** Largest tensor in bytes that one kernel binding can see. */
+  get maxBindingBytes(): number {
+    return Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+  }
+
+  alloc(bytes: number, what = 'tensor'): Storage {
+    this.checkAlive();
+    if (bytes > this.maxBindingBytes) {
+      throw new LimitError(
+        `${what}: ${bytes} bytes exceed this device's largest storage binding (${this.maxBindingBytes} bytes, adapter ${this.adapter.name}); split the work into smaller tensors or tiles`,
+      );
+    }
+    return new Storage(this.pool.acquire(bytes), bytes);
+  }
+
+  free(s: Storage): void {
+    if (s.disposed) return;
+    s.disposed = true;
+    this.pool.release(s.buffer);
+  }
+
+  /** Copies host data into a freshly allocated storage. */
+  upload(s: Storage, data: ArrayBufferView, byteOffset = 0): void {
+    this.device.queue.writeBuffer(s.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  zero(s: Storage): void {
+    this.endPass();
+    this.commandEncoder().clearBuffer(s.buffer, 0, Math.ceil(s.byteSize / 4) * 4);
+  }
+
+  copy(src: Storage, srcOffset: number, dst: Storage, dstOffset: number, bytes: number): void {
+    this.copyRaw(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  private copyRaw(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records one compute dispatch into the current batch. */
+  dispatch(d: Dispatch): void {
+    this.checkAlive();
+    if (d.workgroups <= 0) return;
+    for (const b of d.buffers) {
+      if (b.disposed) throw new DeviceError(`kernel ${d.program.name}: a bound tensor was already disposed`);
+    }
+    const maxDim = this.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(d.workgroups, maxDim);
+    const y = Math.ceil(d.workgroups / x);
+    if (y > maxDim) {
+      throw new LimitError(
+        `kernel ${d.program.name}: ${d.workgroups} workgroups exceed ${maxDim} x ${maxDim}; the tensor is too large for one dispatch`,
+      );
+    }
+    const size = d.layout.size;
+    let offset = Math.ceil(this.uniformUsed / this.uniformAlign) * this.uniformAlign;
+    if (offset + size > UNIFORM_RING_BYTES) {
+      this.flush();
+      offset = 0;
+    }
+    packUniforms(d.layout, d.uniforms, this.uniformView, offset);
+    this.uniformUsed = offset + size;
+
+    const pipeline = this.pipeline(d.program);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset, size } }];
+    d.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, size: Math.ceil(b.byteSize / 4) * 4 } }));
+    this.currentKernel = d.program.name;
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, 1);
+    this.counters.dispatches++;
+    if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) {
+      this.pool.onSubmitted(); // nothing recorded can still read the parked buffers
+      return;
+    }
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, Math.ceil(this.uniformUsed / 4) * 4);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
+    this.encoder = null;
+    this.dispatchesInBatch = 0;
+    this.uniformUsed = 0;
+    this.pool.onSubmitted();
+  }
+
+  /** Submits and waits until the GPU has finished all work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await gpuWait(this.device.queue.onSubmittedWorkDone());
+    await this.throwPendingErrors();
+  }
+
+  /** Reads `bytes` bytes of a storage back to the host. */
+  async read(s: Storage, byteOffset = 0, bytes = s.byteSize - byteOffset): Promise<ArrayBuffer> {
+    this.checkAlive();
+    const padded = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: padded, usage: 0x01 /* MAP_READ */ | 0x08 });
+    this.copyRaw(s.buffer, byteOffset, staging, 0, padded);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await gpuWait(staging.mapAsync(0x0001 /* READ */));
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+      await this.throwPendingErrors();
+    }
+  }
+
+  stats(): PoolStats & { pipelines: number } {
+    return { ...this.pool.stats(), pipelines: this.pipelines.size };
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.uniformBuffer.destroy();
+    this.device.destroy();
+  }
+
+  private pipeline(p: ComputeProgram): GPUComputePipeline {
+    const key = `${p.name}|${p.entry ?? 'main'}|${p.overrides ? JSON.stringify(p.overrides) : ''}`;
+    let pipe = this.pipelines.get(key);
+    if (!pipe) {
+      this.device.pushErrorScope('validation');
+      const module = this.device.createShaderModule({ code: p.code, label: p.name });
+      pipe = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint: p.entry ?? 'main', constants: p.overrides },
+      });
+      const scope = this.device.popErrorScope();
+      this.pendingErrors.push(
+        scope.then(async (err) => {
+          if (!err) return null;
+          const info = await module.getCompilationInfo();
+          const lines = info.messages.map((m) => `  ${p.name}.wgsl:${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`);
+          this.firstError ??= new DeviceError(`kernel ${p.name} failed to compile:\n${lines.join('\n') || err.message}`);
+          return err;
+        }),
+      );
+      this.pipelines.set(key, pipe);
+      this.counters.pipelinesCompiled++;
+    }
+    return pipe;
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    await Promise.all(pending);
+    if (this.firstError) {
+      const e = this.firstError;
+      this.firstError = null;
+      throw e;
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.lost) throw new DeviceError(this.lost);
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass());
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+}
+
+/** Picks an adapter from a WebGPU entry point (navigator.gpu or the `webgpu` package) and opens a device with its real limits. */
+export async function createRuntime(gpu: GPU | undefined, opts: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuRuntime> {
+  if (!gpu) throw new DeviceError(NO_ADAPTER_HELP);
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new DeviceError(NO_ADAPTER_HELP);
+  const wanted = [
+    'maxStorageBufferBindingSize',
+    'maxBufferSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+    'maxBindGroups',
+  ] as const;
+  const requiredLimits: Record<string, number> = {};
+  for (const k of wanted) requiredLimits[k] = adapter.limits[k];
+  const device = await adapter.requestDevice({ requiredLimits });
+  const info = adapter.info;
+  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ').trim() || 'unknown adapter';
+  return new GpuRuntime(device, {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    name,
+  }, [gpu, adapter]);
+}

@@ -1,0 +1,155 @@
+/**
+ * conv2d (NCHW, square kernel 1 or 3, stride 1 or 2, zero padding, optional bias) and its
+ * input and weight gradients (shaders/conv2d.wgsl).
+ *
+ * Variant rule (documented in docs/architecture.md): the forward kernel computes TP output
+ * pixels x 4 channels per invocation. Software adapters (lavapipe, SwiftShader) run few wide
+ * invocations best, so TP = 8; hardware GPUs need many invocations to fill their cores, so
+ * TP = 4. Narrow outputs use TP = 4 or 1 so no invocation is mostly idle.
+ */
+import type { GpuRuntime, Storage } from '../gpu/runtime.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { allocArray, ceilDiv, dummy, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
+import { sum } from './reduce.js';
+
+export interface Conv2dOptions {
+  stride?: number;
+  pad?: number;
+}
+
+const FIELDS = [
+  ['N', 'u32'], ['Cin', 'u32'], ['H', 'u32'], ['W', 'u32'],
+  ['Cout', 'u32'], ['OH', 'u32'], ['OW', 'u32'], ['pad', 'u32'],
+  ['has_bias', 'u32'], ['xblocks', 'u32'], ['coblocks', 'u32'], ['parts', 'u32'],
+  ['chunk', 'u32'], ['_p0', 'u32'], ['_p1', 'u32'], ['_p2', 'u32'],
+] as const;
+const PACK_FIELDS = [['A', 'u32'], ['B', 'u32'], ['BP', 'u32'], ['Cin', 'u32'], ['mode', 'u32'], ['total', 'u32'], ['_p0', 'u32'], ['_p1', 'u32']] as const;
+
+export interface ConvGeometry {
+  N: number; Cin: number; H: number; W: number; Cout: number; K: number; OH: number; OW: number; stride: number; pad: number;
+}
+
+export function convGeometry(op: string, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions): ConvGeometry {
+  requireRank(op, 'input', xShape, 4);
+  requireRank(op, 'weight', wShape, 4);
+  const [N, Cin, H, W] = xShape as [number, number, number, number];
+  const [Cout, wCin, K, K2] = wShape as [number, number, number, number];
+  const stride = opts.stride ?? 1;
+  const pad = opts.pad ?? (K - 1) / 2;
+  const shapes = `(input ${fmtShape(xShape)}, weight ${fmtShape(wShape)})`;
+  if (wCin !== Cin) throw new ShapeError(`${op}: weight in_channels ${wCin} != input channels ${Cin} ${shapes}`);
+  if (K !== K2 || (K !== 1 && K !== 3)) throw new ShapeError(`${op}: kernel must be 1x1 or 3x3, got ${K}x${K2} ${shapes}`);
+  if (stride !== 1 && stride !== 2) throw new ShapeError(`${op}: stride must be 1 or 2, got ${stride} ${shapes}`);
+  if (!Number.isInteger(pad) || pad < 0 || pad > K - 1) throw new ShapeError(`${op}: padding must be an integer in [0, ${K - 1}], got ${pad} ${shapes}`);
+  const OH = Math.floor((H + 2 * pad - K) / stride) + 1;
+  const OW = Math.floor((W + 2 * pad - K) / stride) + 1;
+  if (OH < 1 || OW < 1) throw new ShapeError(`${op}: input ${H}x${W} is smaller than the ${K}x${K} kernel with padding ${pad} ${shapes}`);
+  return { N, Cin, H, W, Cout, K, OH, OW, stride, pad };
+}
+
+function pixelsPerInvocation(rt: GpuRuntime, OW: number): number {
+  if (OW < 4) return 1;
+  if (OW < 8) return 4;
+  return rt.isSoftware ? 8 : 4;
+}
+
+/** Packs weights [Cout, Cin, K, K] to [(a*K*K + tap) * BP + b] (see conv2d.wgsl, pack). */
+function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: number, mode: 0 | 1 | 2): Storage {
+  const [A, B] = mode === 0 ? [Cin, Cout] : [Cout, Cin];
+  const BP = ceilDiv(B, 4) * 4;
+  const total = A * K * K * BP;
+  const out = rt.alloc(total * 4, 'conv2d packed weights');
+  launch(rt, program('conv2d', 'pack', { K }), layoutOf('conv-pack', PACK_FIELDS), { A, B, BP, Cin, mode, total, _p0: 0, _p1: 0 }, [w, out], ceilDiv(total, WG));
+  return out;
+}
+
+function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry): Storage {
+  const out = allocArray(rt, [g.N, g.Cout, g.OH, g.OW], 'conv2d');
+  const TP = pixelsPerInvocation(rt, g.OW);
+  const xblocks = ceilDiv(g.OW, TP);
+  const coblocks = ceilDiv(g.Cout, 4);
+  launch(
+    rt,
+    program('conv2d', 'forward', { K: g.K, S: g.stride, TP }),
+    layoutOf('conv', FIELDS),
+    {
+      N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
+      has_bias: bias ? 1 : 0, xblocks, coblocks, parts: 1, chunk: 0, _p0: 0, _p1: 0, _p2: 0,
+    },
+    [x, packed, bias ?? dummy(rt), out],
+    ceilDiv(xblocks * g.OH * coblocks * g.N, WG),
+  );
+  return out;
+}
+
+export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}): DeviceArray {
+  const g = convGeometry('conv2d', x.shape, w.shape, opts);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
+    throw new ShapeError(`conv2d: bias must be [${g.Cout}], got ${fmtShape(bias.shape)} (weight ${fmtShape(w.shape)})`);
+  }
+  const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
+  const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g);
+  rt.free(packed);
+  return { storage: out, shape: [g.N, g.Cout, g.OH, g.OW] };
+}
+
+/** dL/dx for y = conv2d(x, w): dy is [N, Cout, OH, OW]. */
+export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray, xShape: readonly number[], opts: Conv2dOptions = {}): DeviceArray {
+  const g = convGeometry('conv2dInputGrad', xShape, w.shape, opts);
+  checkDy('conv2dInputGrad', dy, g);
+  if (g.stride === 1) {
+    // the transposed convolution is a stride-1 convolution of dy with flipped, transposed weights
+    const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 1);
+    const t: ConvGeometry = { N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, K: g.K, OH: g.H, OW: g.W, stride: 1, pad: g.K - 1 - g.pad };
+    const out = forwardPacked(rt, dy.storage, packed, null, t);
+    rt.free(packed);
+    return { storage: out, shape: [...xShape] };
+  }
+  const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 2);
+  const out = allocArray(rt, xShape, 'conv2dInputGrad');
+  const ciblocks = ceilDiv(g.Cin, 4);
+  launch(
+    rt,
+    program('conv2d', 'input_grad', { K: g.K, S: g.stride }),
+    layoutOf('conv', FIELDS),
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks: 0, parts: 1, chunk: 0, _p0: 0, _p1: 0, _p2: 0 },
+    [dy.storage, packed, out],
+    ceilDiv(g.N * ciblocks * g.H * g.W, WG),
+  );
+  rt.free(packed);
+  return { storage: out, shape: [...xShape] };
+}
+
+/** dL/dw for y = conv2d(x, w): returns [Cout, Cin, K, K]. */
+export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, wShape: readonly number[], opts: Conv2dOptions = {}): DeviceArray {
+  const g = convGeometry('conv2dWeightGrad', x.shape, wShape, opts);
+  checkDy('conv2dWeightGrad', dy, g);
+  const coblocks = ceilDiv(g.Cout, 4);
+  const positions = g.N * g.OH * g.OW;
+  const base = coblocks * g.Cin;
+  // split the N*OH*OW sum so enough invocations run; each part keeps >= 64 positions
+  const target = rt.isSoftware ? 512 : 32768;
+  const parts = Math.max(1, Math.min(ceilDiv(positions, 64), ceilDiv(target, base)));
+  const chunk = ceilDiv(positions, parts);
+  const kk = g.K * g.K;
+  const partial = allocArray(rt, [g.Cout, g.Cin, kk, parts], 'conv2dWeightGrad');
+  launch(
+    rt,
+    program('conv2d', 'weight_grad', { K: g.K, S: g.stride }),
+    layoutOf('conv', FIELDS),
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks, parts, chunk, _p0: 0, _p1: 0, _p2: 0 },
+    [x.storage, dy.storage, partial],
+    ceilDiv(base * parts, WG),
+  );
+  if (parts === 1) return { storage: partial, shape: [...wShape] };
+  const summed = sum(rt, { storage: partial, shape: [g.Cout, g.Cin, kk, parts] }, [3]);
+  rt.free(partial);
+  return { storage: summed.storage, shape: [...wShape] };
+}
+
+function checkDy(op: string, dy: DeviceArray, g: ConvGeometry): void {
+  const want = [g.N, g.Cout, g.OH, g.OW];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
+    throw new ShapeError(`${op}: output gradient must be ${fmtShape(want)}, got ${fmtShape(dy.shape)}`);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Group norm (NCHW) and layer norm (last axis) with optional affine parameters, forward and
+ * backward (shaders/norm.wgsl). Both are "normalise contiguous segments"; see the shader
+ * header for how the affine parameter of an element is found.
+ */
+import type { GpuRuntime, Storage } from '../gpu/runtime.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { allocArray, ceilDiv, dummy, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+
+const FIELDS = [['num_seg', 'u32'], ['L', 'u32'], ['G', 'u32'], ['Cg', 'u32'], ['S', 'u32'], ['has_affine', 'u32'], ['N', 'u32'], ['eps', 'f32']] as const;
+
+/** Segment geometry of a normalisation. */
+export interface NormPlan {
+  numSeg: number;
+  L: number;
+  G: number;
+  Cg: number;
+  S: number;
+  /** number of affine parameters (G * Cg) */
+  params: number;
+  eps: number;
+}
+
+export function groupNormPlan(shape: readonly number[], groups: number, eps: number): NormPlan {
+  if (shape.length < 2) throw new ShapeError(`groupNorm: input must be [N, C, ...], got ${fmtShape(shape)}`);
+  const [N, C] = shape as [number, number];
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0) {
+    throw new ShapeError(`groupNorm: ${C} channels cannot be split into ${groups} groups (input ${fmtShape(shape)})`);
+  }
+  const S = size(shape.slice(2));
+  const Cg = C / groups;
+  return { numSeg: N * groups, L: Cg * S, G: groups, Cg, S, params: C, eps };
+}
+
+export function layerNormPlan(shape: readonly number[], eps: number): NormPlan {
+  if (shape.length < 1) throw new ShapeError(`layerNorm: input must have rank >= 1, got ${fmtShape(shape)}`);
+  const D = shape[shape.length - 1]!;
+  return { numSeg: size(shape) / D, L: D, G: 1, Cg: D, S: 1, params: D, eps };
+}
+
+function uniforms(p: NormPlan, affine: boolean) {
+  return { num_seg: p.numSeg, L: p.L, G: p.G, Cg: p.Cg, S: p.S, has_affine: affine ? 1 : 0, N: p.numSeg / p.G, eps: p.eps };
+}
+
+function checkAffine(op: string, p: NormPlan, x: DeviceArray, t: DeviceArray | null, name: string): void {
+  if (t && (t.shape.length !== 1 || t.shape[0] !== p.params)) {
+    throw new ShapeError(`${op}: ${name} must be [${p.params}], got ${fmtShape(t.shape)} (input ${fmtShape(x.shape)})`);
+  }
+}
+
+export interface NormForward {
+  y: DeviceArray;
+  /** [numSeg, 2]: mean and 1/sqrt(var + eps) per segment, kept for the backward pass */
+  stats: DeviceArray;
+}
+
+export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormPlan, gamma: DeviceArray | null, beta: DeviceArray | null): NormForward {
+  checkAffine(op, p, x, gamma, 'weight');
+  checkAffine(op, p, x, beta, 'bias');
+  if (!gamma !== !beta) throw new ShapeError(`${op}: weight and bias must be given together`);
+  const layout = layoutOf('norm', FIELDS);
+  const u = uniforms(p, !!gamma);
+  const stats = allocArray(rt, [p.numSeg, 2], op);
+  launch(rt, program('norm', 'stats'), layout, u, [x.storage, stats], p.numSeg);
+  const y = allocArray(rt, x.shape, op);
+  const d = dummy(rt);
+  launch(rt, program('norm', 'apply'), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], ceilDiv(size(x.shape), WG));
+  return { y: { storage: y, shape: [...x.shape] }, stats: { storage: stats, shape: [p.numSeg, 2] } };
+}
+
+export interface NormGrads {
+  dx: DeviceArray;
+  dgamma: DeviceArray | null;
+  dbeta: DeviceArray | null;
+}
+
+export function normBackward(
+  rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, p: NormPlan, gamma: DeviceArray | null, wantInput = true,
+): NormGrads {
+  const layout = layoutOf('norm', FIELDS);
+  const u = uniforms(p, !!gamma);
+  let dx: DeviceArray | null = null;
+  if (wantInput) {
+    const bstats = rt.alloc(p.numSeg * 8, `${op} backward`);
+    launch(rt, program('norm', 'backward_stats'), layout, u, [x.storage, dy.storage, stats.storage, gamma?.storage ?? dummy(rt), bstats], p.numSeg);
+    const out = allocArray(rt, x.shape, op);
+    launch(rt, program('norm', 'backward_apply'), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], ceilDiv(size(x.shape), WG));
+    rt.free(bstats);
+    dx = { storage: out, shape: [...x.shape] };
+  }
+  let dgamma: DeviceArray | null = null;
+  let dbeta: DeviceArray | null = null;
+  if (gamma) {
+    const dg: Storage = allocArray(rt, [p.params], op);
+    const db: Storage = allocArray(rt, [p.params], op);
+    launch(rt, program('norm', 'param_grad'), layout, u, [x.storage, dy.storage, stats.storage, dg, db], ceilDiv(p.params, WG));
+    dgamma = { storage: dg, shape: [p.params] };
+    dbeta = { storage: db, shape: [p.params] };
+  }
+  return { dx: dx ?? { storage: dummy(rt), shape: [] }, dgamma, dbeta };
+}

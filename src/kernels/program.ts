@@ -1,0 +1,83 @@
+/** Shared plumbing for kernel launchers: programs from the bundled WGSL and dispatch helpers. */
+import type { ComputeProgram, GpuRuntime, Storage } from '../gpu/runtime.js';
+import { uniformLayout, type UniformField, type UniformLayout, type UniformValues } from '../gpu/uniforms.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { WGSL } from './wgsl.generated.js';
+
+/** A device array as kernels see it: storage plus a row-major shape (f32). */
+export interface DeviceArray {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+}
+
+export const WG = 64;
+
+export function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function ceilDiv(a: number, b: number): number {
+  return Math.ceil(a / b);
+}
+
+const codeCache = new Map<string, string>();
+function source(file: string): string {
+  let code = codeCache.get(file);
+  if (code === undefined) {
+    const body = WGSL[file];
+    if (body === undefined) throw new Error(`no shader named ${file}.wgsl`);
+    code = `${WGSL['common']}\n${body}`;
+    codeCache.set(file, code);
+  }
+  return code;
+}
+
+export function program(file: string, entry: string, overrides: Record<string, number> = {}): ComputeProgram {
+  return { name: `${file}.${entry}`, code: source(file), entry, overrides: { WG, ...overrides } };
+}
+
+const layouts = new Map<string, UniformLayout>();
+/** Uniform layouts are built once per kernel family. */
+export function layoutOf(key: string, fields: readonly UniformField[]): UniformLayout {
+  let l = layouts.get(key);
+  if (!l) layouts.set(key, (l = uniformLayout(fields)));
+  return l;
+}
+
+export function launch(
+  rt: GpuRuntime,
+  prog: ComputeProgram,
+  layout: UniformLayout,
+  uniforms: UniformValues,
+  buffers: Storage[],
+  workgroups: number,
+): void {
+  rt.dispatch({ program: prog, layout, uniforms, buffers, workgroups });
+}
+
+export function allocArray(rt: GpuRuntime, shape: readonly number[], op: string): Storage {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid output shape ${fmtShape(shape)}`);
+  }
+  return rt.alloc(Math.max(1, size(shape)) * 4, `${op} output ${fmtShape(shape)}`);
+}
+
+export function requireRank(op: string, name: string, shape: readonly number[], rank: number): void {
+  if (shape.length !== rank) {
+    throw new ShapeError(`${op}: ${name} must have rank ${rank}, got ${fmtShape(shape)}`);
+  }
+}
+
+/** A 1-element placeholder for optional bindings (an absent bias, affine parameters). */
+const dummies = new WeakMap<GpuRuntime, Storage>();
+export function dummy(rt: GpuRuntime): Storage {
+  let s = dummies.get(rt);
+  if (!s || s.disposed) {
+    s = rt.alloc(16, 'placeholder');
+    rt.zero(s);
+    dummies.set(rt, s);
+  }
+  return s;
+}

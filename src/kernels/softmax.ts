@@ -1,0 +1,28 @@
+/** Softmax over the last axis, with an input scale (attention's 1/sqrt(d)), and its gradient. */
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+
+const FIELDS = [['rows', 'u32'], ['L', 'u32'], ['scale', 'f32'], ['_p', 'u32']] as const;
+
+function rows(op: string, shape: readonly number[]): [number, number] {
+  if (shape.length < 1) throw new ShapeError(`${op}: needs rank >= 1, got ${fmtShape(shape)}`);
+  const L = shape[shape.length - 1]!;
+  return [size(shape) / L, L];
+}
+
+/** y = softmax(scale * x) along the last axis. */
+export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray {
+  const [r, L] = rows('softmax', x.shape);
+  const out = allocArray(rt, x.shape, 'softmax');
+  launch(rt, program('softmax', 'forward'), layoutOf('softmax', FIELDS), { rows: r, L, scale, _p: 0 }, [x.storage, out], ceilDiv(r, WG));
+  return { storage: out, shape: [...x.shape] };
+}
+
+/** dx for y = softmax(scale * x), given y and dy. */
+export function softmaxBackward(rt: GpuRuntime, y: DeviceArray, dy: DeviceArray, scale = 1): DeviceArray {
+  const [r, L] = rows('softmaxBackward', y.shape);
+  const out = allocArray(rt, y.shape, 'softmaxBackward');
+  launch(rt, program('softmax', 'backward'), layoutOf('softmax', FIELDS), { rows: r, L, scale, _p: 0 }, [y.storage, dy.storage, out], ceilDiv(r, WG));
+  return { storage: out, shape: [...y.shape] };
+}

@@ -1,0 +1,109 @@
+/** AdamW over a parameter list, with global-norm gradient clipping and an optional EWC penalty. */
+import { zeros } from '../autograd/create.js';
+import { square, sum } from '../autograd/ops.js';
+import { noGrad, type Tensor } from '../autograd/tensor.js';
+import { adamwStep, type EwcTerm } from '../kernels/adamw.js';
+import type { Parameter } from './module.js';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** clip the global gradient norm to this value (reads one number back per step) */
+  clipNorm?: number;
+}
+
+/** EWC anchors and Fisher diagonals per parameter, applied inside the update kernel. */
+export interface EwcPenalty {
+  lambda: number;
+  fisher: Map<Parameter, Tensor>;
+  anchor: Map<Parameter, Tensor>;
+}
+
+export class AdamW {
+  private m = new Map<Parameter, Tensor>();
+  private v = new Map<Parameter, Tensor>();
+  stepCount = 0;
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly clipNorm: number | undefined;
+  ewc: EwcPenalty | null = null;
+
+  constructor(readonly params: Parameter[], opts: AdamWOptions) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0.01;
+    this.clipNorm = opts.clipNorm;
+  }
+
+  /** The global L2 norm of all gradients (one readback). */
+  async gradNorm(): Promise<number> {
+    const parts = noGrad(() => this.params.filter((p) => p.grad).map((p) => sum(square(p.grad!))));
+    let total = 0;
+    for (const t of parts) {
+      total += await t.item();
+      t.dispose();
+    }
+    return Math.sqrt(total);
+  }
+
+  /** Applies one update from the accumulated gradients; returns the gradient norm when clipping. */
+  async step(): Promise<number | undefined> {
+    this.stepCount++;
+    let scale = 1;
+    let norm: number | undefined;
+    if (this.clipNorm !== undefined) {
+      norm = await this.gradNorm();
+      if (!Number.isFinite(norm)) throw new Error(`AdamW: gradient norm is ${norm} at step ${this.stepCount}; refusing to update the weights`);
+      if (norm > this.clipNorm) scale = this.clipNorm / norm;
+    }
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      let m = this.m.get(p);
+      let v = this.v.get(p);
+      if (!m || !v) {
+        m = zeros(p.shape).keep();
+        v = zeros(p.shape).keep();
+        this.m.set(p, m);
+        this.v.set(p, v);
+      }
+      let ewc: EwcTerm | undefined;
+      const f = this.ewc?.fisher.get(p);
+      const a = this.ewc?.anchor.get(p);
+      if (this.ewc && f && a) ewc = { fisher: f.storage, anchor: a.storage, lambda: this.ewc.lambda };
+      adamwStep(p.rt, p.size, p.storage, m.storage, v.storage, p.grad.storage, {
+        lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount, gradScale: scale,
+      }, ewc);
+    }
+    return norm;
+  }
+
+  /** Moment estimates by parameter index, for checkpoints. */
+  state(): { m: Tensor[]; v: Tensor[]; step: number } {
+    return {
+      m: this.params.map((p) => this.m.get(p) ?? zeros(p.shape).keep()),
+      v: this.params.map((p) => this.v.get(p) ?? zeros(p.shape).keep()),
+      step: this.stepCount,
+    };
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/** Linear warm-up then cosine decay to minLr. */
+export function warmupCosine(step: number, total: number, warmup: number, maxLr: number, minLr = 0): number {
+  if (step < warmup) return (maxLr * (step + 1)) / warmup;
+  const p = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return minLr + 0.5 * (maxLr - minLr) * (1 + Math.cos(Math.PI * p));
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
+import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
+import { tensor } from '../src/autograd/create.js';
+import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
+
+const CASES: RefConv[] = [
+  { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, K: 3, stride: 1, pad: 1 },
+  { N: 2, Cin: 3, H: 7, W: 9, Cout: 5, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 6, H: 11, W: 13, Cout: 7, K: 3, stride: 2, pad: 1 },
+  { N: 3, Cin: 5, H: 5, W: 17, Cout: 6, K: 1, stride: 1, pad: 0 },
+  { N: 1, Cin: 4, H: 10, W: 10, Cout: 9, K: 1, stride: 2, pad: 0 },
+  { N: 2, Cin: 8, H: 9, W: 33, Cout: 4, K: 3, stride: 1, pad: 0 },
+  { N: 1, Cin: 2, H: 6, W: 5, Cout: 3, K: 3, stride: 2, pad: 0 },
+  { N: 1, Cin: 17, H: 19, W: 21, Cout: 13, K: 3, stride: 1, pad: 1 },
+];
+
+describe('conv2d kernels against float64 references', () => {
+  for (const c of CASES) {
+    const name = `N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W} k${c.K} s${c.stride} p${c.pad}`;
+    it(name, async () => {
+      await gpu();
+      const [OH, OW] = outSize(c);
+      const xs = randomArray(c.N * c.Cin * c.H * c.W, 1);
+      const ws = randomArray(c.Cout * c.Cin * c.K * c.K, 2);
+      const bs = randomArray(c.Cout, 3);
+      const gs = randomArray(c.N * c.Cout * OH * OW, 4);
+      const x = tensor(xs, [c.N, c.Cin, c.H, c.W]);
+      const w = tensor(ws, [c.Cout, c.Cin, c.K, c.K]);
+      const b = tensor(bs, [c.Cout]);
+      const g = tensor(gs, [c.N, c.Cout, OH, OW]);
+      const rt = x.rt;
+      const opts = { stride: c.stride, pad: c.pad };
+      const y = conv2d(rt, x, w, b, opts);
+      expect(y.shape).toEqual([c.N, c.Cout, OH, OW]);
+      const dx = conv2dInputGrad(rt, g, w, x.shape, opts);
+      const dw = conv2dWeightGrad(rt, x, g, w.shape, opts);
+      const read = async (s: typeof y) => new Float32Array(await rt.read(s.storage, 0, s.shape.reduce((a, v) => a * v, 1) * 4));
+      expect(maxRelErr(await read(y), conv2dRef(xs, ws, bs, c))).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(dx), conv2dInputGradRef(gs, ws, c))).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(dw), conv2dWeightGradRef(xs, gs, c))).toBeLessThan(F32_TOL);
+      for (const s of [y, dx, dw]) rt.free(s.storage);
+      for (const t of [x, w, b, g]) t.dispose();
+    });
+  }
+
+  it('names the op and both shapes when channels disagree', async () => {
+    await gpu();
+    const x = tensor(new Float32Array(32 * 4 * 4), [1, 32, 4, 4]);
+    const w = tensor(new Float32Array(16 * 64 * 9), [16, 64, 3, 3]);
+    expect(() => conv2d(x.rt, x, w, null)).toThrow('conv2d: weight in_channels 64 != input channels 32 (input [1,32,4,4], weight [16,64,3,3])');
+    x.dispose();
+    w.dispose();
+  });
+});

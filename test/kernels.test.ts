@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest';
+import { tensor } from '../src/autograd/create.js';
+import type { Tensor } from '../src/autograd/tensor.js';
+import { adamwStep } from '../src/kernels/adamw.js';
+import { concatChannels, padChannels, sliceChannels } from '../src/kernels/channels.js';
+import { binary, BINARY_OPS, expand, unary, UNARY_OPS, type BinaryOp, type UnaryOp } from '../src/kernels/elementwise.js';
+import { randomNormal, randomUniform } from '../src/kernels/fill.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { groupNormPlan, layerNormPlan, normBackward, normForward } from '../src/kernels/norm.js';
+import type { DeviceArray } from '../src/kernels/program.js';
+import { sum } from '../src/kernels/reduce.js';
+import { adamwRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
+import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
+import { avgPool2x, avgPool2xBackward, upsample2x, upsample2xBackward } from '../src/kernels/resample.js';
+import { softmax, softmaxBackward } from '../src/kernels/softmax.js';
+import { normalAt, uniformAt } from '../src/util/rng.js';
+import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
+
+async function read(a: DeviceArray): Promise<Float32Array> {
+  const rt = await gpu();
+  return new Float32Array(await rt.read(a.storage, 0, a.shape.reduce((x, y) => x * y, 1) * 4));
+}
+function t(values: ArrayLike<number>, shape: number[]): Tensor {
+  return tensor(values, shape);
+}
+
+describe('elementwise', () => {
+  const shape = [3, 5, 7];
+  const n = 105;
+  const unaryDomains: Partial<Record<UnaryOp, [number, number]>> = { log: [0.1, 3], sqrt: [0.01, 4], rsqrt: [0.1, 4], reciprocal: [0.5, 3] };
+  for (const op of Object.keys(unaryRef) as UnaryOp[]) {
+    it(`unary ${op} on ${n} elements`, async () => {
+      const rt = await gpu();
+      const [lo, hi] = unaryDomains[op] ?? [-3, 3];
+      const xs = randomArray(n, 11).map((v) => lo + ((v + 1) / 2) * (hi - lo));
+      const [a, b] = op === 'pow' ? [3, 0] : op === 'clamp' ? [-0.5, 0.7] : op === 'affine' ? [1.5, -0.25] : [0, 0];
+      const y = unary(rt, t(xs, shape), op, a, b);
+      const want = Array.from(xs, (v) => unaryRef[op]!(v, a, b));
+      expect(maxRelErr(await read(y), want)).toBeLessThan(op === 'gelu' || op === 'tanh' || op === 'exp' ? 3e-6 * 10 : F32_TOL);
+    });
+  }
+  expect(Object.keys(UNARY_OPS).length).toBeGreaterThan(15);
+
+  const shapes: [number[], number[]][] = [
+    [[3, 5, 7], [3, 5, 7]],
+    [[3, 5, 7], [7]],
+    [[3, 1, 7], [1, 5, 1]],
+    [[1], [2, 3, 1, 5]],
+    [[2, 1, 3, 1, 2, 1, 3], [4, 3, 5, 2, 4, 1]],
+  ];
+  for (const op of Object.keys(binaryRef) as BinaryOp[]) {
+    it(`binary ${op} with broadcasting`, async () => {
+      const rt = await gpu();
+      for (const [sa, sb] of shapes) {
+        const na = sa.reduce((x, y) => x * y, 1);
+        const nb = sb.reduce((x, y) => x * y, 1);
+        const pos = op === 'pow' || op === 'div';
+        const as = randomArray(na, 3).map((v) => (pos ? 0.5 + Math.abs(v) : v));
+        const bs = randomArray(nb, 4).map((v) => (pos ? 0.5 + Math.abs(v) : v));
+        const c = binary(rt, t(as, sa), t(bs, sb), op);
+        // float64 reference with NumPy broadcasting
+        const rank = c.shape.length;
+        const pa = [...new Array(rank - sa.length).fill(1), ...sa];
+        const pb = [...new Array(rank - sb.length).fill(1), ...sb];
+        const total = c.shape.reduce((x, y) => x * y, 1);
+        const want = new Float64Array(total);
+        for (let i = 0; i < total; i++) {
+          let rem = i;
+          let ia = 0;
+          let ib = 0;
+          let sA = 1;
+          let sB = 1;
+          for (let d = rank - 1; d >= 0; d--) {
+            const k = rem % c.shape[d]!;
+            rem = Math.floor(rem / c.shape[d]!);
+            ia += (pa[d] === 1 ? 0 : k) * sA;
+            ib += (pb[d] === 1 ? 0 : k) * sB;
+            sA *= pa[d]!;
+            sB *= pb[d]!;
+          }
+          want[i] = binaryRef[op]!(as[ia]!, bs[ib]!);
+        }
+        expect(maxRelErr(await read(c), want), `${op} ${sa} ${sb}`).toBeLessThan(F32_TOL);
+      }
+    });
+  }
+  expect(Object.keys(BINARY_OPS)).toContain('sqdiff');
+
+  it('expand broadcasts to a target shape', async () => {
+    const rt = await gpu();
+    const e = expand(rt, t([1, 2, 3], [3, 1]), [2, 3, 4]);
+    expect(Array.from(await read(e))).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]);
+  });
+});
+
+describe('reductions', () => {
+  const cases: [number[], number[] | undefined][] = [
+    [[4, 6, 5], [1]],
+    [[4, 6, 5], [0, 2]],
+    [[2, 3, 4, 5], [0, 2, 3]],
+    [[7, 1, 9], undefined],
+    [[1], [0]],
+    [[3, 70001], [1]],
+    [[200000], undefined],
+  ];
+  for (const [shape, axes] of cases) {
+    it(`sum ${JSON.stringify(shape)} over ${axes ? JSON.stringify(axes) : 'all'}`, async () => {
+      const rt = await gpu();
+      const n = shape.reduce((a, b) => a * b, 1);
+      const xs = randomArray(n, 5);
+      const y = sum(rt, t(xs, shape), axes, false, 0.5);
+      const ax = axes ?? shape.map((_, i) => i);
+      const outShape = shape.filter((_, i) => !ax.includes(i));
+      expect(y.shape).toEqual(outShape);
+      const want = new Float64Array(Math.max(1, outShape.reduce((a, b) => a * b, 1)));
+      const idx = new Array(shape.length).fill(0);
+      for (let i = 0; i < n; i++) {
+        let rem = i;
+        for (let d = shape.length - 1; d >= 0; d--) {
+          idx[d] = rem % shape[d]!;
+          rem = Math.floor(rem / shape[d]!);
+        }
+        let o = 0;
+        for (let d = 0; d < shape.length; d++) if (!ax.includes(d)) o = o * shape[d]! + idx[d]!;
+        want[o]! += 0.5 * xs[i]!;
+      }
+      expect(maxRelErr(await read(y), want)).toBeLessThan(F32_TOL);
+    });
+  }
+});
+
+describe('matmul', () => {
+  const cases = [
+    { batch: 1, M: 1, K: 1, N: 1, tA: false, tB: false },
+    { batch: 3, M: 5, K: 7, N: 9, tA: false, tB: false },
+    { batch: 2, M: 13, K: 6, N: 3, tA: true, tB: false },
+    { batch: 2, M: 4, K: 17, N: 11, tA: false, tB: true },
+    { batch: 4, M: 9, K: 5, N: 6, tA: true, tB: true },
+    { batch: 1, M: 66, K: 33, N: 70, tA: false, tB: false },
+  ];
+  for (const c of cases) {
+    it(`batch ${c.batch} ${c.M}x${c.K}x${c.N} tA=${c.tA} tB=${c.tB}`, async () => {
+      const rt = await gpu();
+      const as = randomArray(c.batch * c.M * c.K, 1);
+      const bs = randomArray(c.batch * c.K * c.N, 2);
+      const a = t(as, c.tA ? [c.batch, c.K, c.M] : [c.batch, c.M, c.K]);
+      const b = t(bs, c.tB ? [c.batch, c.N, c.K] : [c.batch, c.K, c.N]);
+      const y = matmul(rt, a, b, c.tA, c.tB);
+      expect(y.shape).toEqual([c.batch, c.M, c.N]);
+      expect(maxRelErr(await read(y), matmulRef(as, bs, c.batch, c.M, c.K, c.N, c.tA, c.tB))).toBeLessThan(F32_TOL);
+    });
+  }
+  it('broadcasts a batch-1 operand', async () => {
+    const rt = await gpu();
+    const as = randomArray(3 * 4 * 5, 1);
+    const bs = randomArray(5 * 6, 2);
+    const y = matmul(rt, t(as, [3, 4, 5]), t(bs, [1, 5, 6]));
+    expect(maxRelErr(await read(y), matmulRef(as, bs, 3, 4, 5, 6, false, false, 3, 1))).toBeLessThan(F32_TOL);
+  });
+  it('rejects mismatched inner dimensions with both shapes', async () => {
+    const rt = await gpu();
+    expect(() => matmul(rt, t(new Float32Array(6), [2, 3]), t(new Float32Array(8), [4, 2]))).toThrow(/matmul: inner dimensions differ \(3 vs 4\) for \[2,3\] x \[4,2\]/);
+  });
+});
+
+describe('group norm and layer norm', () => {
+  const gn: [number[], number][] = [
+    [[2, 6, 5, 7], 3],
+    [[1, 6, 1, 1], 2], // 1x1 image; segments of 2 are ill-conditioned (dx cancels to ~eps), so 3 per group
+    [[3, 5, 3, 3], 5],
+    [[2, 8, 33, 9], 1],
+  ];
+  for (const [shape, groups] of gn) {
+    it(`groupNorm ${JSON.stringify(shape)} groups ${groups}, forward and backward`, async () => {
+      const rt = await gpu();
+      const n = shape.reduce((a, b) => a * b, 1);
+      const C = shape[1]!;
+      const xs = randomArray(n, 7).map((v) => 3 * v + 1);
+      const gs = randomArray(C, 8);
+      const bs = randomArray(C, 9);
+      const dys = randomArray(n, 10);
+      const plan = groupNormPlan(shape, groups, 1e-5);
+      const x = t(xs, shape);
+      const f = normForward(rt, 'groupNorm', x, plan, t(gs, [C]), t(bs, [C]));
+      expect(maxRelErr(await read(f.y), normRef(xs, plan, gs, bs)), 'y').toBeLessThan(F32_TOL);
+      const g = normBackward(rt, 'groupNorm', x, t(dys, shape), f.stats, plan, t(gs, [C]));
+      const ref = normBackwardRef(xs, dys, plan, gs);
+      expect(maxRelErr(await read(g.dx), ref.dx), 'dx').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dgamma!), ref.dgamma)).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dbeta!), ref.dbeta)).toBeLessThan(F32_TOL);
+    });
+  }
+  it('layerNorm over the last axis, with and without affine', async () => {
+    const rt = await gpu();
+    const shape = [3, 7, 19];
+    const xs = randomArray(3 * 7 * 19, 12);
+    const plan = layerNormPlan(shape, 1e-5);
+    const gs = randomArray(19, 13);
+    const bs = randomArray(19, 14);
+    const f = normForward(rt, 'layerNorm', t(xs, shape), plan, t(gs, [19]), t(bs, [19]));
+    expect(maxRelErr(await read(f.y), normRef(xs, plan, gs, bs))).toBeLessThan(F32_TOL);
+    const f2 = normForward(rt, 'layerNorm', t(xs, shape), plan, null, null);
+    expect(maxRelErr(await read(f2.y), normRef(xs, plan, null, null))).toBeLessThan(F32_TOL);
+  });
+  it('rejects channels that do not divide into groups', async () => {
+    expect(() => groupNormPlan([1, 6, 4, 4], 4, 1e-5)).toThrow('groupNorm: 6 channels cannot be split into 4 groups (input [1,6,4,4])');
+  });
+});
+
+describe('softmax', () => {
+  it('forward and backward on rows of odd length with a scale', async () => {
+    const rt = await gpu();
+    const L = 37;
+    const xs = randomArray(5 * L, 3).map((v) => 4 * v);
+    const dys = randomArray(5 * L, 4);
+    const y = softmax(rt, t(xs, [5, L]), 0.7);
+    const ref = softmaxRef(xs, L, 0.7);
+    expect(maxRelErr(await read(y), ref)).toBeLessThan(F32_TOL);
+    const dx = softmaxBackward(rt, y, t(dys, [5, L]), 0.7);
+    expect(maxRelErr(await read(dx), softmaxBackwardRef(ref, dys, L, 0.7))).toBeLessThan(F32_TOL);
+  });
+});
+
+describe('resampling', () => {
+  const sizes: [number, number, number][] = [[3, 1, 1], [2, 5, 7], [1, 8, 3]];
+  for (const [planes, H, W] of sizes) {
+    for (const mode of ['nearest', 'bilinear'] as const) {
+      it(`upsample2x ${mode} ${planes}x${H}x${W} and its gradient`, async () => {
+        const rt = await gpu();
+        const xs = randomArray(planes * H * W, 1);
+        const dys = randomArray(planes * 4 * H * W, 2);
+        const y = upsample2x(rt, t(xs, [1, planes, H, W]), mode);
+        expect(maxRelErr(await read(y), upsampleRef(xs, planes, H, W, mode))).toBeLessThan(F32_TOL);
+        const dx = upsample2xBackward(rt, t(dys, [1, planes, 2 * H, 2 * W]), mode);
+        expect(maxRelErr(await read(dx), upsampleBackwardRef(dys, planes, H, W, mode))).toBeLessThan(F32_TOL);
+      });
+    }
+  }
+  it('avgPool2x on odd sizes and its gradient', async () => {
+    const rt = await gpu();
+    const [planes, H, W] = [3, 7, 9];
+    const xs = randomArray(planes * H * W, 3);
+    const y = avgPool2x(rt, t(xs, [1, planes, H, W]));
+    expect(y.shape).toEqual([1, 3, 3, 4]);
+    expect(maxRelErr(await read(y), avgPoolRef(xs, planes, H, W))).toBeLessThan(F32_TOL);
+    const dys = randomArray(planes * 12, 4);
+    const dx = await read(avgPool2xBackward(rt, t(dys, [1, planes, 3, 4]), [1, planes, H, W]));
+    // adjoint: <avgpool(x), dy> == <x, avgpool^T(dy)>
+    let l = 0;
+    let r = 0;
+    const ys = await read(y);
+    for (let i = 0; i < ys.length; i++) l += ys[i]! * dys[i]!;
+    for (let i = 0; i < xs.length; i++) r += xs[i]! * dx[i]!;
+    expect(Math.abs(l - r)).toBeLessThan(1e-5);
+  });
+});
+
+describe('channels', () => {
+  it('concat, slice and the slice gradient', async () => {
+    const rt = await gpu();
+    const a = randomArray(2 * 3 * 5, 1);
+    const b = randomArray(2 * 1 * 5, 2);
+    const c = concatChannels(rt, [t(a, [2, 3, 5]), t(b, [2, 1, 5])]);
+    const got = await read(c);
+    expect(c.shape).toEqual([2, 4, 5]);
+    expect(Array.from(got.slice(15, 20))).toEqual(Array.from(b.slice(0, 5)));
+    expect(Array.from(got.slice(20, 35))).toEqual(Array.from(a.slice(15, 30)));
+    const s = sliceChannels(rt, c, 1, 3);
+    expect(Array.from((await read(s)).slice(0, 10))).toEqual(Array.from(a.slice(5, 15)));
+    const p = await read(padChannels(rt, s, [2, 4, 5], 1));
+    expect(Array.from(p.slice(0, 5))).toEqual([0, 0, 0, 0, 0]);
+    expect(Array.from(p.slice(5, 20))).toEqual(Array.from(got.slice(5, 20)));
+  });
+});
+
+describe('AdamW step', () => {
+  it('matches the float64 update over three steps with weight decay', async () => {
+    const rt = await gpu();
+    const n = 77;
+    let p = Array.from(randomArray(n, 1));
+    let m = new Array(n).fill(0);
+    let v = new Array(n).fill(0);
+    const P = t(p, [n]);
+    const M = t(m, [n]);
+    const V = t(v, [n]);
+    for (let step = 1; step <= 3; step++) {
+      const g = Array.from(randomArray(n, 10 + step));
+      const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step };
+      adamwStep(rt, n, P.storage, M.storage, V.storage, t(g, [n]).storage, h);
+      ({ p, m, v } = adamwRef(p, m, v, g, h));
+    }
+    expect(maxRelErr(await read(P), p)).toBeLessThan(F32_TOL);
+    expect(maxRelErr(await read(V), v)).toBeLessThan(F32_TOL);
+  });
+});
+
+describe('random numbers', () => {
+  it('GPU streams equal the CPU definition for the same seed and offset', async () => {
+    const rt = await gpu();
+    const u = await read(randomUniform(rt, [1000], 42, 0, 1, 500));
+    const nrm = await read(randomNormal(rt, [1000], 42, 0, 1, 7));
+    const wantU = Array.from({ length: 1000 }, (_, i) => uniformAt(42, 500 + i));
+    const wantN = Array.from({ length: 1000 }, (_, i) => normalAt(42, 7 + i));
+    expect(maxRelErr(u, wantU)).toBeLessThan(1e-6);
+    expect(maxRelErr(nrm, wantN)).toBeLessThan(1e-4);
+    const again = await read(randomNormal(rt, [1000], 42, 0, 1, 7));
+    expect(Array.from(again)).toEqual(Array.from(nrm));
+    const other = await read(randomNormal(rt, [1000], 43, 0, 1, 7));
+    expect(Array.from(other)).not.toEqual(Array.from(nrm));
+    const mean = nrm.reduce((a, b) => a + b, 0) / 1000;
+    const sd = Math.sqrt(nrm.reduce((a, b) => a + (b - mean) ** 2, 0) / 1000);
+    expect(Math.abs(mean)).toBeLessThan(0.1);
+    expect(Math.abs(sd - 1)).toBeLessThan(0.1);
+  });
+});

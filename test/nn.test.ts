@@ -1,0 +1,157 @@
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backward } from '../src/autograd/backward.js';
+import { randn, tensor } from '../src/autograd/create.js';
+import { mseLoss, silu, upsample2x } from '../src/autograd/ops.js';
+import { noGrad, scope, type Tensor } from '../src/autograd/tensor.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
+import { SelfAttention2d, ResBlock, timestepEmbedding } from '../src/nn/blocks.js';
+import { Conv2d, GroupNorm, Linear } from '../src/nn/layers.js';
+import { Module, withInitSeed } from '../src/nn/module.js';
+import { AdamW } from '../src/nn/optim.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/nn/safetensors.js';
+import { loadStateDict, stateDict } from '../src/nn/state.js';
+import { UNet, DEFAULT_UNET } from '../src/nn/unet.js';
+import { gpu } from './helpers.js';
+
+/** Conv -> GroupNorm -> SiLU -> stride-2 conv -> attention -> bilinear upsample -> conv. */
+class TinyNet extends Module {
+  c1 = this.child('c1', new Conv2d(4, 16));
+  n1 = this.child('n1', new GroupNorm(4, 16));
+  down = this.child('down', new Conv2d(16, 16, { stride: 2 }));
+  attn = this.child('attn', new SelfAttention2d(16, 2, 4));
+  c2 = this.child('c2', new Conv2d(16, 3));
+  forward(x: Tensor): Tensor {
+    const h = this.attn.forward(this.down.forward(silu(this.n1.forward(this.c1.forward(x)))));
+    return this.c2.forward(upsample2x(h, 'bilinear'));
+  }
+}
+
+describe('nn: training a small network', () => {
+  it('AdamW cuts the loss of a conv/groupnorm/attention/upsampling net at least 10x, and leaks nothing over 50 steps', async () => {
+    const rt = await gpu();
+    const net = withInitSeed(1, () => new TinyNet());
+    const x = randn([2, 4, 16, 16], 5).keep();
+    const target = withInitSeed(2, () => {
+      // a reachable target: a fixed random conv net's output
+      const teacher = new TinyNet();
+      const y = noGrad(() => teacher.forward(x)).keep();
+      teacher.dispose();
+      return y;
+    });
+    const opt = new AdamW(net.parameters(), { lr: 3e-3, weightDecay: 0 });
+    const step = () =>
+      scope(async () => {
+        net.zeroGrad();
+        const loss = mseLoss(net.forward(x), target);
+        backward(loss);
+        await opt.step();
+        return loss.item();
+      });
+    const first = await step();
+    let last = first;
+    let stats0 = rt.stats();
+    for (let i = 1; i < 300; i++) {
+      last = await step();
+      if (i === 20) stats0 = rt.stats();
+      if (i === 70) {
+        const s = rt.stats();
+        expect(s.liveBuffers, 'live buffers after 50 more steps').toBe(stats0.liveBuffers);
+        expect(s.liveBytes, 'live bytes after 50 more steps').toBe(stats0.liveBytes);
+        expect(s.allocatedBytes, 'allocated bytes after 50 more steps').toBe(stats0.allocatedBytes);
+      }
+    }
+    expect(Number.isFinite(last)).toBe(true);
+    expect(first / last, `loss ${first} -> ${last}`).toBeGreaterThan(10);
+    net.dispose();
+    opt.dispose();
+    x.dispose();
+    target.dispose();
+  });
+});
+
+describe('nn: layers', () => {
+  it('Linear matches x W^T + b', async () => {
+    await gpu();
+    const lin = withInitSeed(3, () => new Linear(3, 2));
+    const x = tensor([1, 2, 3, -1, 0, 1], [2, 3]);
+    const y = await lin.forward(x).data();
+    const w = await lin.weight.data();
+    const b = await lin.bias!.data();
+    for (let i = 0; i < 2; i++) for (let o = 0; o < 2; o++) {
+      const want = b[o]! + [0, 1, 2].reduce((s, k) => s + [1, 2, 3, -1, 0, 1][i * 3 + k]! * w[o * 3 + k]!, 0);
+      expect(Math.abs(y[i * 2 + o]! - want)).toBeLessThan(1e-5);
+    }
+  });
+  it('the same init seed gives the same weights, another seed others', async () => {
+    await gpu();
+    const a = await withInitSeed(7, () => new Conv2d(3, 4)).weight.data();
+    const b = await withInitSeed(7, () => new Conv2d(3, 4)).weight.data();
+    const c = await withInitSeed(8, () => new Conv2d(3, 4)).weight.data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+  });
+  it('ResBlock with a time embedding keeps the spatial size and maps channels', async () => {
+    await gpu();
+    const rb = withInitSeed(1, () => new ResBlock(8, 16, 32, 4));
+    const y = rb.forward(randn([2, 8, 6, 10], 1), timestepEmbedding([0.1, 0.9], 32));
+    expect(y.shape).toEqual([2, 16, 6, 10]);
+    expect(() => timestepEmbedding([0], 7)).toThrow(/even/);
+  });
+  it('U-Net forward at 32x32 and its size checks', async () => {
+    await gpu();
+    const net = withInitSeed(1, () => new UNet({ ...DEFAULT_UNET, inChannels: 3, outChannels: 1, baseChannels: 8, heads: 2 }));
+    const y = net.forward(randn([1, 3, 32, 32], 2), [0.5]);
+    expect(y.shape).toEqual([1, 1, 32, 32]);
+    const v = await y.data();
+    expect(v.every(Number.isFinite)).toBe(true);
+    expect(() => net.forward(randn([1, 3, 30, 32], 2), [0.5])).toThrow('UNet: input must be [N, 3, H, W] with H and W multiples of 4, got [1,3,30,32]');
+    expect(net.flopsPerPixel()).toBeGreaterThan(0);
+    net.dispose();
+  });
+});
+
+describe('nn: state dicts as safetensors', () => {
+  it('round-trips through a file and restores the outputs', async () => {
+    await gpu();
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-'));
+    const a = withInitSeed(1, () => new TinyNet());
+    const b = withInitSeed(2, () => new TinyNet());
+    const x = randn([1, 4, 8, 8], 3);
+    const ya = await a.forward(x).data();
+    saveSafetensors(join(dir, 'm.safetensors'), await stateDict(a), { arch: 'tiny' });
+    const loaded = loadSafetensors(join(dir, 'm.safetensors'));
+    expect(loaded.metadata.arch).toBe('tiny');
+    loadStateDict(b, loaded.tensors);
+    expect(Array.from(await b.forward(x).data())).toEqual(Array.from(ya));
+  });
+  it('rejects another architecture, truncated files and missing files without touching the weights', async () => {
+    await gpu();
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-'));
+    const net = withInitSeed(1, () => new TinyNet());
+    const before = await net.c1.weight.data();
+    const other = new Map([['c1.weight', { shape: [8, 4, 3, 3], data: new Float32Array(288) }]]);
+    expect(() => loadStateDict(net, other, 'other.safetensors')).toThrow(/other.safetensors: parameter 'c1.weight' has shape \[8,4,3,3\], the model expects \[16,4,3,3\]/);
+    const bytes = encodeSafetensors(await stateDict(net));
+    writeFileSync(join(dir, 'cut.safetensors'), bytes.subarray(0, bytes.length - 100));
+    expect(() => loadSafetensors(join(dir, 'cut.safetensors'))).toThrow(/cut.safetensors: tensor '.*' \[.*\] has byte range .* truncated or corrupt/);
+    expect(() => loadSafetensors(join(dir, 'none.safetensors'))).toThrow(/none.safetensors: checkpoint file not found/);
+    expect(() => decodeSafetensors(new Uint8Array([1, 2, 3]), 'tiny.bin')).toThrow(/tiny.bin: not a safetensors file/);
+    expect(Array.from(await net.c1.weight.data())).toEqual(Array.from(before));
+  });
+  it('the file layout is what an independent reader (Python stdlib) parses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-'));
+    const path = join(dir, 'p.safetensors');
+    saveSafetensors(path, new Map([['a.weight', { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }], ['b', { shape: [1], data: Float32Array.from([-2]) }]]), { k: 'v' });
+    const bytes = readFileSync(path);
+    // the header length is a u64 LE and the data section starts 8-byte aligned
+    const hlen = Number(bytes.readBigUInt64LE(0));
+    expect((8 + hlen) % 8).toBe(0);
+    const header = JSON.parse(bytes.subarray(8, 8 + hlen).toString());
+    expect(header['a.weight']).toEqual({ dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] });
+    expect(header.__metadata__).toEqual({ k: 'v' });
+    expect(existsSync(path)).toBe(true);
+  });
+});

@@ -1,0 +1,145 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { backward } from '../src/autograd/backward.js';
+import { full, tensor, zeros } from '../src/autograd/create.js';
+import { add, mul, sum } from '../src/autograd/ops.js';
+import { noGrad, scope, tidy } from '../src/autograd/tensor.js';
+import { fillConstant } from '../src/kernels/fill.js';
+import { sum as sumKernel } from '../src/kernels/reduce.js';
+import { bucketSize } from '../src/gpu/pool.js';
+import { createRuntime } from '../src/gpu/runtime.js';
+import { packUniforms, uniformLayout } from '../src/gpu/uniforms.js';
+import { LimitError, DeviceError } from '../src/util/errors.js';
+import { gpu } from './helpers.js';
+
+describe('uniform packer follows WGSL layout rules', () => {
+  it('aligns vec3 to 16, vec2 to 8, arrays of vec4 with stride 16, rounds the size to 16', () => {
+    const l = uniformLayout([['a', 'f32'], ['b', 'vec3u'], ['c', 'u32'], ['d', 'vec2u'], ['e', 'vec4u', 2], ['f', 'i32']]);
+    expect(l.fields.map((f) => f.offset)).toEqual([0, 16, 28, 32, 48, 80]);
+    expect(l.size).toBe(96);
+    const view = new DataView(new ArrayBuffer(l.size));
+    packUniforms(l, { a: 1.5, b: [1, 2, 3], c: 7, d: [8, 9], e: [1, 2, 3, 4, 5], f: -2 }, view);
+    expect(view.getFloat32(0, true)).toBe(1.5);
+    expect(view.getUint32(24, true)).toBe(3);
+    expect(view.getUint32(28, true)).toBe(7);
+    expect(view.getUint32(36, true)).toBe(9);
+    expect(view.getUint32(64, true)).toBe(5);
+    expect(view.getInt32(80, true)).toBe(-2);
+    expect(() => packUniforms(l, { a: 1 }, view)).toThrow("uniform 'b' missing");
+  });
+});
+
+describe('buffer pool', () => {
+  it('buckets sizes with at most 25% slack', () => {
+    for (const n of [1, 255, 256, 4097, 10_000, 1_000_001]) {
+      const b = bucketSize(n);
+      expect(b).toBeGreaterThanOrEqual(n);
+      expect(b).toBeLessThanOrEqual(Math.max(256, n * 1.25 + 256));
+    }
+  });
+  it('reuses a released buffer only after the batch that used it was submitted', async () => {
+    const rt = await gpu();
+    await rt.sync();
+    const a = rt.alloc(1000);
+    const buf = a.buffer;
+    rt.free(a);
+    const b = rt.alloc(1000);
+    expect(b.buffer).not.toBe(buf);
+    rt.flush();
+    const c = rt.alloc(1000);
+    expect(c.buffer).toBe(buf);
+    rt.free(b);
+    rt.free(c);
+  });
+});
+
+describe('limits', () => {
+  it('refuses a tensor larger than one storage binding, with the numbers', async () => {
+    const rt = await gpu();
+    const n = Math.floor(rt.maxBindingBytes / 4) + 1;
+    expect(() => fillConstant(rt, [n], 1)).toThrow(LimitError);
+    expect(() => fillConstant(rt, [n], 1)).toThrow(new RegExp(`${n * 4} bytes exceed this device's largest storage binding \\(${rt.maxBindingBytes} bytes`));
+  });
+  it('folds dispatches beyond 65535 workgroups into two dimensions and stays correct', async () => {
+    const rt = await gpu();
+    const n = 65535 * 64 + 12345; // fill uses one invocation per element, 64 per workgroup
+    const x = fillConstant(rt, [n], 0.5);
+    const s = sumKernel(rt, x, undefined);
+    const v = new Float32Array(await rt.read(s.storage))[0]!;
+    expect(Math.abs(v - n * 0.5) / (n * 0.5)).toBeLessThan(1e-5);
+    rt.free(x.storage);
+    rt.free(s.storage);
+  });
+});
+
+describe('tensor lifetimes and the tape', () => {
+  it('tidy disposes temporaries, keeps the result, and the pool returns to its size', async () => {
+    const rt = await gpu();
+    await rt.sync();
+    const before = rt.stats().liveBuffers;
+    const y = tidy(() => {
+      const a = full([10], 2);
+      const b = full([10], 3);
+      return add(mul(a, b), a);
+    });
+    expect(rt.stats().liveBuffers).toBe(before + 1);
+    expect(Array.from(await y.data())).toEqual(new Array(10).fill(8));
+    y.dispose();
+    expect(rt.stats().liveBuffers).toBe(before);
+    expect(() => y.storage).toThrow(/used after dispose/);
+  });
+  it('accumulates gradients over two backward passes; detach and noGrad cut the tape', async () => {
+    await gpu();
+    const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+    await scope(async () => {
+      backward(sum(mul(x, x)));
+      backward(sum(mul(x, x)));
+    });
+    expect(Array.from(await x.grad!.data())).toEqual([4, 8, 12]);
+    const d = x.detach();
+    expect(d.node).toBeNull();
+    expect(d.requiresGrad).toBe(false);
+    const z = noGrad(() => mul(x, x));
+    expect(z.node).toBeNull();
+    expect(() => backward(z)).toThrow(/not a scalar/);
+    const s = noGrad(() => sum(z));
+    expect(() => backward(s)).toThrow(/does not depend on anything that requires a gradient/);
+  });
+  it('a reshape view shares storage and survives its source being disposed', async () => {
+    await gpu();
+    const a = tensor([1, 2, 3, 4], [2, 2]);
+    const v = a.view([4]);
+    a.dispose();
+    expect(Array.from(await v.data())).toEqual([1, 2, 3, 4]);
+    v.dispose();
+  });
+  it('rejects non-finite host values and names the element', async () => {
+    await gpu();
+    expect(() => tensor([1, NaN], [2])).toThrow('tensor: value 1 is NaN (expected finite numbers)');
+    expect(() => zeros([2, -1])).toThrow('full: invalid shape [2,-1]');
+  });
+});
+
+describe('device acquisition', () => {
+  it('says what to install when no adapter exists', async () => {
+    const fakeGpu = { requestAdapter: async () => null } as unknown as GPU;
+    await expect(createRuntime(fakeGpu)).rejects.toThrow(DeviceError);
+    await expect(createRuntime(fakeGpu)).rejects.toThrow(/apt-get install -y -t bookworm-backports mesa-vulkan-drivers/);
+    await expect(createRuntime(undefined)).rejects.toThrow(/No WebGPU adapter/);
+  });
+  it('a process that used the GPU exits by itself with status 0', () => {
+    const script = [
+      "import { getNodeRuntime } from './src/gpu/node-device.ts';",
+      "import { useRuntime } from './src/autograd/tensor.ts';",
+      "import { randn } from './src/autograd/create.ts';",
+      "import { conv2d, sum } from './src/autograd/ops.ts';",
+      'const rt = await getNodeRuntime(); useRuntime(rt);',
+      "const y = sum(conv2d(randn([1, 4, 16, 16], 1), randn([4, 4, 3, 3], 2)));",
+      "console.log('value', Number.isFinite(await y.item()));",
+      'rt.destroy();',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, cwd: process.cwd() });
+    expect(r.stdout).toContain('value true');
+    expect(r.status, r.stderr).toBe(0);
+  });
+});
