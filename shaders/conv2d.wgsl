@@ -14,14 +14,17 @@ override WG: u32 = 64u;
 override K: u32 = 3u;
 override S: u32 = 1u;
 override TP: u32 = 8u;
-const MAX_ROW: u32 = 17u; // (TP - 1) * S + K for TP = 8, S = 2, K = 3
+// output channels per invocation in vec4s (1: 4 channels, 2: 8 channels)
+override COV: u32 = 1u;
+const MAX_ROW: u32 = 33u; // (TP - 1) * S + K for TP = 16, S = 2, K = 3
+const MAX_TP: u32 = 16u;
 const MAX_TAPS: u32 = 9u;
 
 struct Conv {
   N: u32, Cin: u32, H: u32, W: u32,
   Cout: u32, OH: u32, OW: u32, pad: u32,
   has_bias: u32, xblocks: u32, coblocks: u32, parts: u32,
-  chunk: u32, _p0: u32, _p1: u32, _p2: u32,
+  chunk: u32, wstride: u32, _p1: u32, _p2: u32,
 }
 @group(0) @binding(0) var<uniform> u: Conv;
 
@@ -33,6 +36,7 @@ struct Conv {
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // u.coblocks counts groups of 4*COV output channels; packed weights have coblocks*COV vec4 per tap
   let t = workgroup_index(wid, nwg) * WG + lid;
   if (t >= u.xblocks * u.OH * u.coblocks * u.N) { return; }
   let xb = t % u.xblocks;
@@ -46,7 +50,11 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let row_len = (TP - 1u) * S + K;
   let hw = u.H * u.W;
   let wmax = i32(u.W) - 1;
-  var acc: array<vec4f, 8>;
+  let wstride = u.wstride; // vec4s per tap in the packed weights
+  var acc: array<vec4f, MAX_TP>;
+  var acc2: array<vec4f, MAX_TP>;
+  var acc3: array<vec4f, MAX_TP>;
+  var acc4: array<vec4f, MAX_TP>;
   for (var ci = 0u; ci < u.Cin; ci++) {
     let cbase = (n * u.Cin + ci) * hw;
     for (var ky = 0u; ky < K; ky++) {
@@ -58,24 +66,40 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         let ix = ix0 + i32(j);
         row[j] = select(0.0, x[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
       }
-      let wbase = (ci * K + ky) * K * u.coblocks + cb;
+      let wbase = (ci * K + ky) * K * wstride + cb * COV;
       for (var kx = 0u; kx < K; kx++) {
-        let w = wp[wbase + kx * u.coblocks];
+        let w = wp[wbase + kx * wstride];
         for (var p = 0u; p < TP; p++) {
           acc[p] += row[p * S + kx] * w;
+        }
+        if (COV >= 2u) {
+          let w2 = wp[wbase + kx * wstride + 1u];
+          for (var p = 0u; p < TP; p++) {
+            acc2[p] += row[p * S + kx] * w2;
+          }
+        }
+        if (COV >= 4u) {
+          let w3 = wp[wbase + kx * wstride + 2u];
+          let w4 = wp[wbase + kx * wstride + 3u];
+          for (var p = 0u; p < TP; p++) {
+            acc3[p] += row[p * S + kx] * w3;
+            acc4[p] += row[p * S + kx] * w4;
+          }
         }
       }
     }
   }
   let ohw = u.OH * u.OW;
-  for (var c = 0u; c < 4u; c++) {
-    let co = cb * 4u + c;
+  for (var c = 0u; c < 4u * COV; c++) {
+    let co = cb * 4u * COV + c;
     if (co >= u.Cout) { break; }
     let b = select(0.0, bias[co], u.has_bias == 1u);
     let obase = (n * u.Cout + co) * ohw + oy * u.OW;
     for (var p = 0u; p < TP; p++) {
       let ox = ox0 + p;
-      if (ox < u.OW) { y[obase + ox] = acc[p][c] + b; }
+      var v: f32;
+      if (c < 4u) { v = acc[p][c]; } else if (c < 8u) { v = acc2[p][c - 4u]; } else if (c < 12u) { v = acc3[p][c - 8u]; } else { v = acc4[p][c - 12u]; }
+      if (ox < u.OW) { y[obase + ox] = v + b; }
     }
   }
 }
@@ -134,7 +158,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
         let nx = i32(ix + u.pad) - i32(kx);
         if (nx < 0 || u32(nx) % S != 0u || u32(nx) / S >= u.OW) { continue; }
         let ox = u32(nx) / S;
-        acc += g_out[gbase + oy * u.OW + ox] * wpt[(co * K * K + ky * K + kx) * ciblocks + cib];
+        acc += g_out[gbase + oy * u.OW + ox] * wpt[(co * K * K + ky * K + kx) * u.wstride + cib];
       }
     }
   }
@@ -145,6 +169,11 @@ fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 }
 
 // ---- weight gradient ----
+// Each invocation owns 4 output channels x one input channel x all K*K taps and sums over a
+// chunk of output rows (n, oy); along a row it takes TP positions at a time, loading each input
+// row segment once for all taps and positions (the last OW % TP positions one at a time).
+// Note: `g` is assigned in full on every block. A loop-body `var` left to its implicit zero
+// initialisation kept the previous block's values on lavapipe (scripts/repro/loop-var-zero-init.mjs).
 @group(0) @binding(1) var<storage, read> x_w: array<f32>;
 @group(0) @binding(2) var<storage, read> gy_w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> gw: array<f32>;
@@ -153,48 +182,89 @@ fn input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn weight_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let t = workgroup_index(wid, nwg) * WG + lid;
   if (t >= u.coblocks * u.Cin * u.parts) { return; }
-  let part = t % u.parts;
-  let ci = (t / u.parts) % u.Cin;
-  let cb = t / (u.parts * u.Cin);
+  // neighbouring invocations take neighbouring input channels: their output-gradient loads are
+  // the same addresses, so one SIMD group of lavapipe lanes streams dy once
+  let ci = t % u.Cin;
+  let cb = (t / u.Cin) % u.coblocks;
+  let part = t / (u.coblocks * u.Cin);
   let ohw = u.OH * u.OW;
   let hw = u.H * u.W;
-  let total = u.N * ohw;
+  let rows = u.N * u.OH;
   let r0 = part * u.chunk;
-  let r1 = min(total, r0 + u.chunk);
-  let co0 = cb * 4u;
-  // channel offsets of the 4 output channels; channels past Cout read channel co0 and are masked
-  let m = vec4f(1.0, select(0.0, 1.0, co0 + 1u < u.Cout), select(0.0, 1.0, co0 + 2u < u.Cout), select(0.0, 1.0, co0 + 3u < u.Cout));
-  let d1 = select(0u, ohw, co0 + 1u < u.Cout);
-  let d2 = select(0u, 2u * ohw, co0 + 2u < u.Cout);
-  let d3 = select(0u, 3u * ohw, co0 + 3u < u.Cout);
-  var acc: array<vec4f, MAX_TAPS>;
-  var ox = r0 % u.OW;
-  var oy = (r0 / u.OW) % u.OH;
-  var n = r0 / ohw;
+  let r1 = min(rows, r0 + u.chunk);
+  let co0 = cb * 4u * COV;
+  // channel offsets (relative to co0) of the 4*COV channels; those past Cout re-read co0 and are masked
+  var off: array<u32, 8>;
+  var msk: array<f32, 8>;
+  for (var c = 0u; c < 8u; c++) {
+    let ok = co0 + c < u.Cout && c < 4u * COV;
+    off[c] = select(0u, c * ohw, ok);
+    msk[c] = select(0.0, 1.0, ok);
+  }
+  let m = vec4f(msk[0], msk[1], msk[2], msk[3]);
+  let m2 = vec4f(msk[4], msk[5], msk[6], msk[7]);
   let wmax = i32(u.W) - 1;
+  let row_len = (TP - 1u) * S + K;
+  let full_end = (u.OW / TP) * TP; // positions [0, full_end) go in blocks of TP, the rest one by one
+  var acc: array<vec4f, MAX_TAPS>;
+  var acc2: array<vec4f, MAX_TAPS>;
   for (var r = r0; r < r1; r++) {
-    let gbase = (n * u.Cout + co0) * ohw + oy * u.OW + ox;
-    let g = m * vec4f(gy_w[gbase], gy_w[gbase + d1], gy_w[gbase + d2], gy_w[gbase + d3]);
+    let n = r / u.OH;
+    let oy = r % u.OH;
     let xbase = (n * u.Cin + ci) * hw;
-    for (var ky = 0u; ky < K; ky++) {
-      let iy = i32(oy * S + ky) - i32(u.pad);
-      if (iy < 0 || iy >= i32(u.H)) { continue; }
-      let rbase = xbase + u32(iy) * u.W;
-      for (var kx = 0u; kx < K; kx++) {
-        let ix = i32(ox * S + kx) - i32(u.pad);
-        let v = select(0.0, x_w[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
-        acc[ky * K + kx] += v * g;
+    let gbase = (n * u.Cout + co0) * ohw + oy * u.OW;
+    for (var ox0 = 0u; ox0 < full_end; ox0 += TP) {
+      var g: array<vec4f, MAX_TP>;
+      var g2: array<vec4f, MAX_TP>;
+      for (var p = 0u; p < TP; p++) {
+        let b = gbase + ox0 + p;
+        g[p] = m * vec4f(gy_w[b], gy_w[b + off[1]], gy_w[b + off[2]], gy_w[b + off[3]]);
+        if (COV == 2u) { g2[p] = m2 * vec4f(gy_w[b + off[4]], gy_w[b + off[5]], gy_w[b + off[6]], gy_w[b + off[7]]); }
+      }
+      let ix0 = i32(ox0 * S) - i32(u.pad);
+      for (var ky = 0u; ky < K; ky++) {
+        let iy = i32(oy * S + ky) - i32(u.pad);
+        if (iy < 0 || iy >= i32(u.H)) { continue; }
+        let rbase = xbase + u32(iy) * u.W;
+        var row: array<f32, MAX_ROW>;
+        for (var j = 0u; j < row_len; j++) {
+          let ix = ix0 + i32(j);
+          row[j] = select(0.0, x_w[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
+        }
+        for (var kx = 0u; kx < K; kx++) {
+          for (var p = 0u; p < TP; p++) {
+            acc[ky * K + kx] += row[p * S + kx] * g[p];
+            if (COV == 2u) { acc2[ky * K + kx] += row[p * S + kx] * g2[p]; }
+          }
+        }
       }
     }
-    ox++;
-    if (ox == u.OW) { ox = 0u; oy++; if (oy == u.OH) { oy = 0u; n++; } }
+    for (var ox = full_end; ox < u.OW; ox++) {
+      let b = gbase + ox;
+      let g = m * vec4f(gy_w[b], gy_w[b + off[1]], gy_w[b + off[2]], gy_w[b + off[3]]);
+      var g2 = vec4f(0.0);
+      if (COV == 2u) { g2 = m2 * vec4f(gy_w[b + off[4]], gy_w[b + off[5]], gy_w[b + off[6]], gy_w[b + off[7]]); }
+      for (var ky = 0u; ky < K; ky++) {
+        let iy = i32(oy * S + ky) - i32(u.pad);
+        if (iy < 0 || iy >= i32(u.H)) { continue; }
+        let rbase = xbase + u32(iy) * u.W;
+        for (var kx = 0u; kx < K; kx++) {
+          let ix = i32(ox * S + kx) - i32(u.pad);
+          let v = select(0.0, x_w[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
+          acc[ky * K + kx] += v * g;
+          if (COV == 2u) { acc2[ky * K + kx] += v * g2; }
+        }
+      }
+    }
   }
   let kk = K * K;
-  for (var c = 0u; c < 4u; c++) {
+  for (var c = 0u; c < 4u * COV; c++) {
     let co = co0 + c;
     if (co >= u.Cout) { break; }
     for (var tap = 0u; tap < kk; tap++) {
-      gw[((co * u.Cin + ci) * kk + tap) * u.parts + part] = acc[tap][c];
+      var v: f32;
+      if (c < 4u) { v = acc[tap][c]; } else { v = acc2[tap][c - 4u]; }
+      gw[((co * u.Cin + ci) * kk + tap) * u.parts + part] = v;
     }
   }
 }

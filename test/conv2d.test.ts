@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
 import { tensor } from '../src/autograd/create.js';
@@ -15,7 +15,18 @@ const CASES: RefConv[] = [
   { N: 1, Cin: 17, H: 19, W: 21, Cout: 13, K: 3, stride: 1, pad: 1 },
 ];
 
-describe('conv2d kernels against float64 references', () => {
+// The tile the adapter would pick, plus the hardware-GPU tile forced through the tuning
+// knobs, so both variants are checked on the software GPU of CI.
+const VARIANTS: [string, Record<string, string>][] = [
+  ['adapter default tiles', {}],
+  ['hardware tiles (4 px x 4 ch)', { FFM_CONV_TP: '4', FFM_CONV_COV: '1', FFM_WGRAD_TP: '4', FFM_WGRAD_COV: '1' }],
+];
+
+describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label, env) => {
+  beforeAll(() => Object.assign(process.env, env));
+  afterAll(() => {
+    for (const k of Object.keys(env)) delete process.env[k];
+  });
   for (const c of CASES) {
     const name = `N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W} k${c.K} s${c.stride} p${c.pad}`;
     it(name, async () => {
@@ -44,6 +55,9 @@ describe('conv2d kernels against float64 references', () => {
     });
   }
 
+});
+
+describe('conv2d argument checks', () => {
   it('names the op and both shapes when channels disagree', async () => {
     await gpu();
     const x = tensor(new Float32Array(32 * 4 * 4), [1, 32, 4, 4]);

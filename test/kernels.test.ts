@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensor } from '../src/autograd/create.js';
 import type { Tensor } from '../src/autograd/tensor.js';
 import { adamwStep } from '../src/kernels/adamw.js';
@@ -129,7 +129,14 @@ describe('reductions', () => {
   }
 });
 
-describe('matmul', () => {
+describe.each([
+  ['adapter default tile', {}],
+  ['hardware tile (4 x 4)', { FFM_MM_TM: '4', FFM_MM_TNV: '1' }],
+] as [string, Record<string, string>][])('matmul, %s', (_label, env) => {
+  beforeAll(() => Object.assign(process.env, env));
+  afterAll(() => {
+    for (const k of Object.keys(env)) delete process.env[k];
+  });
   const cases = [
     { batch: 1, M: 1, K: 1, N: 1, tA: false, tB: false },
     { batch: 3, M: 5, K: 7, N: 9, tA: false, tB: false },

@@ -2,10 +2,11 @@
  * conv2d (NCHW, square kernel 1 or 3, stride 1 or 2, zero padding, optional bias) and its
  * input and weight gradients (shaders/conv2d.wgsl).
  *
- * Variant rule (documented in docs/architecture.md): the forward kernel computes TP output
- * pixels x 4 channels per invocation. Software adapters (lavapipe, SwiftShader) run few wide
- * invocations best, so TP = 8; hardware GPUs need many invocations to fill their cores, so
- * TP = 4. Narrow outputs use TP = 4 or 1 so no invocation is mostly idle.
+ * Variant rule (docs/architecture.md, "Kernel variants"): each kernel keeps a register tile
+ * of output pixels x output channels per invocation and no workgroup memory. Software
+ * adapters (lavapipe, SwiftShader) run few wide invocations best: forward 8 px x 8 channels,
+ * weight gradient 2 px x 8 channels. Hardware GPUs need many invocations to fill their cores:
+ * 4 px x 4 channels. Narrow outputs shrink the pixel tile so no invocation is mostly idle.
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -21,7 +22,7 @@ const FIELDS = [
   ['N', 'u32'], ['Cin', 'u32'], ['H', 'u32'], ['W', 'u32'],
   ['Cout', 'u32'], ['OH', 'u32'], ['OW', 'u32'], ['pad', 'u32'],
   ['has_bias', 'u32'], ['xblocks', 'u32'], ['coblocks', 'u32'], ['parts', 'u32'],
-  ['chunk', 'u32'], ['_p0', 'u32'], ['_p1', 'u32'], ['_p2', 'u32'],
+  ['chunk', 'u32'], ['wstride', 'u32'], ['_p1', 'u32'], ['_p2', 'u32'],
 ] as const;
 const PACK_FIELDS = [['A', 'u32'], ['B', 'u32'], ['BP', 'u32'], ['Cin', 'u32'], ['mode', 'u32'], ['total', 'u32'], ['_p0', 'u32'], ['_p1', 'u32']] as const;
 
@@ -47,16 +48,37 @@ export function convGeometry(op: string, xShape: readonly number[], wShape: read
   return { N, Cin, H, W, Cout, K, OH, OW, stride, pad };
 }
 
-function pixelsPerInvocation(rt: GpuRuntime, OW: number): number {
-  if (OW < 4) return 1;
-  if (OW < 8) return 4;
-  return rt.isSoftware ? 8 : 4;
+/** Tuning knobs for experiments (FFM_CONV_TP=8 ...); unset in normal use. Browser-safe. */
+function knob(name: string): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  return v ? Number(v) : undefined;
+}
+
+/**
+ * Register tile of the forward kernel: TP output pixels x 4*COV output channels per
+ * invocation. Measured on lavapipe: TP 8 x 8 channels ran 17-20 GFLOPS where 8 x 4 ran 10-11
+ * and 16 x 8 ran 14-16. Hardware GPUs want many small invocations.
+ */
+function forwardVariant(rt: GpuRuntime, OW: number): { TP: number; COV: number } {
+  const TP = knob('FFM_CONV_TP') ?? (OW < 4 ? 1 : !rt.isSoftware || OW < 8 ? 4 : 8);
+  return { TP, COV: knob('FFM_CONV_COV') ?? (rt.isSoftware ? 2 : 1) };
+}
+
+/** Weight-gradient tile: TP positions x 4*COV output channels (lavapipe: 2 x 8 was best of 1-8 x 4-8). */
+function weightGradVariant(rt: GpuRuntime, OW: number): { TP: number; COV: number } {
+  const TP = knob('FFM_WGRAD_TP') ?? (OW < 2 ? 1 : rt.isSoftware ? 2 : 4);
+  return { TP, COV: knob('FFM_WGRAD_COV') ?? (rt.isSoftware ? 2 : 1) };
+}
+
+/** Packed weights pad the fastest channel axis to a multiple of 16 (any 4*COV tile): vec4s per tap. */
+function packedStride(channels: number): number {
+  return ceilDiv(channels, 16) * 4;
 }
 
 /** Packs weights [Cout, Cin, K, K] to [(a*K*K + tap) * BP + b] (see conv2d.wgsl, pack). */
 function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: number, mode: 0 | 1 | 2): Storage {
   const [A, B] = mode === 0 ? [Cin, Cout] : [Cout, Cin];
-  const BP = ceilDiv(B, 4) * 4;
+  const BP = ceilDiv(B, 16) * 16;
   const total = A * K * K * BP;
   const out = rt.alloc(total * 4, 'conv2d packed weights');
   launch(rt, program('conv2d', 'pack', { K }), layoutOf('conv-pack', PACK_FIELDS), { A, B, BP, Cin, mode, total, _p0: 0, _p1: 0 }, [w, out], ceilDiv(total, WG));
@@ -65,16 +87,16 @@ function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: n
 
 function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry): Storage {
   const out = allocArray(rt, [g.N, g.Cout, g.OH, g.OW], 'conv2d');
-  const TP = pixelsPerInvocation(rt, g.OW);
+  const { TP, COV } = forwardVariant(rt, g.OW);
   const xblocks = ceilDiv(g.OW, TP);
-  const coblocks = ceilDiv(g.Cout, 4);
+  const coblocks = ceilDiv(g.Cout, 4 * COV);
   launch(
     rt,
-    program('conv2d', 'forward', { K: g.K, S: g.stride, TP }),
+    program('conv2d', 'forward', { K: g.K, S: g.stride, TP, COV }),
     layoutOf('conv', FIELDS),
     {
       N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
-      has_bias: bias ? 1 : 0, xblocks, coblocks, parts: 1, chunk: 0, _p0: 0, _p1: 0, _p2: 0,
+      has_bias: bias ? 1 : 0, xblocks, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), _p1: 0, _p2: 0,
     },
     [x, packed, bias ?? dummy(rt), out],
     ceilDiv(xblocks * g.OH * coblocks * g.N, WG),
@@ -112,7 +134,7 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
     rt,
     program('conv2d', 'input_grad', { K: g.K, S: g.stride }),
     layoutOf('conv', FIELDS),
-    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks: 0, parts: 1, chunk: 0, _p0: 0, _p1: 0, _p2: 0 },
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks: 0, parts: 1, chunk: 0, wstride: packedStride(g.Cin), _p1: 0, _p2: 0 },
     [dy.storage, packed, out],
     ceilDiv(g.N * ciblocks * g.H * g.W, WG),
   );
@@ -124,20 +146,21 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
 export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, wShape: readonly number[], opts: Conv2dOptions = {}): DeviceArray {
   const g = convGeometry('conv2dWeightGrad', x.shape, wShape, opts);
   checkDy('conv2dWeightGrad', dy, g);
-  const coblocks = ceilDiv(g.Cout, 4);
-  const positions = g.N * g.OH * g.OW;
+  const { TP, COV } = weightGradVariant(rt, g.OW);
+  const coblocks = ceilDiv(g.Cout, 4 * COV);
+  const rows = g.N * g.OH;
   const base = coblocks * g.Cin;
-  // split the N*OH*OW sum so enough invocations run; each part keeps >= 64 positions
+  // split the sum over output rows so enough invocations run; each part keeps >= 256 positions
   const target = rt.isSoftware ? 512 : 32768;
-  const parts = Math.max(1, Math.min(ceilDiv(positions, 64), ceilDiv(target, base)));
-  const chunk = ceilDiv(positions, parts);
+  const parts = Math.max(1, Math.min(ceilDiv(rows * g.OW, 256), ceilDiv(target, base), rows));
+  const chunk = ceilDiv(rows, parts);
   const kk = g.K * g.K;
   const partial = allocArray(rt, [g.Cout, g.Cin, kk, parts], 'conv2dWeightGrad');
   launch(
     rt,
-    program('conv2d', 'weight_grad', { K: g.K, S: g.stride }),
+    program('conv2d', 'weight_grad', { K: g.K, S: g.stride, TP, COV }),
     layoutOf('conv', FIELDS),
-    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks, parts, chunk, _p0: 0, _p1: 0, _p2: 0 },
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks, parts, chunk, wstride: 0, _p1: 0, _p2: 0 },
     [x.storage, dy.storage, partial],
     ceilDiv(base * parts, WG),
   );

@@ -5,6 +5,14 @@ import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } 
 
 const FIELDS = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch', 'u32'], ['stride_a', 'u32'], ['stride_b', 'u32'], ['alpha', 'f32'], ['_p', 'u32']] as const;
 
+/** Register tile per invocation: TM rows x 4*TNV columns (knobs FFM_MM_TM / FFM_MM_TNV for tuning). */
+function tile(rt: GpuRuntime): { TM: number; TNV: number } {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+  const TM = env.FFM_MM_TM ? Number(env.FFM_MM_TM) : rt.isSoftware ? 8 : 4;
+  const TNV = env.FFM_MM_TNV ? Number(env.FFM_MM_TNV) : rt.isSoftware ? 2 : 1;
+  return { TM, TNV };
+}
+
 /**
  * a: [B, M, K] (or [B, K, M] with transA), b: [B, K, N] (or [B, N, K] with transB);
  * a batch of 1 broadcasts over the other's batch. Rank-2 inputs are a batch of one.
@@ -24,13 +32,14 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   const batch = Math.max(ba, bb);
   const shape = a.shape.length === 2 && b.shape.length === 2 ? [M, N] : [batch, M, N];
   const out = allocArray(rt, shape, 'matmul');
+  const { TM, TNV } = tile(rt);
   launch(
     rt,
-    program('matmul', 'main', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 }),
+    program('matmul', 'main', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, TM, TNV }),
     layoutOf('matmul', FIELDS),
     { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, _p: 0 },
     [a.storage, b.storage, out],
-    ceilDiv(ceilDiv(M, 4) * ceilDiv(N, 4) * batch, WG),
+    ceilDiv(ceilDiv(M, TM) * ceilDiv(N, 4 * TNV) * batch, WG),
   );
   return { storage: out, shape };
 }

@@ -13,6 +13,11 @@ import { Module } from './module.js';
  * Computed on the host, where t is known.
  */
 export function timestepEmbedding(t: readonly number[], dim: number): Tensor {
+  return tensor(sinusoidalEmbedding(t, dim), [t.length, dim]);
+}
+
+/** The host values of timestepEmbedding, [t.length, dim] row-major. */
+export function sinusoidalEmbedding(t: readonly number[], dim: number): Float32Array {
   if (dim % 2 !== 0 || dim < 2) throw new ShapeError(`timestepEmbedding: dim must be even and >= 2, got ${dim}`);
   const half = dim / 2;
   const out = new Float32Array(t.length * dim);
@@ -24,7 +29,7 @@ export function timestepEmbedding(t: readonly number[], dim: number): Tensor {
       out[b * dim + half + k] = Math.cos(arg);
     }
   });
-  return tensor(out, [t.length, dim]);
+  return out;
 }
 
 /** Time embedding MLP: sinusoidal(dim) -> Linear -> SiLU -> Linear. */
