@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const adapter = rt.adapter.name;
   const rounds = Number(arg('rounds', '10'));
   const only = arg('only', '').split(',').filter(Boolean);
-  const slug = adapter.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const slug = (rt.adapter.device || adapter).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
   const out = arg('out', `bench/results/kernels-${slug}.json`);
   const records: Record_[] = [];
   const want = (name: string) => !only.length || only.some((o) => name.startsWith(o));

@@ -15,9 +15,16 @@ let waitStart = 0;
 
 type ImmediateFn = (cb: (...a: unknown[]) => void, ...args: unknown[]) => unknown;
 
+/** 'hybrid' (default) throttles polling after SPIN_MS; 'spin' leaves dawn.node's polling alone (for comparison benchmarks). */
+export type WaitMode = 'hybrid' | 'spin';
+let mode: WaitMode = 'hybrid';
+export function setWaitMode(m: WaitMode): void {
+  mode = m;
+}
+
 export async function gpuWait<T>(promise: Promise<T>): Promise<T> {
   const g = globalThis as unknown as { setImmediate?: ImmediateFn };
-  if (typeof g.setImmediate !== 'function') return promise;
+  if (typeof g.setImmediate !== 'function' || mode === 'spin') return promise;
   if (depth++ === 0) {
     original = g.setImmediate;
     waitStart = performance.now();

@@ -1,0 +1,45 @@
+/**
+ * How waiting for the GPU affects throughput: dawn.node's own polling (spins a core through
+ * setImmediate) against our hybrid wait (spin 0.5 ms, then 1 ms timer ticks), interleaved.
+ *   node dist/bench/wait.js [--out file.json]
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randn } from '../src/autograd/create.js';
+import { conv2d } from '../src/kernels/conv2d.js';
+import { fillConstant } from '../src/kernels/fill.js';
+import { useRuntime } from '../src/autograd/tensor.js';
+import { createNodeRuntime } from '../src/gpu/node-device.js';
+import { setWaitMode, type WaitMode } from '../src/gpu/wait.js';
+import { interleaved } from './timing.js';
+
+const rt = await createNodeRuntime();
+useRuntime(rt);
+const x = randn([1, 64, 128, 128], 1).keep();
+const w = randn([64, 64, 3, 3], 2).keep();
+const withMode = (m: WaitMode, fn: () => Promise<void>) => async () => {
+  setWaitMode(m);
+  await fn();
+};
+const heavy = async () => {
+  rt.free(conv2d(rt, x, w, null).storage);
+  await rt.sync();
+};
+const tiny = async () => {
+  for (let i = 0; i < 20; i++) {
+    const s = fillConstant(rt, [16], i);
+    await rt.read(s.storage);
+    rt.free(s.storage);
+  }
+};
+const records = [];
+for (const [name, fn] of [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['20 tiny dispatches, each read back', tiny]] as const) {
+  const r = await interleaved({ spin: withMode('spin', fn), hybrid: withMode('hybrid', fn) }, { warmup: 2, rounds: 9 });
+  for (const [impl, t] of Object.entries(r)) records.push({ case: name, impl: `wait-${impl}`, adapter: rt.adapter.name, ...t });
+  console.log(`${name}: dawn.node polling ${r.spin!.median_ms} ms, hybrid wait ${r.hybrid!.median_ms} ms`);
+}
+const i = process.argv.indexOf('--out');
+const out = i > 0 ? process.argv[i + 1]! : 'bench/results/wait-lavapipe.json';
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify(records, null, 1) + '\n');
+rt.destroy();
