@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,5 +154,22 @@ describe('nn: state dicts as safetensors', () => {
     expect(header['a.weight']).toEqual({ dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] });
     expect(header.__metadata__).toEqual({ k: 'v' });
     expect(existsSync(path)).toBe(true);
+    // an independent reader following the safetensors spec, in Python's standard library
+    const py = [
+      'import json, struct, sys, array',
+      'b = open(sys.argv[1], "rb").read()',
+      'n = struct.unpack("<Q", b[:8])[0]',
+      'h = json.loads(b[8:8 + n])',
+      'out = {}',
+      'for k, v in h.items():',
+      '    if k == "__metadata__": continue',
+      '    s, e = v["data_offsets"]',
+      '    a = array.array("f"); a.frombytes(b[8 + n + s: 8 + n + e])',
+      '    out[k] = {"shape": v["shape"], "values": a.tolist()}',
+      'print(json.dumps(out, sort_keys=True))',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', py, path], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ 'a.weight': { shape: [2, 3], values: [1, 2, 3, 4, 5, 6.5] }, b: { shape: [1], values: [-2] } });
   });
 });
