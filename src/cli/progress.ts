@@ -1,0 +1,25 @@
+/** Renders progress: a bar with rate and ETA on a terminal, JSON lines otherwise (stderr). */
+import type { ProgressEvent, ProgressSink } from '../util/progress.js';
+
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): ProgressSink {
+  const start = performance.now();
+  let lastDraw = 0;
+  return (e: ProgressEvent) => {
+    const elapsed = (performance.now() - start) / 1000;
+    const rate = e.done / Math.max(elapsed, 1e-9);
+    const eta = rate > 0 ? (e.total - e.done) / rate : NaN;
+    if (!stream.isTTY) {
+      stream.write(JSON.stringify({ ...e, elapsed_s: Number(elapsed.toFixed(2)), eta_s: Number.isFinite(eta) ? Number(eta.toFixed(1)) : null }) + '\n');
+      return;
+    }
+    const now = performance.now();
+    if (now - lastDraw < 100 && e.done < e.total) return;
+    lastDraw = now;
+    const width = 28;
+    const fill = Math.round((width * e.done) / Math.max(1, e.total));
+    const vals = e.values ? Object.entries(e.values).map(([k, v]) => ` ${k} ${v.toPrecision(4)}`).join('') : '';
+    const line = `${e.task} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${e.done}/${e.total} ${rate.toFixed(2)} it/s ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)}s` : '?'}${vals}${e.item ? ` ${e.item}` : ''}`;
+    stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1).padEnd(Math.min(stream.columns ?? 120, 120) - 1)}`);
+    if (e.done >= e.total) stream.write('\n');
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The shared data layout (see ../shared/data/README.md): <root>/<task>/<dataset>/ with
+ * pairs.csv, a/, b/, candidates/<method>/, metrics/*.csv, and <root>/splits.json.
+ * One setting names the root: FUSIONFM_DATA (default ../shared/data from the project root).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InputError } from '../util/errors.js';
+import { readImage } from './image.js';
+import type { Image } from '../fusion/image.js';
+
+export function dataRoot(): string {
+  return resolve(process.env.FUSIONFM_DATA ?? join(process.cwd(), '..', 'shared', 'data'));
+}
+
+export function hasData(root = dataRoot()): boolean {
+  return existsSync(join(root, 'splits.json'));
+}
+
+export interface PairEntry {
+  name: string;
+  a: string;
+  b: string;
+}
+
+/** Minimal CSV parsing (quoted fields with commas, no embedded newlines): rows as objects. */
+export function parseCsv(text: string, source: string): Record<string, string>[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
+  const split = (line: string) => {
+    const out: string[] = [];
+    let cur = '';
+    let q = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (ch === '"') {
+        if (q && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else q = !q;
+      } else if (ch === ',' && !q) {
+        out.push(cur);
+        cur = '';
+      } else cur += ch;
+    }
+    out.push(cur);
+    return out;
+  };
+  if (!lines.length) throw new InputError(`${source}: empty CSV file`);
+  const header = split(lines[0]!);
+  return lines.slice(1).map((l, i) => {
+    const cells = split(l);
+    if (cells.length !== header.length) throw new InputError(`${source}: line ${i + 2} has ${cells.length} fields, the header has ${header.length}`);
+    return Object.fromEntries(header.map((h, k) => [h, cells[k]!]));
+  });
+}
+
+export class Dataset {
+  readonly dir: string;
+  readonly pairs: PairEntry[];
+
+  /** `id` is "<task>/<dataset>", e.g. "ivf/VIFB"; or pass an absolute directory. */
+  constructor(readonly id: string, readonly root = dataRoot()) {
+    this.dir = existsSync(id) && statSync(id).isDirectory() ? resolve(id) : join(root, id);
+    const csv = join(this.dir, 'pairs.csv');
+    if (!existsSync(csv)) throw new InputError(`${this.dir}: no pairs.csv (expected a dataset folder with pairs.csv, a/ and b/)`);
+    this.pairs = parseCsv(readFileSync(csv, 'utf8'), csv).map((r) => {
+      if (!r.name || !r.a || !r.b) throw new InputError(`${csv}: rows need name, a and b columns`);
+      return { name: r.name, a: r.a, b: r.b };
+    });
+    if (!this.pairs.length) throw new InputError(`${csv}: no pairs listed`);
+  }
+
+  /** Pair names of a split from splits.json ('all' for every pair). */
+  split(which: 'train' | 'test' | 'all'): PairEntry[] {
+    if (which === 'all') return this.pairs;
+    const path = join(this.root, 'splits.json');
+    if (!existsSync(path)) throw new InputError(`${path}: splits.json not found (needed for --split ${which})`);
+    const splits = JSON.parse(readFileSync(path, 'utf8')).splits?.[this.id]?.[which] as string[] | undefined;
+    if (!splits) throw new InputError(`${path}: no '${which}' split for ${this.id}`);
+    const names = new Set(splits);
+    return this.pairs.filter((p) => names.has(p.name));
+  }
+
+  pair(name: string): PairEntry {
+    const p = this.pairs.find((q) => q.name === name);
+    if (!p) throw new InputError(`${this.id}: no pair named '${name}'`);
+    return p;
+  }
+
+  async readPair(p: PairEntry): Promise<{ a: Image; b: Image }> {
+    const a = await readImage(join(this.dir, p.a));
+    const b = await readImage(join(this.dir, p.b));
+    if (a.width !== b.width || a.height !== b.height) {
+      throw new InputError(`${this.id} pair '${p.name}': ${p.a} is ${a.width}x${a.height} but ${p.b} is ${b.width}x${b.height}`);
+    }
+    return { a, b };
+  }
+
+  methods(): string[] {
+    const dir = join(this.dir, 'candidates');
+    return existsSync(dir) ? readdirSync(dir).filter((m) => statSync(join(dir, m)).isDirectory()).sort() : [];
+  }
+
+  /** Path of a candidate's fused image for a pair (any extension), or null. */
+  candidatePath(method: string, pair: string): string | null {
+    const dir = join(this.dir, 'candidates', method);
+    if (!existsSync(dir)) return null;
+    const f = readdirSync(dir).find((n) => n.replace(/\.[^.]+$/, '') === pair);
+    return f ? join(dir, f) : null;
+  }
+
+  metricsTable(file: string): Record<string, string>[] {
+    const path = join(this.dir, 'metrics', file);
+    if (!existsSync(path)) throw new InputError(`${path}: metrics table not found`);
+    return parseCsv(readFileSync(path, 'utf8'), path);
+  }
+}
