@@ -65,13 +65,14 @@ function greyOf(c: Float64Array[], w: number, h: number) {
 }
 
 /** Scores the images of one shard: every `n`-th image starting at `k`. */
-export async function scoreShard(datasets: string[], k: number, n: number, limitImages?: number, onProgress?: (msg: string) => void): Promise<Cell[]> {
+export async function scoreShard(datasets: string[], k: number, n: number, limitImages?: number, onProgress?: (msg: string) => void, onlyImages?: string[]): Promise<Cell[]> {
   const cells: Cell[] = [];
   for (const id of datasets) {
     const setup = SETUPS[id]!;
     const ds = new Dataset(id);
     const rows = ds.metricsTable(setup.table);
     let images = [...new Set(rows.map((r) => r.image!))];
+    if (onlyImages) images = images.filter((im) => onlyImages.includes(im));
     if (limitImages) images = images.slice(0, limitImages);
     for (let ii = k; ii < images.length; ii += n) {
       const image = images[ii]!;
