@@ -12,11 +12,13 @@ import { readImage, writePng } from '../io/image.js';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_METRICS, runEval } from './eval.js';
 import { progressPrinter } from './progress.js';
+import { runDemo } from './demo.js';
 
 const USAGE = `usage:
   fusionfm eval --data <task/dataset or folder> [--split test|train|all] [--methods m1,m2,...] [--metrics EN,SD,...] [--convention vifb|mefb|cddfuse] --out <dir> [--overwrite]
       methods: published candidate folders, 'all', classical:<${classicalNames().join('|')}>, 'classical', or label=<folder of fused images>
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png> [--overwrite]
+  fusionfm demo [--out out/demo] [--method gff]   (fuses the bundled sample pairs)
   fusionfm metrics`;
 
 function list(v: string | undefined, dflt: string[]): string[] {
@@ -53,6 +55,11 @@ async function main(argv: string[]): Promise<void> {
     const f = fuseClassical(values.method!, a!, b!);
     writePng(values.output, f, { overwrite: values.overwrite });
     console.log(`${values.output}: ${f.width}x${f.height} ${f.planes.length === 3 ? 'colour' : 'grey'}, ${values.method} in ${(performance.now() - t0).toFixed(0)} ms`);
+    return;
+  }
+  if (cmd === 'demo') {
+    const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: 'out/demo' }, method: { type: 'string', default: 'gff' } } });
+    await runDemo(values.out!, values.method!);
     return;
   }
   if (cmd === 'metrics') {

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { backward } from '../src/autograd/backward.js';
+import { tensor } from '../src/autograd/create.js';
+import { mseLoss } from '../src/autograd/ops.js';
+import { noGrad, scope } from '../src/autograd/tensor.js';
+import { fuseClassical } from '../src/fusion/classical/index.js';
+import { applyCrop } from '../src/fusion/augment.js';
+import { flowMatchingLoss } from '../src/fusion/flow/loss.js';
+import { VelocityNet } from '../src/fusion/flow/model.js';
+import { checkCoupling, flowSource } from '../src/fusion/flow/path.js';
+import { evaluations, integrate } from '../src/fusion/flow/sampler.js';
+import { readImage } from '../src/io/image.js';
+import { withInitSeed } from '../src/nn/module.js';
+import { AdamW } from '../src/nn/optim.js';
+import { SeededRng } from '../src/util/rng.js';
+import { gpu } from './helpers.js';
+
+describe('flow matching from the sources', () => {
+  it('overfits one small pair: the one-step output lands within a small MSE of its label', async () => {
+    await gpu();
+    const crop = { x: 96, y: 96, size: 32, flipH: false, flipV: false };
+    const a = applyCrop(await readImage('samples/mif-MRI-CT/13_a.png'), crop);
+    const b = applyCrop(await readImage('samples/mif-MRI-CT/13_b.png'), crop);
+    const label = fuseClassical('gff', a, b);
+    const T = (img: typeof a) => tensor(img.planes[0]!, [1, 1, 32, 32]).keep();
+    const [xA, xB, x1] = [T(a), T(b), T(label)];
+    const net = withInitSeed(3, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 }));
+    const opt = new AdamW(net.parameters(), { lr: 3e-3, weightDecay: 0 });
+    const rng = new SeededRng(7);
+    let loss = 0;
+    for (let step = 0; step < 300; step++) {
+      loss = await scope(async () => {
+        net.zeroGrad();
+        const l = flowMatchingLoss(net, xA, xB, x1, [rng.next()], 'sum');
+        backward(l);
+        await opt.step();
+        return l.item();
+      });
+    }
+    const x0 = noGrad(() => flowSource('sum', xA, xB));
+    const fused = integrate(net, x0, xA, xB, 1);
+    const err = await noGrad(() => mseLoss(fused, x1)).item();
+    const start = await noGrad(() => mseLoss(x0, x1)).item();
+    console.log(`overfit: last loss ${loss.toExponential(2)}, one-step MSE to label ${err.toExponential(2)} (flow source ${start.toExponential(2)})`);
+    expect(err).toBeLessThan(2e-3);
+    expect(err).toBeLessThan(start / 50);
+  });
+  it('solvers count their network evaluations; bad arguments are named', () => {
+    expect(evaluations('euler', 1)).toBe(1);
+    expect(evaluations('midpoint', 4)).toBe(8);
+    expect(evaluations('rk4', 2)).toBe(8);
+    expect(() => checkCoupling('uniform')).toThrow("unknown coupling 'uniform'; expected sum, average, gaussian");
+  });
+});
