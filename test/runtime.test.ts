@@ -53,6 +53,16 @@ describe('buffer pool', () => {
   });
 });
 
+describe('ordering', () => {
+  it('an upload lands after kernels recorded earlier that write the same buffer', async () => {
+    const rt = await gpu();
+    const t = zeros([64]); // a recorded, not yet submitted fill
+    rt.upload(t.storage, new Float32Array(64).fill(3));
+    expect(Array.from(await t.data())).toEqual(new Array(64).fill(3));
+    t.dispose();
+  });
+});
+
 describe('limits', () => {
   it('refuses a tensor larger than one storage binding, with the numbers', async () => {
     const rt = await gpu();

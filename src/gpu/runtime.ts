@@ -130,8 +130,13 @@ export class GpuRuntime {
     this.pool.release(s.buffer);
   }
 
-  /** Copies host data into a freshly allocated storage. */
+  /**
+   * Copies host data into a storage. queue.writeBuffer runs before any command still being
+   * recorded, so recorded work is submitted first: otherwise a pending kernel that writes the
+   * same buffer (say, the zero fill of a new tensor) would overwrite the upload.
+   */
   upload(s: Storage, data: ArrayBufferView, byteOffset = 0): void {
+    if (this.encoder) this.flush();
     this.device.queue.writeBuffer(s.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 

@@ -66,14 +66,7 @@ export class AdamW {
     }
     for (const p of this.params) {
       if (!p.grad) continue;
-      let m = this.m.get(p);
-      let v = this.v.get(p);
-      if (!m || !v) {
-        m = zeros(p.shape).keep();
-        v = zeros(p.shape).keep();
-        this.m.set(p, m);
-        this.v.set(p, v);
-      }
+      const [m, v] = this.moments(p);
       let ewc: EwcTerm | undefined;
       const f = this.ewc?.fisher.get(p);
       const a = this.ewc?.anchor.get(p);
@@ -85,13 +78,23 @@ export class AdamW {
     return norm;
   }
 
-  /** Moment estimates by parameter index, for checkpoints. */
+  /** The first and second moment of a parameter, created (zero) on first use. */
+  private moments(p: Parameter): [Tensor, Tensor] {
+    let m = this.m.get(p);
+    let v = this.v.get(p);
+    if (!m || !v) {
+      m = zeros(p.shape).keep();
+      v = zeros(p.shape).keep();
+      this.m.set(p, m);
+      this.v.set(p, v);
+    }
+    return [m, v];
+  }
+
+  /** Moment estimates by parameter index (live tensors: writing them restores a checkpoint). */
   state(): { m: Tensor[]; v: Tensor[]; step: number } {
-    return {
-      m: this.params.map((p) => this.m.get(p) ?? zeros(p.shape).keep()),
-      v: this.params.map((p) => this.v.get(p) ?? zeros(p.shape).keep()),
-      step: this.stepCount,
-    };
+    const mv = this.params.map((p) => this.moments(p));
+    return { m: mv.map((x) => x[0]), v: mv.map((x) => x[1]), step: this.stepCount };
   }
 
   dispose(): void {

@@ -8,15 +8,8 @@ import type { Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
 import { Module } from '../../nn/module.js';
 
-export interface VelocityConfig {
-  baseChannels: number;
-  channelMults: number[];
-  blocksPerLevel: number;
-  attention: boolean;
-  heads: number;
-  groups: number;
-  timeDim: number;
-}
+/** The U-Net settings a velocity field may choose (its inputs, output and time input are fixed). */
+export type VelocityConfig = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'upsample' | 'timeDim'> & { timeDim: number };
 
 /** Lightweight default: 16 -> 32 -> 64 channels, one block per level. */
 export const DEFAULT_VELOCITY: VelocityConfig = {

@@ -1,15 +1,20 @@
 /** float64 CPU reference for the segment normalisation behind group norm and layer norm. */
 import type { NormPlan } from '../norm.js';
 
+/** Mean and 1/sqrt(var + eps) of segment s (two-pass). */
+function segmentStats(x: ArrayLike<number>, p: NormPlan, s: number): [number, number] {
+  let m = 0;
+  for (let j = 0; j < p.L; j++) m += x[s * p.L + j]!;
+  m /= p.L;
+  let v = 0;
+  for (let j = 0; j < p.L; j++) v += (x[s * p.L + j]! - m) ** 2;
+  return [m, 1 / Math.sqrt(v / p.L + p.eps)];
+}
+
 export function normRef(x: ArrayLike<number>, p: NormPlan, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null): Float64Array {
   const y = new Float64Array(x.length);
   for (let s = 0; s < p.numSeg; s++) {
-    let m = 0;
-    for (let j = 0; j < p.L; j++) m += x[s * p.L + j]!;
-    m /= p.L;
-    let v = 0;
-    for (let j = 0; j < p.L; j++) v += (x[s * p.L + j]! - m) ** 2;
-    const rstd = 1 / Math.sqrt(v / p.L + p.eps);
+    const [m, rstd] = segmentStats(x, p, s);
     for (let j = 0; j < p.L; j++) {
       const i = s * p.L + j;
       const k = (s % p.G) * p.Cg + Math.floor(j / p.S);
@@ -25,12 +30,7 @@ export function normBackwardRef(x: ArrayLike<number>, dy: ArrayLike<number>, p: 
   const dgamma = new Float64Array(p.params);
   const dbeta = new Float64Array(p.params);
   for (let s = 0; s < p.numSeg; s++) {
-    let m = 0;
-    for (let j = 0; j < p.L; j++) m += x[s * p.L + j]!;
-    m /= p.L;
-    let v = 0;
-    for (let j = 0; j < p.L; j++) v += (x[s * p.L + j]! - m) ** 2;
-    const rstd = 1 / Math.sqrt(v / p.L + p.eps);
+    const [m, rstd] = segmentStats(x, p, s);
     let a = 0;
     let b = 0;
     for (let j = 0; j < p.L; j++) {

@@ -1,0 +1,172 @@
+/**
+ * Flow-matching training on crops of (xA, xB, label) luminance triples: AdamW with warm-up and
+ * cosine decay, gradient clipping, EMA weights, seeded crops/flips/times, and a state that
+ * can be saved and restored so that a resumed run continues exactly (same weights, optimizer
+ * moments, EMA and data order). Files are the caller's business (src/cli/train.ts).
+ */
+import { backward } from '../../autograd/backward.js';
+import { tensor } from '../../autograd/create.js';
+import { scope } from '../../autograd/tensor.js';
+import { withInitSeed } from '../../nn/module.js';
+import { AdamW, warmupCosine } from '../../nn/optim.js';
+import type { HostTensor } from '../../nn/safetensors.js';
+import { InputError } from '../../util/errors.js';
+import type { ProgressSink } from '../../util/progress.js';
+import { pcgHash, SeededRng } from '../../util/rng.js';
+import { Ema } from './ema.js';
+import { flowMatchingLoss } from './loss.js';
+import { DEFAULT_VELOCITY, VelocityNet, type VelocityConfig } from './model.js';
+import type { Coupling } from './path.js';
+
+/** One training triple: luminance planes of the sources and the label, same size. */
+export interface Triple {
+  name: string;
+  w: number;
+  h: number;
+  a: Float32Array;
+  b: Float32Array;
+  label: Float32Array;
+}
+
+export interface TrainConfig {
+  model: VelocityConfig;
+  coupling: Coupling;
+  steps: number;
+  batch: number;
+  crop: number;
+  lr: number;
+  warmup: number;
+  weightDecay: number;
+  clipNorm: number;
+  emaDecay: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  model: DEFAULT_VELOCITY,
+  coupling: 'sum',
+  steps: 2000,
+  batch: 4,
+  crop: 64,
+  lr: 1e-3,
+  warmup: 100,
+  weightDecay: 1e-4,
+  clipNorm: 1,
+  emaDecay: 0.999,
+  seed: 1,
+};
+
+export class FlowTrainer {
+  readonly net: VelocityNet;
+  readonly opt: AdamW;
+  readonly ema: Ema;
+  readonly rng: SeededRng;
+  step = 0;
+  readonly losses: number[] = [];
+
+  constructor(readonly config: TrainConfig, readonly data: Triple[]) {
+    if (!data.length) throw new InputError('training: no training pairs');
+    for (const d of data) if (d.w < config.crop || d.h < config.crop) throw new InputError(`training: pair '${d.name}' is ${d.w}x${d.h}, smaller than the ${config.crop}x${config.crop} crop`);
+    this.net = withInitSeed(config.seed, () => new VelocityNet(config.model));
+    this.opt = new AdamW(this.net.parameters(), { lr: config.lr, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+    this.ema = new Ema(this.net.parameters(), config.emaDecay);
+    this.rng = new SeededRng(pcgHash(config.seed ^ 0x5eed));
+  }
+
+  /** A batch of aligned random crops with random flips, as [B, 1, S, S] host arrays. */
+  private batch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[] } {
+    const { batch: B, crop: S } = this.config;
+    const a = new Float32Array(B * S * S);
+    const b = new Float32Array(B * S * S);
+    const x1 = new Float32Array(B * S * S);
+    const t: number[] = [];
+    for (let k = 0; k < B; k++) {
+      const d = this.data[this.rng.int(this.data.length)]!;
+      const x0 = this.rng.int(d.w - S + 1);
+      const y0 = this.rng.int(d.h - S + 1);
+      const fh = this.rng.next() < 0.5;
+      const fv = this.rng.next() < 0.5;
+      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+        const src = (y0 + (fv ? S - 1 - y : y)) * d.w + x0 + (fh ? S - 1 - x : x);
+        const dst = k * S * S + y * S + x;
+        a[dst] = d.a[src]!;
+        b[dst] = d.b[src]!;
+        x1[dst] = d.label[src]!;
+      }
+      t.push(this.rng.next());
+    }
+    return { a, b, x1, t };
+  }
+
+  /** One optimisation step; returns the loss. */
+  async trainStep(): Promise<number> {
+    const c = this.config;
+    this.opt.lr = warmupCosine(this.step, c.steps, c.warmup, c.lr, c.lr * 0.05);
+    const h = this.batch();
+    const shape = [c.batch, 1, c.crop, c.crop];
+    const loss = await scope(async () => {
+      this.net.zeroGrad();
+      const l = flowMatchingLoss(this.net, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, c.coupling, pcgHash(c.seed + this.step));
+      backward(l);
+      await this.opt.step();
+      return l.item();
+    });
+    if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${this.step}`);
+    this.ema.update();
+    this.step++;
+    this.losses.push(loss);
+    return loss;
+  }
+
+  async run(untilStep: number, progress: ProgressSink, onStep?: (step: number) => Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    const first = this.step;
+    while (this.step < untilStep) {
+      const loss = await this.trainStep();
+      const rate = ((this.step - first) * this.config.batch) / ((performance.now() - t0) / 1000);
+      progress({ task: 'train', done: this.step, total: this.config.steps, values: { loss, 'samples/s': rate, lr: this.opt.lr } });
+      await onStep?.(this.step);
+    }
+  }
+
+  /** Everything a resumed run needs, as named host tensors plus JSON-able metadata. */
+  async state(): Promise<{ tensors: Map<string, HostTensor>; meta: { step: number; rng: number; optStep: number; losses: number[] } }> {
+    const tensors = new Map<string, HostTensor>();
+    const named = this.net.namedParameters();
+    const o = this.opt.state();
+    for (const [i, [name, p]] of named.entries()) {
+      tensors.set(name, { shape: [...p.shape], data: await p.data() });
+      tensors.set(`ema.${name}`, { shape: [...p.shape], data: await this.ema.shadow[i]!.data() });
+      tensors.set(`adam_m.${name}`, { shape: [...p.shape], data: await o.m[i]!.data() });
+      tensors.set(`adam_v.${name}`, { shape: [...p.shape], data: await o.v[i]!.data() });
+    }
+    return { tensors, meta: { step: this.step, rng: this.rng.position, optStep: this.opt.stepCount, losses: [...this.losses] } };
+  }
+
+  /** Restores a state written by state(); shapes and names must match. */
+  restore(tensors: Map<string, HostTensor>, meta: { step: number; rng: number; optStep: number; losses: number[] }, source: string): void {
+    const named = this.net.namedParameters();
+    const o = this.opt.state();
+    named.forEach(([name, p], i) => {
+      const put = (key: string, dst: { storage: import('../../gpu/runtime.js').Storage; shape: readonly number[] }) => {
+        const t = tensors.get(key);
+        if (!t || t.shape.length !== dst.shape.length || t.shape.some((d, k) => d !== dst.shape[k])) throw new InputError(`${source}: '${key}' is missing or has another shape (checkpoint of another architecture?)`);
+        p.rt.upload(dst.storage, t.data);
+      };
+      put(name, p);
+      put(`ema.${name}`, this.ema.shadow[i]!);
+      put(`adam_m.${name}`, o.m[i]!);
+      put(`adam_v.${name}`, o.v[i]!);
+    });
+    this.step = meta.step;
+    this.rng.position = meta.rng;
+    this.opt.stepCount = meta.optStep;
+    this.losses.splice(0, this.losses.length, ...meta.losses);
+  }
+
+  dispose(): void {
+    this.ema.dispose();
+    this.opt.dispose();
+    this.net.dispose();
+  }
+}
