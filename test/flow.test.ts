@@ -89,3 +89,59 @@ describe('flow trainer', () => {
     expect(() => new FlowTrainer({ ...cfg, crop: 32 }, [triple(24, 20)])).toThrow("training: pair 'synthetic' is 24x20, smaller than the 32x32 crop");
   });
 });
+
+describe('fusing with a model', () => {
+  const small = { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 8 };
+  it('tiles with overlap approximately agree with the untiled result (mean abs diff < 0.05), for odd sizes too', async () => {
+    await gpu();
+    const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
+    const net = withInitSeed(2, () => new VelocityNet(small));
+    const w = 45;
+    const h = 37;
+    const a = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin(i / 9));
+    const b = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.cos(i / 13));
+    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
+    const tiled = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 24 * 24, overlap: 8 });
+    expect(whole.length).toBe(w * h);
+    let diff = 0;
+    for (let i = 0; i < w * h; i++) diff += Math.abs(whole[i]! - tiled[i]!);
+    // convolutions see different borders near tile edges, so equality is approximate
+    expect(diff / (w * h)).toBeLessThan(0.05);
+    expect(tiled.every(Number.isFinite)).toBe(true);
+    net.dispose();
+  });
+  it('model files are refused when missing, corrupt, of another architecture or another task', async () => {
+    await gpu();
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { saveFlowModel, loadFlowModel } = await import('../src/io/flow-checkpoint.js');
+    const { stateDict } = await import('../src/nn/state.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-model-'));
+    const net = withInitSeed(1, () => new VelocityNet(small));
+    const path = join(dir, 'm.safetensors');
+    saveFlowModel(path, await stateDict(net), { tasks: ['ivf'], config: small, coupling: 'sum', provenance: { test: 1 } });
+    const ok = loadFlowModel(path, 'ivf');
+    expect(ok.meta.coupling).toBe('sum');
+    expect(() => loadFlowModel(path, 'mef')).toThrow(/trained for ivf, not 'mef'/);
+    expect(() => loadFlowModel(join(dir, 'none.safetensors'))).toThrow(/checkpoint file not found/);
+    writeFileSync(join(dir, 'junk.safetensors'), 'garbage bytes here');
+    expect(() => loadFlowModel(join(dir, 'junk.safetensors'))).toThrow(/junk.safetensors: (header length|the safetensors header)/);
+    const wider = { ...small, baseChannels: 16 };
+    saveFlowModel(join(dir, 'w.safetensors'), await stateDict(net), { tasks: ['ivf'], config: wider, coupling: 'sum', provenance: {} });
+    expect(() => loadFlowModel(join(dir, 'w.safetensors'))).toThrow(/has shape .* the model expects .*different architecture/);
+  });
+  it('a failed checkpoint write leaves the last good file in place', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync, mkdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { writeFileAtomic } = await import('../src/io/checkpoint.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-atomic-'));
+    const path = join(dir, 'c.bin');
+    writeFileSync(path, 'good');
+    // the temp file's name is taken by a directory: the write fails before the rename
+    mkdirSync(join(dir, `.c.bin.${process.pid}.tmp`));
+    expect(() => writeFileAtomic(path, new Uint8Array([1, 2, 3]))).toThrow();
+    expect(readFileSync(path, 'utf8')).toBe('good');
+  });
+});

@@ -6,18 +6,26 @@
  *   fusionfm metrics            (list metric names and conventions)
  */
 import { parseArgs } from 'node:util';
-import { classicalNames, fuseClassical } from '../fusion/classical/index.js';
+import { classicalNames } from '../fusion/classical/index.js';
 import { METRICS } from '../fusion/metrics/index.js';
-import { readImage, writePng } from '../io/image.js';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_METRICS, runEval } from './eval.js';
 import { progressPrinter } from './progress.js';
 import { runDemo } from './demo.js';
+import { runFuse } from './fuse.js';
+import { runTrain } from './train.js';
+import { DEFAULT_TRAIN, type TrainConfig } from '../fusion/flow/trainer.js';
+import { checkCoupling } from '../fusion/flow/path.js';
+import { getNodeRuntime } from '../gpu/node-device.js';
+import { useRuntime } from '../autograd/tensor.js';
 
 const USAGE = `usage:
   fusionfm eval --data <task/dataset or folder> [--split test|train|all] [--methods m1,m2,...] [--metrics EN,SD,...] [--convention vifb|mefb|cddfuse] --out <dir> [--overwrite]
       methods: published candidate folders, 'all', classical:<${classicalNames().join('|')}>, 'classical', or label=<folder of fused images>
-  fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png> [--overwrite]
+  fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
+  fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
+  fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
+  fusionfm train --task <t> --data <task/dataset> --labels candidate:<method>|<folder> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--resume]
   fusionfm demo [--out out/demo] [--method gff]   (fuses the bundled sample pairs)
   fusionfm metrics`;
 
@@ -46,15 +54,34 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cmd === 'fuse') {
-    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: {
-      method: { type: 'string', default: 'gff' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
+    await runFuse(rest);
+    return;
+  }
+  if (cmd === 'train') {
+    const { values } = parseArgs({ args: rest, options: {
+      task: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
+      steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
+      coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' },
     } });
-    if (positionals.length !== 2 || !values.output) throw new InputError(`fuse needs two source images and -o <out.png>\n${USAGE}`);
-    const [a, b] = await Promise.all(positionals.map((p) => readImage(p)));
-    const t0 = performance.now();
-    const f = fuseClassical(values.method!, a!, b!);
-    writePng(values.output, f, { overwrite: values.overwrite });
-    console.log(`${values.output}: ${f.width}x${f.height} ${f.planes.length === 3 ? 'colour' : 'grey'}, ${values.method} in ${(performance.now() - t0).toFixed(0)} ms`);
+    if (!values.task || !values.data || !values.labels || !values.out) throw new InputError(`train needs --task, --data, --labels and --out\n${USAGE}`);
+    const num = (name: string, v: string | undefined, dflt: number, int = true) => {
+      if (v === undefined) return dflt;
+      const x = Number(v);
+      if (!Number.isFinite(x) || x <= 0 || (int && !Number.isInteger(x))) throw new InputError(`--${name} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
+      return x;
+    };
+    const base = num('width', values.width, DEFAULT_TRAIN.model.baseChannels);
+    const config: TrainConfig = {
+      ...DEFAULT_TRAIN,
+      model: { ...DEFAULT_TRAIN.model, baseChannels: base },
+      steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
+      crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, false), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
+      coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling),
+    };
+    useRuntime(await getNodeRuntime());
+    const trainer = await runTrain({ task: values.task, data: values.data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, command: `fusionfm train ${rest.join(' ')}` }, progressPrinter());
+    console.log(`trained to step ${trainer.step}; model in ${values.out}/model.safetensors`);
+    (await getNodeRuntime()).destroy();
     return;
   }
   if (cmd === 'demo') {

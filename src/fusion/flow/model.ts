@@ -37,6 +37,18 @@ export class VelocityNet extends Module {
     return this.unet.sizeMultiple;
   }
 
+  /**
+   * Largest square input side (a multiple of sizeMultiple) whose attention matrix
+   * (heads x T x T floats, T tokens at the lowest level) stays within `bytes`: attention over
+   * all pixels is quadratic, so larger images are fused in tiles.
+   */
+  maxSide(bytes: number): number {
+    const m = this.sizeMultiple;
+    if (!this.config.attention) return 4096;
+    const tokensPerSide = Math.floor((bytes / (4 * this.config.heads)) ** 0.25);
+    return Math.max(m, Math.min(4096, tokensPerSide * m));
+  }
+
   /** xt, xA, xB: [N, 1, H, W]; t: N times in [0, 1]. */
   forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[]): Tensor {
     return this.unet.forward(concat([xt, xA, xB]), t);

@@ -1,0 +1,116 @@
+/**
+ * `fusionfm train`: flow-matching training of the velocity field on one task's train split.
+ * The run directory holds model.safetensors (EMA weights, self-describing, what `fuse`
+ * loads), state.safetensors + state.json (everything --resume needs), loss.svg and
+ * samples/. Every file is replaced atomically, so an interrupted run leaves the last good
+ * checkpoint in place.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { luminance } from '../fusion/colour.js';
+import { fuseLuminance } from '../fusion/flow/fuse.js';
+import { FlowTrainer, type TrainConfig, type Triple } from '../fusion/flow/trainer.js';
+import { makeImage, type Image } from '../fusion/image.js';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/checkpoint.js';
+import { Dataset } from '../io/dataset.js';
+import { saveFlowModel } from '../io/flow-checkpoint.js';
+import { readImage, writePng } from '../io/image.js';
+import { InputError } from '../util/errors.js';
+import type { ProgressSink } from '../util/progress.js';
+
+export interface TrainOptions {
+  task: string;
+  data: string;
+  /** 'candidate:<method>' (a published candidate folder) or a folder of labels named by pair */
+  labels: string;
+  out: string;
+  resume: boolean;
+  checkpointEvery: number;
+  config: TrainConfig;
+  command: string;
+}
+
+async function labelImage(ds: Dataset, labels: string, pair: string): Promise<Image> {
+  if (labels.startsWith('candidate:')) {
+    const m = labels.slice('candidate:'.length);
+    const p = ds.candidatePath(m, pair);
+    if (!p) throw new InputError(`--labels ${labels}: ${ds.id} has no ${m} result for pair '${pair}'`);
+    return readImage(p);
+  }
+  for (const ext of ['png', 'jpg']) if (existsSync(join(labels, `${pair}.${ext}`))) return readImage(join(labels, `${pair}.${ext}`));
+  throw new InputError(`--labels ${labels}: no label for pair '${pair}' (expected ${pair}.png or .jpg)`);
+}
+
+export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels'>): Promise<{ triples: Triple[]; hash: string }> {
+  const ds = new Dataset(o.data);
+  const hash = createHash('sha256');
+  const triples: Triple[] = [];
+  for (const p of ds.split('train')) {
+    const { a, b } = await ds.readPair(p);
+    const l = await labelImage(ds, o.labels, p.name);
+    if (l.width !== a.width || l.height !== a.height) throw new InputError(`${l.source}: label is ${l.width}x${l.height}, pair '${p.name}' is ${a.width}x${a.height}`);
+    const t = { name: p.name, w: a.width, h: a.height, a: luminance(a), b: luminance(b), label: luminance(l) };
+    for (const arr of [t.a, t.b, t.label]) hash.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+    triples.push(t);
+  }
+  return { triples, hash: hash.digest('hex').slice(0, 16) };
+}
+
+function lossSvg(losses: number[]): string {
+  const W = 640;
+  const H = 240;
+  const n = losses.length;
+  // a moving average keeps the curve readable; the y axis is logarithmic
+  const k = Math.max(1, Math.floor(n / 200));
+  const pts: [number, number][] = [];
+  for (let i = 0; i < n; i += k) {
+    const seg = losses.slice(Math.max(0, i - 10 * k), i + 1);
+    pts.push([i, seg.reduce((a, b) => a + b, 0) / seg.length]);
+  }
+  const lo = Math.log10(Math.min(...pts.map((p) => p[1])));
+  const hi = Math.log10(Math.max(...pts.map((p) => p[1])));
+  const sx = (i: number) => 40 + ((W - 50) * i) / Math.max(1, n - 1);
+  const sy = (v: number) => 10 + ((H - 40) * (hi - Math.log10(v))) / Math.max(1e-9, hi - lo);
+  const path = pts.map(([i, v], j) => `${j ? 'L' : 'M'}${sx(i).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">
+<rect width="${W}" height="${H}" fill="white"/><path d="${path}" fill="none" stroke="#2563eb" stroke-width="1.5"/>
+<text x="40" y="${H - 8}">step 0</text><text x="${W - 60}" y="${H - 8}">step ${n}</text>
+<text x="2" y="14">${(10 ** hi).toExponential(1)}</text><text x="2" y="${H - 30}">${(10 ** lo).toExponential(1)}</text>
+<text x="${W / 2 - 60}" y="${H - 8}">flow-matching loss (log)</text></svg>\n`;
+}
+
+export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise<FlowTrainer> {
+  const { triples, hash } = await loadTriples(o);
+  mkdirSync(join(o.out, 'samples'), { recursive: true });
+  const statePath = join(o.out, 'state.safetensors');
+  const metaPath = join(o.out, 'state.json');
+  const trainer = new FlowTrainer(o.config, triples);
+  if (o.resume) {
+    if (!existsSync(metaPath) || !existsSync(statePath)) throw new InputError(`--resume: ${o.out} holds no state.json/state.safetensors to resume from`);
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    if (JSON.stringify(meta.config) !== JSON.stringify(o.config)) throw new InputError(`--resume: ${metaPath} was written with another configuration (${JSON.stringify(meta.config)})`);
+    if (meta.dataHash !== hash) throw new InputError(`--resume: the training data or labels changed since ${metaPath} was written (hash ${meta.dataHash} != ${hash})`);
+    trainer.restore(loadSafetensors(statePath).tensors, meta, statePath);
+  } else if (existsSync(metaPath)) {
+    throw new InputError(`${o.out} already holds a run (state.json); pass --resume to continue it or choose another --out`);
+  }
+  const sample = triples[0]!;
+  const save = async () => {
+    const st = await trainer.state();
+    saveSafetensors(statePath, st.tensors, { format: 'fusionfm-train-state/1' });
+    writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify({ ...st.meta, config: o.config, dataHash: hash, task: o.task, labels: o.labels, command: o.command }, null, 1)));
+    const ema = new Map([...st.tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
+    saveFlowModel(join(o.out, 'model.safetensors'), ema, {
+      tasks: [o.task], config: o.config.model, coupling: o.config.coupling,
+      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
+    });
+    writeFileAtomic(join(o.out, 'loss.svg'), new TextEncoder().encode(lossSvg(trainer.losses)));
+    const y = await fuseLuminance(trainer.net, sample.a, sample.b, sample.w, sample.h);
+    writePng(join(o.out, 'samples', `step-${String(trainer.step).padStart(6, '0')}.png`), makeImage(sample.w, sample.h, [y]), { overwrite: true });
+  };
+  await trainer.run(o.config.steps, progress, async (step) => {
+    if (step % o.checkpointEvery === 0 || step === o.config.steps) await save();
+  });
+  return trainer;
+}

@@ -1,0 +1,96 @@
+/**
+ * One-step (or k-step) fusion with a trained velocity field: luminance planes are padded by
+ * reflection to the U-Net's size multiple, integrated from the flow source, cropped back and
+ * recombined with the sources' chroma. Images larger than `maxTilePixels` are fused in
+ * overlapping tiles blended with linear ramps, so any size fits the device's limits.
+ */
+import { tensor } from '../../autograd/create.js';
+import { noGrad, tidy } from '../../autograd/tensor.js';
+import { fuseColour, luminance } from '../colour.js';
+import { assertSameSize, type Image } from '../image.js';
+import type { VelocityNet } from './model.js';
+import { flowSource, type Coupling } from './path.js';
+import { integrate, type Solver } from './sampler.js';
+
+export interface FuseOptions {
+  steps?: number;
+  solver?: Solver;
+  coupling?: Coupling;
+  /** tiles are used above this many pixels (default: what the device's largest binding allows the attention) */
+  maxTilePixels?: number;
+  /** tile overlap in pixels (default 32) */
+  overlap?: number;
+}
+
+function reflect(i: number, n: number): number {
+  if (n === 1) return 0;
+  let j = i;
+  while (j < 0 || j >= n) j = j < 0 ? -j : 2 * (n - 1) - j;
+  return j;
+}
+
+/** Copies a (x0, y0, w, h) window of a plane, padded by reflection to (pw, ph). */
+function window(src: Float32Array, sw: number, sh: number, x0: number, y0: number, pw: number, ph: number): Float32Array {
+  const out = new Float32Array(pw * ph);
+  for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) out[y * pw + x] = src[reflect(y0 + y, sh) * sw + reflect(x0 + x, sw)]!;
+  return out;
+}
+
+async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Required<FuseOptions>): Promise<Float32Array> {
+  const m = net.sizeMultiple;
+  const pw = Math.ceil(w / m) * m;
+  const ph = Math.ceil(h / m) * m;
+  const shape = [1, 1, ph, pw];
+  const out = noGrad(() =>
+    tidy(() => {
+      const xA = tensor(window(a, w, h, 0, 0, pw, ph), shape);
+      const xB = tensor(window(b, w, h, 0, 0, pw, ph), shape);
+      return integrate(net, flowSource(o.coupling, xA, xB), xA, xB, o.steps, o.solver);
+    }),
+  );
+  const full = await out.data();
+  out.dispose();
+  const res = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) res.set(full.subarray(y * pw, y * pw + w), y * w);
+  return res;
+}
+
+/** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
+function tileStarts(n: number, tile: number, overlap: number): number[] {
+  if (n <= tile) return [0];
+  const count = Math.ceil((n - overlap) / (tile - overlap));
+  return Array.from({ length: count }, (_, i) => Math.round((i * (n - tile)) / (count - 1)));
+}
+
+export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
+  // half the largest binding leaves room for the softmax copy of the attention matrix
+  const side = net.maxSide(net.unet.convIn.weight.rt.maxBindingBytes / 2);
+  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, ...opts };
+  if (w * h <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
+  const tileSide = Math.max(net.sizeMultiple * 4, Math.floor(Math.sqrt(o.maxTilePixels) / net.sizeMultiple) * net.sizeMultiple);
+  const tw = Math.min(tileSide, w);
+  const th = Math.min(tileSide, h);
+  const acc = new Float32Array(w * h);
+  const wsum = new Float32Array(w * h);
+  const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));
+  for (const y0 of tileStarts(h, th, o.overlap)) for (const x0 of tileStarts(w, tw, o.overlap)) {
+    const ta = window(a, w, h, x0, y0, tw, th);
+    const tb = window(b, w, h, x0, y0, tw, th);
+    const f = await fuseLuma(net, ta, tb, tw, th, o);
+    for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
+      const wt = ramp(x, tw) * ramp(y, th);
+      acc[(y0 + y) * w + x0 + x]! += wt * f[y * tw + x]!;
+      wsum[(y0 + y) * w + x0 + x]! += wt;
+    }
+  }
+  return acc.map((v, i) => v / wsum[i]!);
+}
+
+/** Fuses two images (any size, grey or colour) with the model; colour in, colour out. */
+export async function fuseImages(net: VelocityNet, a: Image, b: Image, opts: FuseOptions = {}): Promise<Image> {
+  assertSameSize('fuse', a, b);
+  const ya = luminance(a);
+  const yb = luminance(b);
+  const y = await fuseLuminance(net, ya, yb, a.width, a.height, opts);
+  return fuseColour(a, b, () => y, `fused(${a.source ?? 'A'}, ${b.source ?? 'B'})`);
+}
