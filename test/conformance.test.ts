@@ -14,11 +14,11 @@ describe.skipIf(!hasData())('conformance with published tables (skipped when ../
     for (const s of summary) console.log(`VIFB ${s.metric.padEnd(18)} ${s.group.padEnd(20)} ${s.within_tolerance}/${s.cells} (${(100 * s.rate).toFixed(1)}%)`);
     for (const s of summary.filter((x) => x.group === 'main')) expect(s.rate, `${s.metric}: worst ${JSON.stringify(s.worst)}`).toBeGreaterThanOrEqual(LOOSE.has(s.metric) ? 0.95 : 0.99);
     expect(summary.filter((x) => x.group === 'main').length).toBe(13);
-  });
+  }, 900_000);
   it('MEFB: the shared metrics and MEF-SSIM x 21 methods on Window2', async () => {
     const summary = summarize(await scoreShard(['mef/MEFB'], 0, 1, undefined, undefined, ['Window2']));
     for (const s of summary) console.log(`MEFB ${s.metric.padEnd(18)} ${s.within_tolerance}/${s.cells} (${(100 * s.rate).toFixed(1)}%)`);
     for (const s of summary) expect(s.rate, `${s.metric}: worst ${JSON.stringify(s.worst)}`).toBeGreaterThanOrEqual(LOOSE.has(s.metric) ? 0.95 : 0.99);
     expect(summary.length).toBe(11);
-  });
+  }, 900_000);
 });

@@ -70,7 +70,7 @@ describe('nn: training a small network', () => {
     opt.dispose();
     x.dispose();
     target.dispose();
-  });
+  }, 600_000);
 });
 
 describe('nn: layers', () => {

@@ -80,7 +80,8 @@ async function decodeJpegLibjpeg(bytes: Uint8Array, name: string): Promise<Image
   const sharp = (await libjpeg())!;
   let out: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    out = await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true });
+    // ignoreIcc: pixels as stored, like MATLAB, PIL and OpenCV (no conversion through an embedded profile)
+    out = await sharp(bytes, { failOn: 'truncated', ignoreIcc: true }).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new InputError(`${name}: corrupt or truncated JPEG (${(e as Error).message})`);
   }
