@@ -64,7 +64,7 @@ describe('fusionfm eval', () => {
     expect(per[0]).toBe('pair,method,EN@vifb,SSIM@vifb,Qabf@vifb');
     expect(per.length).toBe(5);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html).toContain('<img src="data:image/png;base64,');
+    expect(html).toContain('<img src="data:image/jpeg;base64,');
     expect(html).toContain('classical:average');
   });
   it('fails on a missing result, an empty folder or a corrupt file and leaves no report behind', async () => {

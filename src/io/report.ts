@@ -1,6 +1,6 @@
 /** Evaluation outputs: CSV tables and an HTML report with thumbnails, written atomically. */
+import jpeg from 'jpeg-js';
 import { makeImage, type Image } from '../fusion/image.js';
-import { encodePng } from './image.js';
 
 export function csv(rows: (string | number)[][]): string {
   const cell = (v: string | number) => {
@@ -27,8 +27,15 @@ export function thumbnail(img: Image, max = 160): Image {
   return makeImage(w, h, planes, 8, img.source);
 }
 
+/** A JPEG data URI (quality 85): thumbnails of photos are 5-10x smaller than as PNG. */
 export function dataUri(img: Image): string {
-  return `data:image/png;base64,${Buffer.from(encodePng(img)).toString('base64')}`;
+  const n = img.width * img.height;
+  const rgba = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) rgba[i * 4 + c] = Math.round(Math.min(1, Math.max(0, img.planes[img.planes.length === 1 ? 0 : c]![i]!)) * 255);
+    rgba[i * 4 + 3] = 255;
+  }
+  return `data:image/jpeg;base64,${jpeg.encode({ width: img.width, height: img.height, data: rgba }, 85).data.toString('base64')}`;
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
