@@ -10,7 +10,7 @@
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, dummy, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
 import { sum } from './reduce.js';
 
 export interface Conv2dOptions {
@@ -46,12 +46,6 @@ export function convGeometry(op: string, xShape: readonly number[], wShape: read
   const OW = Math.floor((W + 2 * pad - K) / stride) + 1;
   if (OH < 1 || OW < 1) throw new ShapeError(`${op}: input ${H}x${W} is smaller than the ${K}x${K} kernel with padding ${pad} ${shapes}`);
   return { N, Cin, H, W, Cout, K, OH, OW, stride, pad };
-}
-
-/** Tuning knobs for experiments (FFM_CONV_TP=8 ...); unset in normal use. Browser-safe. */
-function knob(name: string): number | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  return v ? Number(v) : undefined;
 }
 
 /**

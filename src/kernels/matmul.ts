@@ -1,16 +1,13 @@
 /** Batched matmul with optional transposes (shaders/matmul.wgsl). */
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch', 'u32'], ['stride_a', 'u32'], ['stride_b', 'u32'], ['alpha', 'f32'], ['_p', 'u32']] as const;
 
 /** Register tile per invocation: TM rows x 4*TNV columns (knobs FFM_MM_TM / FFM_MM_TNV for tuning). */
 function tile(rt: GpuRuntime): { TM: number; TNV: number } {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
-  const TM = env.FFM_MM_TM ? Number(env.FFM_MM_TM) : rt.isSoftware ? 8 : 4;
-  const TNV = env.FFM_MM_TNV ? Number(env.FFM_MM_TNV) : rt.isSoftware ? 2 : 1;
-  return { TM, TNV };
+  return { TM: knob('FFM_MM_TM') ?? (rt.isSoftware ? 8 : 4), TNV: knob('FFM_MM_TNV') ?? (rt.isSoftware ? 2 : 1) };
 }
 
 /**

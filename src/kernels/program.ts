@@ -70,6 +70,15 @@ export function requireRank(op: string, name: string, shape: readonly number[], 
   }
 }
 
+/**
+ * Tuning knob from the environment (e.g. FFM_CONV_TP=8), unset in normal use; lets a new device
+ * be autotuned without code changes. Browser-safe: no `process` there means no knob.
+ */
+export function knob(name: string): number | undefined {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  return v ? Number(v) : undefined;
+}
+
 /** A 1-element placeholder for optional bindings (an absent bias, affine parameters). */
 const dummies = new WeakMap<GpuRuntime, Storage>();
 export function dummy(rt: GpuRuntime): Storage {
