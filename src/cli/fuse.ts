@@ -48,24 +48,24 @@ export async function runFuse(args: string[]): Promise<void> {
     fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling });
     label = `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
   }
-  const jobs: { a: () => Promise<Image>; b: () => Promise<Image>; out: string; name: string }[] = [];
+  // each job reads its pair only when it runs, so a whole split is never held in memory at once
+  const jobs: { read: () => Promise<{ a: Image; b: Image }>; out: string; name: string }[] = [];
   if (values.data) {
     const ds = new Dataset(values.data);
     if (!['train', 'test', 'all'].includes(values.split!)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
     mkdirSync(values.output, { recursive: true });
     for (const p of ds.split(values.split as 'train' | 'test' | 'all')) {
-      const pair = ds.readPair(p);
-      jobs.push({ a: async () => (await pair).a, b: async () => (await pair).b, out: join(values.output, `${p.name}.png`), name: p.name });
+      jobs.push({ read: () => ds.readPair(p), out: join(values.output, `${p.name}.png`), name: p.name });
     }
   } else {
     if (positionals.length !== 2) throw new InputError('fuse needs two source images (or --data <task/dataset>)');
-    jobs.push({ a: () => readImage(positionals[0]!), b: () => readImage(positionals[1]!), out: values.output, name: positionals.join(' + ') });
+    jobs.push({ read: async () => ({ a: await readImage(positionals[0]!), b: await readImage(positionals[1]!) }), out: values.output, name: positionals.join(' + ') });
   }
   const progress = progressPrinter();
   let done = 0;
   for (const j of jobs) {
     if (!values.overwrite && existsSync(j.out)) throw new InputError(`${j.out}: output exists; pass --overwrite to replace it`);
-    const [a, b] = [await j.a(), await j.b()];
+    const { a, b } = await j.read();
     const t0 = performance.now();
     const f = await fuse(a, b);
     const ms = performance.now() - t0;
