@@ -16,3 +16,10 @@ export { encodeSafetensors, decodeSafetensors, type HostTensor } from './nn/safe
 export { stateDict, loadStateDict } from './nn/state.js';
 export { ShapeError, LimitError, DeviceError, InputError } from './util/errors.js';
 export { SeededRng, uniformAt, normalAt } from './util/rng.js';
+export { estimateFisher, mergeEwc, normaliseFisher, type EwcState } from './nn/fisher.js';
+export { makeImage, type Image } from './fusion/image.js';
+export { VelocityNet, DEFAULT_VELOCITY, type VelocityConfig } from './fusion/flow/model.js';
+export { fuseImages, fuseLuminance, type FuseOptions } from './fusion/flow/fuse.js';
+export { fuseClassical, classicalNames } from './fusion/classical/index.js';
+export { METRICS, getMetric, metricInput } from './fusion/metrics/index.js';
+export { DEFAULT_WEIGHTS as SELECTION_WEIGHTS, SELECTION_METRICS } from './fusion/pseudo/selection.js';

@@ -14,7 +14,12 @@ import { progressPrinter } from './progress.js';
 import { runDemo } from './demo.js';
 import { runFuse } from './fuse.js';
 import { runTrain } from './train.js';
+import { existsSync } from 'node:fs';
+import { checkTask } from '../fusion/pseudo/selection.js';
+import { pseudoGtCommand } from './pseudo-gt-command.js';
 import { DEFAULT_TRAIN, type TrainConfig } from '../fusion/flow/trainer.js';
+import { DEFAULT_CONTINUAL, type ContinualConfig } from '../fusion/flow/continual.js';
+import { DEFAULT_DATASETS } from '../io/dataset.js';
 import { checkCoupling } from '../fusion/flow/path.js';
 import { getNodeRuntime } from '../gpu/node-device.js';
 import { useRuntime } from '../autograd/tensor.js';
@@ -25,8 +30,13 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t> --data <task/dataset> --labels candidate:<method>|<folder> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--resume]
-  fusionfm demo [--out out/demo] [--method gff]   (fuses the bundled sample pairs)
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--ema-decay d] [--resume]
+  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 1] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
+      (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
+  fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
+      [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
+  fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
+  fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
   fusionfm metrics`;
 
 function list(v: string | undefined, dflt: string[]): string[] {
@@ -59,34 +69,62 @@ async function main(argv: string[]): Promise<void> {
   }
   if (cmd === 'train') {
     const { values } = parseArgs({ args: rest, options: {
-      task: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
+      task: { type: 'string' }, tasks: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
       steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-      coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' },
+      coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
+      'ewc-lambda': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
     } });
-    if (!values.task || !values.data || !values.labels || !values.out) throw new InputError(`train needs --task, --data, --labels and --out\n${USAGE}`);
-    const num = (name: string, v: string | undefined, dflt: number, int = true) => {
+    if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
+    const taskList = values.tasks ?? values.task;
+    if (!taskList || !values.labels || !values.out) throw new InputError(`train needs --task or --tasks, --labels and --out\n${USAGE}`);
+    const tasks = taskList.split(',');
+    for (const t of tasks) checkTask(t);
+    if (values.tasks && new Set(tasks).size !== tasks.length) throw new InputError(`--tasks names a task twice: '${values.tasks}'`);
+    const data = values.data ?? tasks.flatMap((t) => DEFAULT_DATASETS[t as keyof typeof DEFAULT_DATASETS]).join(',');
+    for (const id of data.split(',')) if (!tasks.includes(id.split('/')[0]!) && !existsSync(id)) throw new InputError(`--data ${id} is not a dataset of ${values.tasks ? '--tasks' : '--task'} ${taskList}`);
+    const num = (name: string, v: string | undefined, dflt: number, kind: 'int' | 'pos' | 'nonneg' = 'int') => {
       if (v === undefined) return dflt;
       const x = Number(v);
-      if (!Number.isFinite(x) || x <= 0 || (int && !Number.isInteger(x))) throw new InputError(`--${name} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
+      const ok = Number.isFinite(x) && (kind === 'nonneg' ? x >= 0 : x > 0) && (kind !== 'int' || Number.isInteger(x));
+      if (!ok) throw new InputError(`--${name} must be a ${kind === 'int' ? 'positive integer' : kind === 'pos' ? 'positive number' : 'non-negative number'}, got '${v}'`);
       return x;
     };
     const base = num('width', values.width, DEFAULT_TRAIN.model.baseChannels);
+    const ema = num('ema-decay', values['ema-decay'], DEFAULT_TRAIN.emaDecay, 'pos');
+    if (ema >= 1) throw new InputError(`--ema-decay must be below 1, got '${values['ema-decay']}'`);
     const config: TrainConfig = {
       ...DEFAULT_TRAIN,
       model: { ...DEFAULT_TRAIN.model, baseChannels: base },
       steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
-      crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, false), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
-      coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling),
+      crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, 'pos'), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
+      coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,
     };
+    const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');
+    if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);
+    const replayRatio = num('replay-ratio', values['replay-ratio'], DEFAULT_CONTINUAL.replayRatio, 'nonneg');
+    if (replayRatio >= 1) throw new InputError(`--replay-ratio must be below 1, got '${values['replay-ratio']}'`);
+    const continual: ContinualConfig | undefined = values.tasks ? {
+      tasks, stepsPerTask: config.steps,
+      ewcLambda: num('ewc-lambda', values['ewc-lambda'], DEFAULT_CONTINUAL.ewcLambda, 'nonneg'),
+      fisherSamples: num('fisher-samples', values['fisher-samples'], DEFAULT_CONTINUAL.fisherSamples),
+      // --replay-size is the whole buffer; each task's quota is an equal share of it
+      replayQuota: replaySize === 0 ? 0 : Math.max(1, Math.floor(replaySize / tasks.length)),
+      replayRatio,
+    } : undefined;
+    if (!values.tasks) for (const k of ['ewc-lambda', 'fisher-samples', 'replay-size', 'replay-ratio'] as const) if (values[k] !== undefined) throw new InputError(`--${k} applies to sequential training (--tasks)`);
     useRuntime(await getNodeRuntime());
-    const trainer = await runTrain({ task: values.task, data: values.data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, command: `fusionfm train ${rest.join(' ')}` }, progressPrinter());
+    const trainer = await runTrain({ task: taskList, data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, continual, command: `fusionfm train ${rest.join(' ')}` }, progressPrinter());
     console.log(`trained to step ${trainer.step}; model in ${values.out}/model.safetensors`);
     (await getNodeRuntime()).destroy();
     return;
   }
+  if (cmd === 'pseudo-gt') {
+    await pseudoGtCommand(rest);
+    return;
+  }
   if (cmd === 'demo') {
-    const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: 'out/demo' }, method: { type: 'string', default: 'gff' } } });
-    await runDemo(values.out!, values.method!);
+    const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: 'out/demo' }, method: { type: 'string' }, checkpoint: { type: 'string' } } });
+    await runDemo(values.out!, { method: values.method, checkpoint: values.checkpoint });
     return;
   }
   if (cmd === 'metrics') {

@@ -1,16 +1,20 @@
 /**
- * `fusionfm train`: flow-matching training of the velocity field on one task's train split.
+ * `fusionfm train`: flow-matching training of the velocity field on the train split of one or
+ * more datasets (several tasks at once are sampled evenly by task).
  * The run directory holds model.safetensors (EMA weights, self-describing, what `fuse`
  * loads), state.safetensors + state.json (everything --resume needs), loss.svg and
  * samples/. Every file is replaced atomically, so an interrupted run leaves the last good
  * checkpoint in place.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { fuseClassical } from '../fusion/classical/index.js';
 import { luminance } from '../fusion/colour.js';
 import { fuseLuminance } from '../fusion/flow/fuse.js';
-import { FlowTrainer, type TrainConfig, type Triple } from '../fusion/flow/trainer.js';
+import { ContinualTrainer, type ContinualConfig, type ContinualMeta } from '../fusion/flow/continual.js';
+import { FlowTrainer, type TrainConfig, type TrainerMeta, type Triple } from '../fusion/flow/trainer.js';
+import type { HostTensor } from '../nn/safetensors.js';
 import { makeImage, type Image } from '../fusion/image.js';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/checkpoint.js';
 import { Dataset } from '../io/dataset.js';
@@ -22,38 +26,47 @@ import type { ProgressSink } from '../util/progress.js';
 export interface TrainOptions {
   task: string;
   data: string;
-  /** 'candidate:<method>' (a published candidate folder) or a folder of labels named by pair */
+  /** 'candidate:<method>' (a published candidate folder), 'classical:<fuser>', or a folder of labels named by pair (or a root of <task>/<dataset>/ folders) */
   labels: string;
   out: string;
   resume: boolean;
   checkpointEvery: number;
   config: TrainConfig;
+  /** sequential training over tasks with EWC and replay (`--tasks`) */
+  continual?: ContinualConfig;
   command: string;
 }
 
-async function labelImage(ds: Dataset, labels: string, pair: string): Promise<Image> {
+async function labelImage(ds: Dataset, labels: string, pair: string, a: Image, b: Image): Promise<Image> {
+  if (labels.startsWith('classical:')) return fuseClassical(labels.slice('classical:'.length), a, b);
   if (labels.startsWith('candidate:')) {
     const m = labels.slice('candidate:'.length);
     const p = ds.candidatePath(m, pair);
     if (!p) throw new InputError(`--labels ${labels}: ${ds.id} has no ${m} result for pair '${pair}'`);
     return readImage(p);
   }
-  for (const ext of ['png', 'jpg']) if (existsSync(join(labels, `${pair}.${ext}`))) return readImage(join(labels, `${pair}.${ext}`));
-  throw new InputError(`--labels ${labels}: no label for pair '${pair}' (expected ${pair}.png or .jpg)`);
+  // a folder of labels named by pair, or a root holding one such folder per dataset id
+  const dirs = [join(labels, ds.id), labels];
+  for (const d of dirs) for (const ext of ['png', 'jpg']) if (existsSync(join(d, `${pair}.${ext}`))) return readImage(join(d, `${pair}.${ext}`));
+  throw new InputError(`--labels ${labels}: no label for ${ds.id} pair '${pair}' (expected ${pair}.png or .jpg in ${dirs.join(' or ')})`);
 }
 
+/** Train triples of one or more datasets (comma-separated ids), grouped by task. */
 export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels'>): Promise<{ triples: Triple[]; hash: string }> {
-  const ds = new Dataset(o.data);
   const hash = createHash('sha256');
   const triples: Triple[] = [];
-  for (const p of ds.split('train')) {
-    const { a, b } = await ds.readPair(p);
-    const l = await labelImage(ds, o.labels, p.name);
-    if (l.width !== a.width || l.height !== a.height) throw new InputError(`${l.source}: label is ${l.width}x${l.height}, pair '${p.name}' is ${a.width}x${a.height}`);
-    const t = { name: p.name, w: a.width, h: a.height, a: luminance(a), b: luminance(b), label: luminance(l) };
-    for (const arr of [t.a, t.b, t.label]) hash.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
-    triples.push(t);
+  for (const id of o.data.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const ds = new Dataset(id);
+    for (const p of ds.split('train')) {
+      const { a, b } = await ds.readPair(p);
+      const l = await labelImage(ds, o.labels, p.name, a, b);
+      if (l.width !== a.width || l.height !== a.height) throw new InputError(`${l.source}: label is ${l.width}x${l.height}, pair '${p.name}' is ${a.width}x${a.height}`);
+      const t = { name: `${ds.id}/${p.name}`, w: a.width, h: a.height, a: luminance(a), b: luminance(b), label: luminance(l), group: ds.id.split('/')[0] };
+      for (const arr of [t.a, t.b, t.label]) hash.update(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
+      triples.push(t);
+    }
   }
+  if (!triples.length) throw new InputError(`--data ${o.data}: no training pairs`);
   return { triples, hash: hash.digest('hex').slice(0, 16) };
 }
 
@@ -80,37 +93,71 @@ function lossSvg(losses: number[]): string {
 <text x="${W / 2 - 60}" y="${H - 8}">flow-matching loss (log)</text></svg>\n`;
 }
 
+/** The part of a trainer that checkpointing needs: single-task and continual runs alike. */
+interface Checkpointable {
+  readonly trainer: FlowTrainer;
+  state(): Promise<{ tensors: Map<string, HostTensor>; meta: object }>;
+  restore(tensors: Map<string, HostTensor>, meta: TrainerMeta & { continual?: ContinualMeta }, source: string): void;
+}
+
 export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise<FlowTrainer> {
   const { triples, hash } = await loadTriples(o);
   mkdirSync(join(o.out, 'samples'), { recursive: true });
   const statePath = join(o.out, 'state.safetensors');
   const metaPath = join(o.out, 'state.json');
-  const trainer = new FlowTrainer(o.config, triples);
+  let run: Checkpointable;
+  let continual: ContinualTrainer | null = null;
+  if (o.continual) {
+    const byTask = new Map<string, Triple[]>();
+    for (const t of triples) byTask.set(t.group!, [...(byTask.get(t.group!) ?? []), t]);
+    continual = new ContinualTrainer(o.config, o.continual, byTask);
+    run = continual;
+  } else {
+    const trainer = new FlowTrainer(o.config, triples);
+    run = { trainer, state: () => trainer.state(), restore: (t, m, src) => trainer.restore(t, m, src) };
+  }
+  const trainer = run.trainer;
+  const settings = { config: o.config, continual: o.continual ?? null };
   if (o.resume) {
     if (!existsSync(metaPath) || !existsSync(statePath)) throw new InputError(`--resume: ${o.out} holds no state.json/state.safetensors to resume from`);
     const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-    if (JSON.stringify(meta.config) !== JSON.stringify(o.config)) throw new InputError(`--resume: ${metaPath} was written with another configuration (${JSON.stringify(meta.config)})`);
+    if (JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null }) !== JSON.stringify(settings)) {
+      throw new InputError(`--resume: ${metaPath} was written with another configuration (${JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null })})`);
+    }
     if (meta.dataHash !== hash) throw new InputError(`--resume: the training data or labels changed since ${metaPath} was written (hash ${meta.dataHash} != ${hash})`);
-    trainer.restore(loadSafetensors(statePath).tensors, meta, statePath);
+    run.restore(loadSafetensors(statePath).tensors, meta, statePath);
   } else if (existsSync(metaPath)) {
     throw new InputError(`${o.out} already holds a run (state.json); pass --resume to continue it or choose another --out`);
   }
   const sample = triples[0]!;
+  const tasksSoFar = () => (o.continual ? o.continual.tasks.slice(0, Math.max(1, Math.ceil(trainer.step / o.continual.stepsPerTask))) : o.task.split(','));
   const save = async () => {
-    const st = await trainer.state();
+    const st = await run.state();
     saveSafetensors(statePath, st.tensors, { format: 'fusionfm-train-state/1' });
-    writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify({ ...st.meta, config: o.config, dataHash: hash, task: o.task, labels: o.labels, command: o.command }, null, 1)));
+    writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify({ ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command }, null, 1)));
     const ema = new Map([...st.tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
     saveFlowModel(join(o.out, 'model.safetensors'), ema, {
-      tasks: [o.task], config: o.config.model, coupling: o.config.coupling,
+      tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling,
       provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
     });
     writeFileAtomic(join(o.out, 'loss.svg'), new TextEncoder().encode(lossSvg(trainer.losses)));
     const y = await fuseLuminance(trainer.net, sample.a, sample.b, sample.w, sample.h);
     writePng(join(o.out, 'samples', `step-${String(trainer.step).padStart(6, '0')}.png`), makeImage(sample.w, sample.h, [y]), { overwrite: true });
   };
-  await trainer.run(o.config.steps, progress, async (step) => {
-    if (step % o.checkpointEvery === 0 || step === o.config.steps) await save();
-  });
+  const total = o.continual ? o.continual.tasks.length * o.continual.stepsPerTask : o.config.steps;
+  const onStep = async (step: number) => {
+    if (step % o.checkpointEvery === 0 || step === total) await save();
+  };
+  if (continual) {
+    await continual.run(progress, onStep, async (i) => {
+      // after consolidation: the state now carries this task's penalty; keep this task's model too
+      await save();
+      const dst = join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`);
+      copyFileSync(join(o.out, 'model.safetensors'), `${dst}.tmp`);
+      renameSync(`${dst}.tmp`, dst);
+    });
+  } else {
+    await trainer.run(o.config.steps, progress, onStep);
+  }
   return trainer;
 }

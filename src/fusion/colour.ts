@@ -84,3 +84,12 @@ export function fuseColour(a: Image, b: Image, fuseY: (ya: Float32Array, yb: Flo
   const chroma = (k: 'cb' | 'cr') => (ca && cb ? fuseChroma(ca[k], cb[k]) : (ca ?? cb)![k]);
   return makeImage(a.width, a.height, yCbCrToRgb({ y, cb: chroma('cb'), cr: chroma('cr') }), 8, source);
 }
+
+/** The image with its luminance replaced by y (chroma kept; a grey image becomes y itself). */
+export function withLuminance(img: Image, y: Float32Array, source?: string): Image {
+  const g = collapseGrey(img);
+  const yc = y.map((v) => Math.min(1, Math.max(0, v)));
+  if (g.planes.length === 1) return makeImage(img.width, img.height, [yc], 8, source);
+  const c = rgbToYCbCr(g.planes[0]!, g.planes[1]!, g.planes[2]!);
+  return makeImage(img.width, img.height, yCbCrToRgb({ y: yc, cb: c.cb, cr: c.cr }), 8, source);
+}

@@ -9,6 +9,14 @@ import { InputError } from '../util/errors.js';
 import { readImage } from './image.js';
 import type { Image } from '../fusion/image.js';
 
+/** The shared datasets of each task (what training uses when --data is not given). */
+export const DEFAULT_DATASETS = {
+  ivf: ['ivf/VIFB'],
+  mif: ['mif/CDDFuse_MRI-CT', 'mif/CDDFuse_MRI-PET', 'mif/CDDFuse_MRI-SPECT'],
+  mef: ['mef/MEFB'],
+  mff: ['mff/Lytro'],
+} as const;
+
 export function dataRoot(): string {
   return resolve(process.env.FUSIONFM_DATA ?? join(process.cwd(), '..', 'shared', 'data'));
 }

@@ -9,6 +9,7 @@ import { noGrad, tidy } from '../../autograd/tensor.js';
 import { fuseColour, luminance } from '../colour.js';
 import { assertSameSize, type Image } from '../image.js';
 import type { VelocityNet } from './model.js';
+import { cropTopLeft, reflectWindow } from '../pad.js';
 import { flowSource, type Coupling } from './path.js';
 import { integrate, type Solver } from './sampler.js';
 
@@ -22,20 +23,6 @@ export interface FuseOptions {
   overlap?: number;
 }
 
-function reflect(i: number, n: number): number {
-  if (n === 1) return 0;
-  let j = i;
-  while (j < 0 || j >= n) j = j < 0 ? -j : 2 * (n - 1) - j;
-  return j;
-}
-
-/** Copies a (x0, y0, w, h) window of a plane, padded by reflection to (pw, ph). */
-function window(src: Float32Array, sw: number, sh: number, x0: number, y0: number, pw: number, ph: number): Float32Array {
-  const out = new Float32Array(pw * ph);
-  for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) out[y * pw + x] = src[reflect(y0 + y, sh) * sw + reflect(x0 + x, sw)]!;
-  return out;
-}
-
 async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Required<FuseOptions>): Promise<Float32Array> {
   const m = net.sizeMultiple;
   const pw = Math.ceil(w / m) * m;
@@ -43,16 +30,14 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
   const shape = [1, 1, ph, pw];
   const out = noGrad(() =>
     tidy(() => {
-      const xA = tensor(window(a, w, h, 0, 0, pw, ph), shape);
-      const xB = tensor(window(b, w, h, 0, 0, pw, ph), shape);
+      const xA = tensor(reflectWindow(a, w, h, 0, 0, pw, ph), shape);
+      const xB = tensor(reflectWindow(b, w, h, 0, 0, pw, ph), shape);
       return integrate(net, flowSource(o.coupling, xA, xB), xA, xB, o.steps, o.solver);
     }),
   );
   const full = await out.data();
   out.dispose();
-  const res = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) res.set(full.subarray(y * pw, y * pw + w), y * w);
-  return res;
+  return cropTopLeft(full, pw, w, h);
 }
 
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
@@ -74,8 +59,8 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
   const wsum = new Float32Array(w * h);
   const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));
   for (const y0 of tileStarts(h, th, o.overlap)) for (const x0 of tileStarts(w, tw, o.overlap)) {
-    const ta = window(a, w, h, x0, y0, tw, th);
-    const tb = window(b, w, h, x0, y0, tw, th);
+    const ta = reflectWindow(a, w, h, x0, y0, tw, th);
+    const tb = reflectWindow(b, w, h, x0, y0, tw, th);
     const f = await fuseLuma(net, ta, tb, tw, th, o);
     for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
       const wt = ramp(x, tw) * ramp(y, th);

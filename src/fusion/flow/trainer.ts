@@ -17,6 +17,7 @@ import { Ema } from './ema.js';
 import { flowMatchingLoss } from './loss.js';
 import { DEFAULT_VELOCITY, VelocityNet, type VelocityConfig } from './model.js';
 import type { Coupling } from './path.js';
+import type { ReplayBuffer } from './replay.js';
 
 /** One training triple: luminance planes of the sources and the label, same size. */
 export interface Triple {
@@ -26,6 +27,8 @@ export interface Triple {
   a: Float32Array;
   b: Float32Array;
   label: Float32Array;
+  /** batches draw a group uniformly, then a pair within it (e.g. one group per task) */
+  group?: string;
 }
 
 export interface TrainConfig {
@@ -56,6 +59,14 @@ export const DEFAULT_TRAIN: TrainConfig = {
   seed: 1,
 };
 
+/** What a resumed run needs besides the tensors. */
+export interface TrainerMeta {
+  step: number;
+  rng: number;
+  optStep: number;
+  losses: number[];
+}
+
 export class FlowTrainer {
   readonly net: VelocityNet;
   readonly opt: AdamW;
@@ -63,14 +74,35 @@ export class FlowTrainer {
   readonly rng: SeededRng;
   step = 0;
   readonly losses: number[] = [];
+  private groups: Triple[][] = [];
+  data: Triple[] = [];
+  /** the task being trained: replay stores its crops under this name and replays the others */
+  task = '';
+  /** the learning-rate schedule restarts at phaseStart and spans phaseSteps (one per task in continual runs) */
+  phaseStart = 0;
+  phaseSteps: number;
+  replay: ReplayBuffer | null = null;
+  /** fraction of each batch drawn from the replay buffer (when it holds other tasks' crops) */
+  replayRatio = 0;
 
-  constructor(readonly config: TrainConfig, readonly data: Triple[]) {
-    if (!data.length) throw new InputError('training: no training pairs');
-    for (const d of data) if (d.w < config.crop || d.h < config.crop) throw new InputError(`training: pair '${d.name}' is ${d.w}x${d.h}, smaller than the ${config.crop}x${config.crop} crop`);
+  constructor(readonly config: TrainConfig, data: Triple[]) {
+    this.phaseSteps = config.steps;
+    this.setData(data);
     this.net = withInitSeed(config.seed, () => new VelocityNet(config.model));
     this.opt = new AdamW(this.net.parameters(), { lr: config.lr, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
     this.ema = new Ema(this.net.parameters(), config.emaDecay);
     this.rng = new SeededRng(pcgHash(config.seed ^ 0x5eed));
+  }
+
+  /** The pairs batches are drawn from (switched per task in continual training). */
+  setData(data: Triple[]): void {
+    if (!data.length) throw new InputError('training: no training pairs');
+    const S = this.config.crop;
+    for (const d of data) if (d.w < S || d.h < S) throw new InputError(`training: pair '${d.name}' is ${d.w}x${d.h}, smaller than the ${S}x${S} crop`);
+    const byGroup = new Map<string, Triple[]>();
+    for (const d of data) byGroup.set(d.group ?? '', [...(byGroup.get(d.group ?? '') ?? []), d]);
+    this.groups = [...byGroup.keys()].sort().map((k) => byGroup.get(k)!);
+    this.data = data;
   }
 
   /** A batch of aligned random crops with random flips, as [B, 1, S, S] host arrays. */
@@ -80,20 +112,33 @@ export class FlowTrainer {
     const b = new Float32Array(B * S * S);
     const x1 = new Float32Array(B * S * S);
     const t: number[] = [];
+    const others = this.replay ? this.replay.size - this.replay.countOf(this.task) : 0;
+    const nReplay = others > 0 ? Math.round(this.replayRatio * B) : 0;
     for (let k = 0; k < B; k++) {
-      const d = this.data[this.rng.int(this.data.length)]!;
+      const at = k * S * S;
+      if (k >= B - nReplay) {
+        const c = this.replay!.sample(this.rng, this.task)!;
+        a.set(c.a, at);
+        b.set(c.b, at);
+        x1.set(c.label, at);
+        t.push(this.rng.next());
+        continue;
+      }
+      const g = this.groups.length > 1 ? this.groups[this.rng.int(this.groups.length)]! : this.groups[0]!;
+      const d = g[this.rng.int(g.length)]!;
       const x0 = this.rng.int(d.w - S + 1);
       const y0 = this.rng.int(d.h - S + 1);
       const fh = this.rng.next() < 0.5;
       const fv = this.rng.next() < 0.5;
       for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
         const src = (y0 + (fv ? S - 1 - y : y)) * d.w + x0 + (fh ? S - 1 - x : x);
-        const dst = k * S * S + y * S + x;
+        const dst = at + y * S + x;
         a[dst] = d.a[src]!;
         b[dst] = d.b[src]!;
         x1[dst] = d.label[src]!;
       }
       t.push(this.rng.next());
+      this.replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
     }
     return { a, b, x1, t };
   }
@@ -101,7 +146,7 @@ export class FlowTrainer {
   /** One optimisation step; returns the loss. */
   async trainStep(): Promise<number> {
     const c = this.config;
-    this.opt.lr = warmupCosine(this.step, c.steps, c.warmup, c.lr, c.lr * 0.05);
+    this.opt.lr = warmupCosine(this.step - this.phaseStart, this.phaseSteps, c.warmup, c.lr, c.lr * 0.05);
     const h = this.batch();
     const shape = [c.batch, 1, c.crop, c.crop];
     const loss = await scope(async () => {
@@ -130,7 +175,7 @@ export class FlowTrainer {
   }
 
   /** Everything a resumed run needs, as named host tensors plus JSON-able metadata. */
-  async state(): Promise<{ tensors: Map<string, HostTensor>; meta: { step: number; rng: number; optStep: number; losses: number[] } }> {
+  async state(): Promise<{ tensors: Map<string, HostTensor>; meta: TrainerMeta }> {
     const tensors = new Map<string, HostTensor>();
     const named = this.net.namedParameters();
     const o = this.opt.state();
@@ -144,7 +189,7 @@ export class FlowTrainer {
   }
 
   /** Restores a state written by state(); shapes and names must match. */
-  restore(tensors: Map<string, HostTensor>, meta: { step: number; rng: number; optStep: number; losses: number[] }, source: string): void {
+  restore(tensors: Map<string, HostTensor>, meta: TrainerMeta, source: string): void {
     const named = this.net.namedParameters();
     const o = this.opt.state();
     named.forEach(([name, p], i) => {

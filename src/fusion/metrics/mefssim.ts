@@ -5,7 +5,7 @@
  * [0.0448, 0.2856, 0.3001] (normalised), 11x11 Gaussian window, K = 0.03, 2x2 mean +
  * symmetric padding between scales. Grey inputs on the 0..255 scale.
  */
-import { filterSeparable, gaussian1d, plane, type Plane } from './plane.js';
+import { filterSeparable, gaussian1d, memo, plane, type Plane } from './plane.js';
 
 const WS = 11;
 const BD = 5;
@@ -22,8 +22,22 @@ const WINDOW = (() => {
   return w;
 })();
 
-function mefSsimLevel(seq: Plane[], f: Plane): number {
-  const { w, h } = f;
+/**
+ * The source side of one scale: per window position, the desired patch x = sum_k a_k (d_k - mu_k)
+ * (a_k folds the structure weights, 1/||d_k - mu_k|| and the contrast scale), its Gaussian mean
+ * and variance. It does not depend on the fused image, so it is computed once per source set.
+ */
+interface SourceLevel {
+  ow: number;
+  oh: number;
+  a: Float64Array[];
+  mu: Float64Array[];
+  mu1: Float64Array;
+  s1: Float64Array;
+}
+
+function sourceLevel(seq: Plane[]): SourceLevel {
+  const { w, h } = seq[0]!;
   const ow = w - 2 * BD;
   const oh = h - 2 * BD;
   const box = new Float64Array(WS).fill(1 / WS);
@@ -37,8 +51,9 @@ function mefSsimLevel(seq: Plane[], f: Plane): number {
     mu.push(m);
     ed.push(m.map((v, i) => Math.sqrt(Math.max(WS * WS * (m2[i]! - v * v), 0)) + 0.001));
   }
-  const C = (0.03 * 255) ** 2;
-  let total = 0;
+  const a = seq.map(() => new Float64Array(ow * oh));
+  const mu1 = new Float64Array(ow * oh);
+  const s1 = new Float64Array(ow * oh);
   const rBlock = new Float64Array(WS * WS);
   const sumVec = new Float64Array(WS * WS);
   for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
@@ -84,25 +99,35 @@ function mefSsimLevel(seq: Plane[], f: Plane): number {
     for (let t = 0; t < WS * WS; t++) rn += rBlock[t]! ** 2;
     rn = Math.sqrt(rn);
     const scale = rn > 0 ? maxEd / rn : 1;
-    let mu1 = 0;
-    let mu2 = 0;
-    for (let u = 0; u < WS; u++) for (let v = 0; v < WS; v++) {
-      const t = u * WS + v;
-      mu1 += WINDOW[t]! * rBlock[t]! * scale;
-      mu2 += WINDOW[t]! * f.data[(i + u) * w + (j + v)]!;
-    }
-    let s1 = 0;
-    let s2 = 0;
-    let s12 = 0;
-    for (let u = 0; u < WS; u++) for (let v = 0; v < WS; v++) {
-      const t = u * WS + v;
-      const a = rBlock[t]! * scale - mu1;
-      const b = f.data[(i + u) * w + (j + v)]! - mu2;
-      s1 += WINDOW[t]! * a * a;
-      s2 += WINDOW[t]! * b * b;
-      s12 += WINDOW[t]! * a * b;
-    }
-    total += (2 * s12 + C) / (s1 + s2 + C);
+    for (let k = 0; k < K; k++) a[k]![o] = (scale * wts[k]!) / norm / ed[k]![o]!;
+    let m1 = 0;
+    for (let t = 0; t < WS * WS; t++) m1 += WINDOW[t]! * rBlock[t]! * scale;
+    let v1 = 0;
+    for (let t = 0; t < WS * WS; t++) v1 += WINDOW[t]! * (rBlock[t]! * scale - m1) ** 2;
+    mu1[o] = m1;
+    s1[o] = v1;
+  }
+  return { ow, oh, a, mu, mu1, s1 };
+}
+
+/**
+ * SSIM of f against the desired patches. With x = sum_k a_k (d_k - mu_k) the cross term is
+ * sum_k a_k (G(d_k f) - mu_k G(f)), so the fused side needs only Gaussian-filtered images.
+ */
+function mefSsimLevel(seq: Plane[], src: SourceLevel, f: Plane): number {
+  const { ow, oh, a, mu, mu1, s1 } = src;
+  const G = (p: Plane) => filterSeparable(GAUSS, GAUSS, p, 'valid').data;
+  const mu2 = G(f);
+  const ff = G(plane(f.w, f.h, f.data.map((v) => v * v)));
+  const cross = seq.map((d) => G(plane(f.w, f.h, f.data.map((v, i) => v * d.data[i]!))));
+  const C = (0.03 * 255) ** 2;
+  let total = 0;
+  for (let o = 0; o < ow * oh; o++) {
+    let xf = 0;
+    for (let k = 0; k < seq.length; k++) xf += a[k]![o]! * (cross[k]![o]! - mu[k]![o]! * mu2[o]!);
+    const s2 = ff[o]! - mu2[o]! * mu2[o]!;
+    const s12 = xf - mu1[o]! * mu2[o]!;
+    total += (2 * s12 + C) / (s1[o]! + s2 + C);
   }
   return total / (ow * oh);
 }
@@ -127,15 +152,18 @@ export function mefSsim(seq: Plane[], f: Plane): number {
   const weights = [0.0448, 0.2856, 0.3001];
   const wsum = weights.reduce((a, b) => a + b, 0);
   if (Math.min(f.w, f.h) / 4 < WS) return NaN;
-  let s = seq;
+  // the source pyramid and its desired patches, once per source set (keyed by the arrays)
+  const levels = memo(seq[0]!.data, `mefssim:${seq.length}`, () => ({ others: seq.slice(1).map((p) => p.data), levels: [] as { seq: Plane[]; src: SourceLevel }[] }));
+  const cached = levels.others.every((d, k) => d === seq[k + 1]!.data) ? levels.levels : [];
   let fi = f;
   let q = 1;
   for (let l = 0; l < 3; l++) {
-    q *= mefSsimLevel(s, fi) ** (weights[l]! / wsum);
-    if (l < 2) {
-      s = s.map(downsample);
-      fi = downsample(fi);
+    if (!cached[l]) {
+      const s = l === 0 ? seq : cached[l - 1]!.seq.map(downsample);
+      cached[l] = { seq: s, src: sourceLevel(s) };
     }
+    q *= mefSsimLevel(cached[l]!.seq, cached[l]!.src, fi) ** (weights[l]! / wsum);
+    if (l < 2) fi = downsample(fi);
   }
   return q;
 }

@@ -1,0 +1,161 @@
+/**
+ * The continual-learning study: one small velocity net trained on IVF -> MIF -> MEF -> MFF with
+ * the same budget under four variants (plain fine-tuning, EWC only, replay only, EWC + replay),
+ * a replay-size sweep and a lambda sweep, plus single-task models for reference.
+ *
+ * R[i][j]: the task composite (stage-1 selection score: metrics min-max normalised over the
+ * pair's candidate pool, published + classical) of the one-step output on task j's test pairs
+ * after training task i. Evaluation uses 128x128 centre crops of up to 6 test pairs per task (MIF:
+ * 2 from each medical set), so that 44 evaluations fit the budget of a software GPU; the pool is
+ * cropped identically. The raw (not EMA) weights are evaluated, since EMA would blur tasks.
+ *   ACC = mean_j R[T][j];  BWT = mean_{j<T} (R[T][j] - R[j][j]);  FWT = mean_{j>1} (R[j-1][j] - b_j)
+ * with b_j the untrained net's score.
+ *
+ *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useRuntime } from '../src/autograd/tensor.js';
+import { applyCrop } from '../src/fusion/augment.js';
+import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
+import { fuseLuminance } from '../src/fusion/flow/fuse.js';
+import type { VelocityNet } from '../src/fusion/flow/model.js';
+import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
+import { luminance } from '../src/fusion/colour.js';
+import { makeImage, type Image } from '../src/fusion/image.js';
+import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../src/fusion/pseudo/selection.js';
+import { getNodeRuntime } from '../src/gpu/node-device.js';
+import { candidatePool } from '../src/io/candidates.js';
+import { Dataset, DEFAULT_DATASETS } from '../src/io/dataset.js';
+import { loadTriples } from '../src/cli/train.js';
+
+const { values } = parseArgs({ options: {
+  labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
+  only: { type: 'string' },
+} });
+const steps = Number(values.steps);
+const rt = await getNodeRuntime();
+useRuntime(rt);
+const TASKS: Task[] = ['ivf', 'mif', 'mef', 'mff'];
+const CROP = 128;
+
+// evaluation crops and their candidate-pool bounds, computed once
+interface EvalPair { name: string; a: Image; b: Image; bounds: Bounds }
+const evalSets = new Map<Task, EvalPair[]>();
+for (const task of TASKS) {
+  const ids = DEFAULT_DATASETS[task];
+  const per = Math.ceil(6 / ids.length);
+  const pairs: EvalPair[] = [];
+  for (const id of ids) {
+    const ds = new Dataset(id);
+    const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
+    for (const p of ds.split('test').slice(0, per)) {
+      const full = await ds.readPair(p);
+      const crop = { x: (full.a.width - CROP) >> 1, y: (full.a.height - CROP) >> 1, size: CROP, flipH: false, flipV: false };
+      const a = applyCrop(full.a, crop);
+      const b = applyCrop(full.b, crop);
+      const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
+      const raws: { raw: number[] }[] = [];
+      for (const c of pool) {
+        const f = await c.load(p.name, full.a, full.b);
+        if ('skip' in f) continue;
+        const g = greyTriple(a, b, applyCrop(f, crop));
+        if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
+      }
+      pairs.push({ name: `${id}/${p.name}`, a, b, bounds: poolBounds(raws, metrics) });
+    }
+  }
+  evalSets.set(task, pairs);
+  console.error(`eval set ${task}: ${pairs.length} crops`);
+}
+
+async function score(net: VelocityNet, task: Task): Promise<number> {
+  const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
+  let s = 0;
+  const set = evalSets.get(task)!;
+  for (const p of set) {
+    const y = await fuseLuminance(net, luminance(p.a), luminance(p.b), CROP, CROP, { steps: 1 });
+    const f = makeImage(CROP, CROP, [y]);
+    s += scoreWith(p.bounds, 'model', rawScores(greyTriple(p.a, p.b, f), metrics), metrics, DEFAULT_WEIGHTS[task]).composite;
+  }
+  return s / set.length;
+}
+
+// training data: pseudo labels of every train split
+const { triples } = await loadTriples({ data: TASKS.flatMap((t) => DEFAULT_DATASETS[t]).join(','), labels: values.labels! });
+const byTask = new Map<string, Triple[]>();
+for (const t of triples) byTask.set(t.group!, [...(byTask.get(t.group!) ?? []), t]);
+
+const train: TrainConfig = {
+  ...DEFAULT_TRAIN,
+  model: { baseChannels: 8, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 },
+  batch: 4, crop: 48, lr: 2e-3, warmup: 10, emaDecay: 0.99, seed: 1,
+};
+interface Variant { name: string; ewcLambda: number; replaySize: number; group: string }
+const L = 1;
+const Q = 64;
+const variants: Variant[] = [
+  { name: 'fine-tuning', ewcLambda: 0, replaySize: 0, group: 'main' },
+  { name: 'EWC', ewcLambda: L, replaySize: 0, group: 'main' },
+  { name: 'replay', ewcLambda: 0, replaySize: Q, group: 'main' },
+  { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
+  ...[16, 32, 128].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
+  ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
+].filter((v) => !values.only || values.only.split(',').includes(v.name));
+
+const results: Record<string, unknown>[] = [];
+const t0 = performance.now();
+// b_j: the untrained net
+const init = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
+const base: number[] = [];
+for (const t of TASKS) base.push(await score(init.trainer.net, t));
+init.dispose();
+// single-task references: a fresh net per task with the same per-task budget
+const single: number[] = [];
+for (const t of TASKS) {
+  const ct = new ContinualTrainer(train, { tasks: [t], stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
+  await ct.run(() => {});
+  single.push(await score(ct.trainer.net, t));
+  ct.dispose();
+  console.error(`single-task ${t}: ${single.at(-1)!.toFixed(4)}`);
+}
+for (const v of variants) {
+  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: 32, replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 };
+  const ct = new ContinualTrainer(train, cc, byTask);
+  const R: number[][] = [];
+  const tv = performance.now();
+  await ct.run(() => {}, undefined, async () => {
+    const row: number[] = [];
+    for (const t of TASKS) row.push(await score(ct.trainer.net, t));
+    R.push(row);
+  });
+  ct.dispose();
+  const T = TASKS.length;
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const acc = mean(R[T - 1]!);
+  const bwt = mean(TASKS.slice(0, -1).map((_, j) => R[T - 1]![j]! - R[j]![j]!));
+  const fwt = mean(TASKS.slice(1).map((_, k) => R[k]![k + 1]! - base[k + 1]!));
+  results.push({ variant: v.name, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ACC: acc, BWT: bwt, FWT: fwt, acc_vs_single: acc / mean(single), seconds: (performance.now() - tv) / 1000 });
+  console.error(`${v.name}: ACC ${acc.toFixed(4)} BWT ${bwt.toFixed(4)} FWT ${fwt.toFixed(4)}`);
+}
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+} catch { /* not a checkout */ }
+const out = {
+  bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
+  tasks: TASKS, steps_per_task: steps, train: { ...train, model: train.model }, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+  untrained: base, single_task: single, single_task_mean: single.reduce((s, x) => s + x, 0) / single.length, variants: results, seconds: (performance.now() - t0) / 1000,
+};
+mkdirSync(values.out!, { recursive: true });
+writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
+const f = (x: number) => x.toFixed(4);
+const md = [`# Continual learning: ${TASKS.join(' -> ')}, ${steps} steps per task`, '', `Adapter ${out.adapter}; commit ${commit}; command \`${out.command}\`.`, '',
+  `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool). Untrained net: ${base.map(f).join(', ')}. Single-task models: ${single.map(f).join(', ')} (mean ${f(out.single_task_mean)}).`, '',
+  '| variant | EWC lambda | replay size | ACC | BWT | FWT | ACC / single-task | R (rows: after task i; columns: task j) |', '|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.variant} | ${r.ewc_lambda} | ${r.replay_size} | ${f(r.ACC as number)} | ${f(r.BWT as number)} | ${f(r.FWT as number)} | ${f(r.acc_vs_single as number)} | ${(r.R as number[][]).map((row) => row.map(f).join(' ')).join(' / ')} |`), ''];
+writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
+console.log(md.join('\n'));
+rt.destroy();

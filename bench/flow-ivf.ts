@@ -1,0 +1,125 @@
+/**
+ * FusionFM on the VIFB test split: one-step output vs its pseudo labels vs the classical
+ * fusers, the coupling ablation (models trained with sum / average / gaussian flow sources)
+ * and k = 1, 2, 4, 8 Euler steps, quality and time side by side.
+ *
+ *   node dist/bench/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
+ *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--data ivf/VIFB] [--out bench/results/flow-ivf]
+ *
+ * Quality: the task composite (each metric min-max normalised over the pair's candidate pool of
+ * published methods + classical fusers, as in stage 1 of the pseudo labels) and the standard
+ * metrics (VIFB convention). Time: median wall time per image of the fusion call (luminance
+ * network + colour), on the adapter named in the output.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useRuntime } from '../src/autograd/tensor.js';
+import { fuseClassical, classicalNames } from '../src/fusion/classical/index.js';
+import { fuseImages } from '../src/fusion/flow/fuse.js';
+import type { Image } from '../src/fusion/image.js';
+import { getMetric, metricInput } from '../src/fusion/metrics/index.js';
+import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics } from '../src/fusion/pseudo/selection.js';
+import { getNodeRuntime } from '../src/gpu/node-device.js';
+import { candidatePool } from '../src/io/candidates.js';
+import { Dataset } from '../src/io/dataset.js';
+import { loadFlowModel } from '../src/io/flow-checkpoint.js';
+import { readImage, writePng } from '../src/io/image.js';
+import { summarize } from './timing.js';
+
+const { values } = parseArgs({ options: {
+  models: { type: 'string' }, labels: { type: 'string' }, steps: { type: 'string', default: '1,2,4,8' },
+  data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
+} });
+if (!values.models) throw new Error('--models name=path,... is required');
+const models = values.models.split(',').map((s) => s.split('=') as [string, string]);
+const steps = values.steps!.split(',').map(Number);
+const rt = await getNodeRuntime();
+useRuntime(rt);
+const ds = new Dataset(values.data!);
+const pairs = ds.split('test');
+const task = ds.id.split('/')[0] as 'ivf';
+const weights = DEFAULT_WEIGHTS[task];
+const selMetrics = tableMetrics(weights);
+const stdMetrics = ['EN', 'SD', 'SF', 'AG', 'MI', 'VIF', 'Qabf', 'SSIM'].map((m) => getMetric(m, m === 'VIF' ? 'cddfuse' : 'vifb'));
+
+interface Row { name: string; kind: string; coupling?: string; steps?: number; nfe?: number; ms: number[]; composite: number[]; metrics: number[][] }
+const rows = new Map<string, Row>();
+const row = (name: string, kind: string, extra: Partial<Row> = {}) => {
+  if (!rows.has(name)) rows.set(name, { name, kind, ms: [], composite: [], metrics: [], ...extra });
+  return rows.get(name)!;
+};
+
+const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path) }));
+const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
+for (const [pi, p] of pairs.entries()) {
+  const { a, b } = await ds.readPair(p);
+  // the pair's scale: the candidate pool (copies of a source left out, as in selection)
+  const raws: { name: string; raw: number[] }[] = [];
+  for (const c of pool) {
+    const img = await c.load(p.name, a, b);
+    if ('skip' in img) continue;
+    const g = greyTriple(a, b, img);
+    if (!copyOfSource(g)) raws.push({ name: c.name, raw: rawScores(g, selMetrics) });
+  }
+  const bounds = poolBounds(raws, selMetrics);
+  const record = (r: Row, f: Image, ms: number) => {
+    r.ms.push(ms);
+    r.composite.push(scoreWith(bounds, r.name, rawScores(greyTriple(a, b, f), selMetrics), selMetrics, weights).composite);
+    const input = metricInput(a, b, f);
+    r.metrics.push(stdMetrics.map((m) => m.compute(input)));
+  };
+  for (const m of loaded) for (const k of steps) {
+    const name = `FusionFM-${m.name} k=${k}`;
+    const t0 = performance.now();
+    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling });
+    const ms = performance.now() - t0;
+    mkdirSync(join('runs', 'flow-ivf', name.replace(/[^\w=-]+/g, '_')), { recursive: true });
+    writePng(join('runs', 'flow-ivf', name.replace(/[^\w=-]+/g, '_'), `${p.name}.png`), f, { overwrite: true });
+    record(row(name, 'fusionfm', { coupling: m.meta.coupling, steps: k, nfe: k }), f, ms);
+  }
+  for (const c of classicalNames()) {
+    const t0 = performance.now();
+    const f = fuseClassical(c, a, b);
+    record(row(`classical:${c}`, 'classical'), f, performance.now() - t0);
+  }
+  if (values.labels) {
+    const l = await readImage(join(values.labels, `${p.name}.png`));
+    record(row('pseudo label (refined)', 'label'), l, NaN);
+  }
+  console.error(`${pi + 1}/${pairs.length} ${p.name}`);
+}
+
+const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+} catch { /* not a checkout */ }
+const out = {
+  bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: pairs.length, adapter: rt.adapter.name, commit,
+  command: `node dist/bench/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
+  composite_definition: `weighted mean of ${selMetrics.join(', ')} normalised per pair over the candidate pool (published + classical)`,
+  metrics: stdMetrics.map((m) => m.id),
+  rows: [...rows.values()].map((r) => ({
+    name: r.name, kind: r.kind, coupling: r.coupling, steps: r.steps, nfe: r.nfe,
+    median_ms: r.ms.every(Number.isNaN) ? null : summarize(r.ms).median_ms,
+    composite: mean(r.composite),
+    means: Object.fromEntries(stdMetrics.map((m, k) => [m.id, mean(r.metrics.map((v) => v[k]!))])),
+  })),
+};
+mkdirSync(values.out!, { recursive: true });
+writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
+const f4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : Number(v.toPrecision(4)).toString());
+const md = [
+  `# FusionFM on ${ds.id} test split (${pairs.length} pairs)`, '',
+  `Adapter: ${out.adapter}; commit ${commit}. Command: \`${out.command}\`.`, '',
+  `Composite: ${out.composite_definition} (1 = best candidate of the pool). Time: median per image, whole fusion call.`, '',
+  `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} |`,
+  `|---|---|---|---|${out.metrics.map(() => '---').join('|')}|`,
+  ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} |`),
+  '',
+];
+writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
+console.log(md.join('\n'));
+rt.destroy();

@@ -1,0 +1,106 @@
+/**
+ * Elastic weight consolidation's ingredients on the GPU: the diagonal of the empirical Fisher
+ * information (mean over samples of the squared gradient of each sample's loss) and the merge
+ * of a new task's penalty into the penalties of earlier ones.
+ *
+ * Merging is exact for the gradient the optimizer applies: sum_k F_k (p - a_k) = F (p - a) with
+ * F = sum_k F_k and a = sum_k F_k a_k / F, so one (F, a) pair per parameter carries every earlier
+ * task's penalty (the constant the loss would add does not change any update).
+ */
+import { backward } from '../autograd/backward.js';
+import { add, affine, div, mean, mul, square } from '../autograd/ops.js';
+import { noGrad, scope, tidy, type Tensor } from '../autograd/tensor.js';
+import type { Parameter } from './module.js';
+
+/**
+ * Diagonal Fisher of `params`: for each of n samples, the gradient of lossOf(i) (a scalar loss
+ * of that one sample) squared, averaged. Gradients accumulated in params are cleared.
+ */
+export async function estimateFisher(params: Parameter[], n: number, lossOf: (i: number) => Tensor): Promise<Map<Parameter, Tensor>> {
+  if (!(n >= 1)) throw new RangeError(`estimateFisher: need at least one sample, got ${n}`);
+  const acc = new Map<Parameter, Tensor>(noGrad(() => params.map((p) => [p, affine(p, 0, 0).keep()] as [Parameter, Tensor])));
+  for (let i = 0; i < n; i++) {
+    await scope(async () => {
+      for (const p of params) p.grad?.dispose(), (p.grad = null);
+      backward(lossOf(i));
+      noGrad(() => tidy(() => {
+        for (const p of params) {
+          if (!p.grad) continue;
+          const f = acc.get(p)!;
+          const next = add(f, square(p.grad));
+          p.rt.copy(next.storage, 0, f.storage, 0, f.size * 4);
+        }
+      }));
+    });
+  }
+  for (const p of params) p.grad?.dispose(), (p.grad = null);
+  noGrad(() => tidy(() => {
+    for (const f of acc.values()) {
+      const m = affine(f, 1 / n, 0);
+      f.rt.copy(m.storage, 0, f.storage, 0, f.size * 4);
+    }
+  }));
+  return acc;
+}
+
+/**
+ * Scales a Fisher estimate so that its mean over all parameters is 1: lambda then weighs the
+ * penalty against the loss gradients independently of the loss's scale. Returns the mean used.
+ */
+export async function normaliseFisher(fisher: Map<Parameter, Tensor>): Promise<number> {
+  let total = 0;
+  let count = 0;
+  for (const f of fisher.values()) {
+    const m = noGrad(() => mean(f));
+    total += (await m.item()) * f.size;
+    count += f.size;
+    m.dispose();
+  }
+  const avg = total / Math.max(1, count);
+  if (!(avg > 0)) return avg;
+  noGrad(() => tidy(() => {
+    for (const f of fisher.values()) {
+      const s = affine(f, 1 / avg, 0);
+      f.rt.copy(s.storage, 0, f.storage, 0, f.size * 4);
+    }
+  }));
+  return avg;
+}
+
+export interface EwcState {
+  fisher: Map<Parameter, Tensor>;
+  anchor: Map<Parameter, Tensor>;
+}
+
+/**
+ * Adds a task's penalty (its Fisher, anchored at the parameters' current values) to the
+ * accumulated ones; `prev` (if any) is consumed. Where the total Fisher is zero the anchor is the
+ * current value.
+ */
+export function mergeEwc(prev: EwcState | null, fisher: Map<Parameter, Tensor>, params: Parameter[]): EwcState {
+  return noGrad(() => {
+    const out: EwcState = { fisher: new Map(), anchor: new Map() };
+    for (const p of params) {
+      const fNew = fisher.get(p)!;
+      const fOld = prev?.fisher.get(p);
+      const aOld = prev?.anchor.get(p);
+      if (!fOld || !aOld) {
+        out.fisher.set(p, affine(fNew, 1, 0).keep());
+        out.anchor.set(p, affine(p, 1, 0).keep());
+        continue;
+      }
+      const [f, a] = tidy(() => {
+        const total = add(fOld, fNew);
+        const weighted = add(mul(fOld, aOld), mul(fNew, p));
+        // a = weighted / total where total > 0, else p:  (weighted + tiny * p) / (total + tiny)
+        const tiny = 1e-30;
+        const anchor = div(add(weighted, affine(p, tiny, 0)), affine(total, 1, tiny));
+        return [total.keep(), anchor.keep()];
+      });
+      out.fisher.set(p, f);
+      out.anchor.set(p, a);
+    }
+    if (prev) for (const t of [...prev.fisher.values(), ...prev.anchor.values()]) t.dispose();
+    return out;
+  });
+}

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { backward } from '../src/autograd/backward.js';
+import { tensor } from '../src/autograd/create.js';
+import { mseLoss } from '../src/autograd/ops.js';
+import { scope } from '../src/autograd/tensor.js';
+import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
+import { ReplayBuffer } from '../src/fusion/flow/replay.js';
+import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
+import { estimateFisher, mergeEwc } from '../src/nn/fisher.js';
+import { Linear } from '../src/nn/layers.js';
+import { withInitSeed } from '../src/nn/module.js';
+import { AdamW } from '../src/nn/optim.js';
+import { SeededRng } from '../src/util/rng.js';
+import { gpu, randomArray } from './helpers.js';
+
+const IN = 3;
+const OUT = 2;
+
+/** float64 reference: per-sample gradient of mean((W x + b - y)^2) over the outputs, squared, averaged. */
+function fisherReference(W: Float32Array, b: Float32Array, xs: Float32Array, ys: Float32Array, n: number): { w: Float64Array; b: Float64Array } {
+  const fw = new Float64Array(OUT * IN);
+  const fb = new Float64Array(OUT);
+  for (let i = 0; i < n; i++) {
+    for (let o = 0; o < OUT; o++) {
+      let y = b[o]!;
+      for (let k = 0; k < IN; k++) y += W[o * IN + k]! * xs[i * IN + k]!;
+      const r = (2 / OUT) * (y - ys[i * OUT + o]!);
+      fb[o]! += r * r;
+      for (let k = 0; k < IN; k++) fw[o * IN + k]! += (r * xs[i * IN + k]!) ** 2;
+    }
+  }
+  return { w: fw.map((v) => v / n), b: fb.map((v) => v / n) };
+}
+
+describe('elastic weight consolidation', () => {
+  it('the diagonal Fisher of a tiny model matches a float64 CPU computation', async () => {
+    await gpu();
+    const net = withInitSeed(4, () => new Linear(IN, OUT));
+    const n = 7;
+    const xs = randomArray(n * IN, 1);
+    const ys = randomArray(n * OUT, 2);
+    const fisher = await estimateFisher(net.parameters(), n, (i) => mseLoss(net.forward(tensor(xs.subarray(i * IN, (i + 1) * IN), [1, IN])), tensor(ys.subarray(i * OUT, (i + 1) * OUT), [1, OUT])));
+    const ref = fisherReference(await net.weight.data(), await net.bias!.data(), xs, ys, n);
+    const got = await fisher.get(net.weight)!.data();
+    const gotB = await fisher.get(net.bias!)!.data();
+    for (let i = 0; i < ref.w.length; i++) expect(got[i]).toBeCloseTo(ref.w[i]!, 5);
+    for (let i = 0; i < ref.b.length; i++) expect(gotB[i]).toBeCloseTo(ref.b[i]!, 5);
+    for (const f of fisher.values()) f.dispose();
+    net.dispose();
+  });
+
+  it('merging penalties keeps the gradient of both: F = F1 + F2, anchor = Fisher-weighted mean', async () => {
+    await gpu();
+    const p = tensor([1, 2, 3], [3]).keep();
+    const f1 = new Map([[p, tensor([1, 0, 2], [3]).keep()]]);
+    const first = mergeEwc(null, f1, [p]);
+    p.rt.upload(p.storage, Float32Array.from([3, 4, 5]));
+    const f2 = new Map([[p, tensor([1, 0, 6], [3]).keep()]]);
+    const both = mergeEwc(first, f2, [p]);
+    expect(Array.from(await both.fisher.get(p)!.data())).toEqual([2, 0, 8]);
+    const a = await both.anchor.get(p)!.data();
+    expect(a[0]).toBeCloseTo(2, 5); // (1*1 + 1*3) / 2
+    expect(a[1]).toBeCloseTo(4, 5); // no Fisher anywhere: the current value
+    expect(a[2]).toBeCloseTo((2 * 3 + 6 * 5) / 8, 5);
+  });
+
+  it('with lambda large, the weights that matter for task 1 barely move while task 2 trains', async () => {
+    await gpu();
+    const xs1 = randomArray(16 * IN, 3);
+    const ys1 = randomArray(16 * OUT, 4);
+    const xs2 = randomArray(16 * IN, 5);
+    const ys2 = randomArray(16 * OUT, 6).map((v) => 3 * v + 2); // a different mapping
+    const train = async (net: Linear, opt: AdamW, xs: Float32Array, ys: Float32Array, steps: number) => {
+      for (let s = 0; s < steps; s++) await scope(async () => {
+        net.zeroGrad();
+        backward(mseLoss(net.forward(tensor(xs, [16, IN])), tensor(ys, [16, OUT])));
+        await opt.step();
+      });
+    };
+    const drift = async (lambda: number) => {
+      const net = withInitSeed(5, () => new Linear(IN, OUT));
+      const opt = new AdamW(net.parameters(), { lr: 0.05, weightDecay: 0 });
+      await train(net, opt, xs1, ys1, 60);
+      const fisher = await estimateFisher(net.parameters(), 16, (i) => mseLoss(net.forward(tensor(xs1.subarray(i * IN, (i + 1) * IN), [1, IN])), tensor(ys1.subarray(i * OUT, (i + 1) * OUT), [1, OUT])));
+      const ewc = mergeEwc(null, fisher, net.parameters());
+      if (lambda > 0) opt.ewc = { lambda, fisher: ewc.fisher, anchor: ewc.anchor };
+      await train(net, opt, xs2, ys2, 60);
+      // Fisher-weighted squared drift from the task-1 weights
+      let d = 0;
+      for (const p of net.parameters()) {
+        const [f, a, v] = [await ewc.fisher.get(p)!.data(), await ewc.anchor.get(p)!.data(), await p.data()];
+        for (let i = 0; i < v.length; i++) d += f[i]! * (v[i]! - a[i]!) ** 2;
+      }
+      net.dispose();
+      opt.dispose();
+      return d;
+    };
+    const free = await drift(0);
+    const held = await drift(1000);
+    expect(free).toBeGreaterThan(0.05);
+    expect(held).toBeLessThan(free / 20);
+  });
+});
+
+describe('experience replay', () => {
+  it('reservoir sampling keeps each task within its quota, uniformly over what it saw, and round-trips', () => {
+    const r = new ReplayBuffer(4, 2);
+    const rng = new SeededRng(1);
+    const counts = new Array(40).fill(0);
+    for (let trial = 0; trial < 400; trial++) {
+      const buf = new ReplayBuffer(4, 1);
+      for (let i = 0; i < 40; i++) buf.offer({ task: 'ivf', a: Float32Array.of(i), b: Float32Array.of(0), label: Float32Array.of(0) }, rng);
+      for (let k = 0; k < 4; k++) counts[buf.toTensors().tensors.get('replay.ivf.a')!.data[k]!]++;
+    }
+    // each of the 40 crops should be kept 400 * 4 / 40 = 40 times on average
+    expect(Math.min(...counts)).toBeGreaterThan(15);
+    expect(Math.max(...counts)).toBeLessThan(70);
+    for (let i = 0; i < 10; i++) r.offer({ task: i % 2 ? 'mif' : 'ivf', a: new Float32Array(4).fill(i), b: new Float32Array(4), label: new Float32Array(4) }, rng);
+    expect(r.countOf('ivf')).toBe(4);
+    expect(r.countOf('mif')).toBe(4);
+    expect(r.sample(rng, 'ivf')!.task).toBe('mif');
+    const { tensors, meta } = r.toTensors();
+    const back = ReplayBuffer.fromTensors(tensors, meta, 'test');
+    expect(back.toTensors().tensors.get('replay.mif.a')!.data).toEqual(tensors.get('replay.mif.a')!.data);
+  });
+});
+
+describe('continual flow-matching training', () => {
+  it('a run interrupted after its first task resumes to the same weights, replay buffer and penalty', async () => {
+    await gpu();
+    const pair = (seed: number, group: string): Triple => ({ name: `${group}${seed}`, w: 24, h: 24, a: randomArray(576, seed).map((v) => 0.5 + 0.4 * v), b: randomArray(576, seed + 1).map((v) => 0.5 + 0.4 * v), label: randomArray(576, seed + 2).map((v) => 0.5 + 0.4 * v), group });
+    const data = new Map([['ivf', [pair(1, 'ivf')]], ['mif', [pair(5, 'mif')]]]);
+    const train: TrainConfig = { ...DEFAULT_TRAIN, model: { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }, batch: 2, crop: 16, warmup: 1 };
+    const cc: ContinualConfig = { tasks: ['ivf', 'mif'], stepsPerTask: 3, ewcLambda: 1, fisherSamples: 2, replayQuota: 2, replayRatio: 0.5 };
+    const straight = new ContinualTrainer(train, cc, data);
+    await straight.run(() => {});
+    const first = new ContinualTrainer(train, cc, data);
+    let saved: Awaited<ReturnType<ContinualTrainer['state']>> | null = null;
+    await first.run(() => {}, undefined, async (i) => {
+      if (i === 0) {
+        saved = await first.state();
+        throw new Error('interrupted');
+      }
+    }).catch((e: Error) => expect(e.message).toBe('interrupted'));
+    const resumed = new ContinualTrainer(train, cc, data);
+    resumed.restore(saved!.tensors, JSON.parse(JSON.stringify(saved!.meta)), 'state');
+    await resumed.run(() => {});
+    const [s, r] = [await straight.state(), await resumed.state()];
+    expect(r.meta.step).toBe(6);
+    expect(r.meta.continual.replay).toEqual(s.meta.continual.replay);
+    for (const [k, v] of s.tensors) expect(Array.from(r.tensors.get(k)!.data), k).toEqual(Array.from(v.data));
+    for (const t of [straight, first, resumed]) t.dispose();
+  }, 120_000);
+});
