@@ -4,6 +4,7 @@
 # Labels go to runs/labels/<task>/<dataset>/ (what `fusionfm train --labels` reads); the
 # tables and reports are copied to bench/results/pseudo-gt/<task>-<dataset>/.
 # Usage: bash bench/pseudo-gt.sh [dataset ...]   (default: all six; two run at a time)
+#        SWEEP_C=0.3,0.7 SWEEP_ALPHA=0.25,1 bash bench/pseudo-gt.sh ...   (a smaller grid)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cli="node dist/src/cli/main.js"
@@ -13,7 +14,7 @@ one() {
   local ds=$1 task=${1%%/*} name
   name=$(echo "$ds" | tr '/' '-')
   $cli pseudo-gt --task "$task" --data "$ds" --split train --out "runs/labels/$ds" --overwrite \
-    --sweep-c 0.3,0.5,0.7,0.9 --sweep-alpha 0.25,0.5,1,2,4 2>"runs/labels/$name.log"
+    --sweep-c "${SWEEP_C:-0.3,0.5,0.7,0.9}" --sweep-alpha "${SWEEP_ALPHA:-0.25,0.5,1,2,4}" 2>"runs/labels/$name.log"
   mkdir -p "bench/results/pseudo-gt/$name"
   cp runs/labels/"$ds"/{summary.json,sweep.csv,evaluation.csv,scores.csv,skipped.csv,weights.json,report.html} "bench/results/pseudo-gt/$name/"
 }

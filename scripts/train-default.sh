@@ -2,7 +2,7 @@
 # The bundled default checkpoint, reproducibly: pseudo labels of every shared dataset's train
 # split (bench/pseudo-gt.sh, skipped when runs/labels already holds them), then one model trained
 # on the four tasks in sequence (IVF -> MIF -> MEF -> MFF) with EWC + experience replay, seeds
-# fixed, copied to checkpoints/default.safetensors. About 30 min on a 2-core software GPU
+# fixed, copied to checkpoints/default.safetensors. About 15 min on a 2-core software GPU with nothing else running
 # (STEPS=<per task> to change the budget; RESUME=1 to continue an interrupted run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ missing=()
 for ds in "${sets[@]}"; do [ -f "runs/labels/$ds/summary.json" ] || missing+=("$ds"); done
 [ ${#missing[@]} -gt 0 ] && bash bench/pseudo-gt.sh "${missing[@]}"
 node dist/src/cli/main.js train --tasks ivf,mif,mef,mff --labels runs/labels --out runs/default \
-  --steps "${STEPS:-300}" --batch 4 --crop 64 --seed 1 --ema-decay 0.995 \
+  --steps "${STEPS:-150}" --batch 4 --crop 64 --seed 1 --ema-decay 0.99 \
   --ewc-lambda 1 --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume}
 mkdir -p checkpoints
 cp runs/default/model.safetensors checkpoints/default.safetensors.tmp

@@ -14,6 +14,9 @@ import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
 import { gpu } from './helpers.js';
+import { existsSync, statSync } from 'node:fs';
+import { fuseImages } from '../src/fusion/flow/fuse.js';
+import { loadFlowModel } from '../src/io/flow-checkpoint.js';
 
 describe('flow matching from the sources', () => {
   it('overfits one small pair: the one-step output lands within a small MSE of its label', async () => {
@@ -115,7 +118,7 @@ describe('fusing with a model', () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const { saveFlowModel, loadFlowModel } = await import('../src/io/flow-checkpoint.js');
+    const { saveFlowModel } = await import('../src/io/flow-checkpoint.js');
     const { stateDict } = await import('../src/nn/state.js');
     const dir = mkdtempSync(join(tmpdir(), 'ffm-model-'));
     const net = withInitSeed(1, () => new VelocityNet(small));
@@ -144,4 +147,27 @@ describe('fusing with a model', () => {
     expect(() => writeFileAtomic(path, new Uint8Array([1, 2, 3]))).toThrow();
     expect(readFileSync(path, 'utf8')).toBe('good');
   });
+});
+
+describe('the bundled default model', () => {
+  const path = 'checkpoints/default.safetensors';
+  it.skipIf(!existsSync(path))('is under 8 MB, serves all four tasks and fuses a sample crop into something new and finite (skipped: no checkpoints/default.safetensors)', async () => {
+    await gpu();
+    expect(statSync(path).size).toBeLessThan(8 * 1024 * 1024);
+    const { net, meta } = loadFlowModel(path);
+    try {
+      expect([...meta.tasks].sort()).toEqual(['ivf', 'mef', 'mff', 'mif']);
+      const crop = { x: 100, y: 60, size: 64, flipH: false, flipV: false };
+      const a = applyCrop(await readImage('samples/ivf-VIFB/carWhite_a.jpg'), crop);
+      const b = applyCrop(await readImage('samples/ivf-VIFB/carWhite_b.jpg'), crop);
+      const f = await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling });
+      const y = f.planes[0]!;
+      expect(y.every(Number.isFinite)).toBe(true);
+      const diff = (p: Float32Array) => p.reduce((s, v, i) => s + Math.abs(v - y[i]!), 0) / p.length;
+      expect(diff(a.planes[0]!)).toBeGreaterThan(0.005);
+      expect(diff(b.planes[0]!)).toBeGreaterThan(0.005);
+    } finally {
+      net.dispose();
+    }
+  }, 120_000);
 });

@@ -49,7 +49,8 @@ export class ContinualTrainer {
     for (const t of cc.tasks) if (!dataByTask.get(t)?.length) throw new InputError(`continual training: no training pairs for task '${t}'`);
     if (!(cc.replayRatio >= 0 && cc.replayRatio < 1)) throw new InputError(`--replay-ratio must be in [0, 1), got ${cc.replayRatio}`);
     if (!(cc.ewcLambda >= 0)) throw new InputError(`--ewc-lambda must be >= 0, got ${cc.ewcLambda}`);
-    this.trainer = new FlowTrainer({ ...train, steps: cc.stepsPerTask }, dataByTask.get(cc.tasks[0]!)!);
+    // each task's warm-up is at most a tenth of its steps (short tasks would otherwise spend most of their budget warming up)
+    this.trainer = new FlowTrainer({ ...train, steps: cc.stepsPerTask, warmup: Math.min(train.warmup, Math.ceil(cc.stepsPerTask / 10)) }, dataByTask.get(cc.tasks[0]!)!);
     if (cc.replayQuota > 0) {
       this.trainer.replay = new ReplayBuffer(cc.replayQuota, train.crop);
       this.trainer.replayRatio = cc.replayRatio;
