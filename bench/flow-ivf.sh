@@ -19,4 +19,4 @@ read -r c alpha < <(node -e "const s=require('./runs/labels/ivf/VIFB/summary.jso
 [ -f runs/labels-test/ivf/VIFB/summary.json ] || node dist/src/cli/main.js pseudo-gt --task ivf --data ivf/VIFB --split test \
   --out runs/labels-test/ivf/VIFB --c "$c" --alpha "$alpha" 2>runs/labels-test.log
 node dist/bench/flow-ivf.js --models sum=runs/ivf-sum/model.safetensors,average=runs/ivf-average/model.safetensors,gaussian=runs/ivf-gaussian/model.safetensors \
-  --labels runs/labels-test/ivf/VIFB --out bench/results/flow-ivf --steps "${K_STEPS:-1,2,4,8}" --other-steps "${K_OTHER:-1}"
+  --labels runs/labels-test/ivf/VIFB --out bench/results/flow-ivf --steps "${K_STEPS:-1,2,4,8}" --other-steps "${K_OTHER:-1}" --pairs "${PAIRS:-0}"

@@ -5,7 +5,7 @@
  *
  *   node dist/bench/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
- * (--steps for the first model, --other-steps for the rest)
+ * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs)
  *
  * Quality: the task composite (each metric min-max normalised over the pair's candidate pool of
  * published methods + classical fusers, as in stage 1 of the pseudo labels) and the standard
@@ -33,6 +33,8 @@ const { values } = parseArgs({ options: {
   models: { type: 'string' }, labels: { type: 'string' }, steps: { type: 'string', default: '1,2,4,8' },
   // the other couplings at fewer step counts keeps the run within a software GPU's budget
   'other-steps': { type: 'string', default: '1,4' },
+  // the first N test pairs only (0: all), when the full split does not fit the time at hand
+  pairs: { type: 'string', default: '0' },
   data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
 } });
 if (!values.models) throw new Error('--models name=path,... is required');
@@ -42,7 +44,7 @@ const otherSteps = values['other-steps']!.split(',').map(Number);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
-const pairs = ds.split('test');
+const pairs = Number(values.pairs) > 0 ? ds.split('test').slice(0, Number(values.pairs)) : ds.split('test');
 const task = ds.id.split('/')[0] as 'ivf';
 const weights = DEFAULT_WEIGHTS[task];
 const selMetrics = tableMetrics(weights);
