@@ -9,10 +9,10 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { applyCrop } from '../fusion/augment.js';
 import { luminance, withLuminance } from '../fusion/colour.js';
 import { makeImage, planeOrGrey, type Image } from '../fusion/image.js';
-import { cvGray, nabf, qabfEvaluator } from '../fusion/metrics/evaluator.js';
-import { metricInput } from '../fusion/metrics/index.js';
+import { nabf, qabfEvaluator } from '../fusion/metrics/evaluator.js';
 import { refineLuma, type RefineParams } from '../fusion/pseudo/detail.js';
 import { DEFAULT_PROBE, Probe, type ProbeConfig } from '../fusion/pseudo/probe.js';
 import { composite, copyOfSource, greySources, greyTriple, pickBest, poolBounds, rawScores, scoreWith, tableMetrics, type Bounds, type Scored, type Task, type WeightTable } from '../fusion/pseudo/selection.js';
@@ -120,23 +120,17 @@ function refineAll(recs: PairRecord[], probes: { pa: Float32Array; pb: Float32Ar
 }
 
 /** Artifact (Nabf) and edge-transfer (Qabf) figures of a label, on grey 8-bit planes. */
-function artifacts(a: Image, b: Image, f: Image): { nabf: number; qabf: number } {
-  const i = metricInput(a, b, f);
-  const [ga, gb, gf] = [cvGray(i.vi), cvGray(i.ir), cvGray(i.f)];
-  return { nabf: nabf(ga, gb, gf, i.w, i.h), qabf: qabfEvaluator(ga, gb, gf, i.w, i.h) };
+function artifacts(r: PairRecord, f: Image): { nabf: number; qabf: number } {
+  const g = greyTriple(r.a, r.b, f, r.src);
+  return { nabf: nabf(g.a, g.b, g.f, g.w, g.h), qabf: qabfEvaluator(g.a, g.b, g.f, g.w, g.h) };
 }
 
 /** A square crop around the pixel where the refiner changed the most, for before/after views. */
 function cropAround(img: Image, cx: number, cy: number, side: number): Image {
   const s = Math.min(side, img.width, img.height);
-  const x0 = Math.max(0, Math.min(img.width - s, cx - (s >> 1)));
-  const y0 = Math.max(0, Math.min(img.height - s, cy - (s >> 1)));
-  const planes = img.planes.map((p) => {
-    const out = new Float32Array(s * s);
-    for (let y = 0; y < s; y++) out.set(p.subarray((y0 + y) * img.width + x0, (y0 + y) * img.width + x0 + s), y * s);
-    return out;
-  });
-  return makeImage(s, s, planes);
+  const x = Math.max(0, Math.min(img.width - s, cx - (s >> 1)));
+  const y = Math.max(0, Math.min(img.height - s, cy - (s >> 1)));
+  return applyCrop(img, { x, y, size: s, flipH: false, flipV: false });
 }
 
 export interface PseudoGtSummary {
@@ -218,7 +212,7 @@ export async function runPseudoGt(opts: PseudoGtOptions, progress: ProgressSink)
         const r = recs[i]!;
         cs.push(scoreWith(r.bounds, 'sweep', rawScores(greyTriple(r.a, r.b, x.image, r.src), metrics), metrics, weights).composite);
         fin.push(Math.max(cs.at(-1)!, stage1Score[i]!));
-        const art = artifacts(r.a, r.b, x.image);
+        const art = artifacts(r, x.image);
         ns.push(art.nabf);
         qs.push(art.qabf);
         fr.push(mean(Array.from(x.mask, (m) => (m > 0 ? 1 : 0))));
@@ -248,7 +242,7 @@ export async function runPseudoGt(opts: PseudoGtOptions, progress: ProgressSink)
     if (refined) kinds.push(['refined', refined[i]!.image, rawScores(greyTriple(r.a, r.b, refined[i]!.image, r.src), metrics)]);
     for (const [kind, img, raw] of kinds) {
       const s = scoreWith(r.bounds, kind, raw, metrics, weights);
-      const art = artifacts(r.a, r.b, img);
+      const art = artifacts(r, img);
       comp[kind]!.push(s.composite);
       nab[kind]!.push(art.nabf);
       qab[kind]!.push(art.qabf);
