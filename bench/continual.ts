@@ -12,9 +12,15 @@
  * with b_j the untrained net's score.
  *
  *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
+ *        [--only '<variant>;...;single'] [--net small|default] [--batch 4] [--crop 48] [--fisher-samples 32]
+ *        [--eval-cache file.json [--prepare-only]]
+ * --only runs some variants (by name; 'single' = the single-task references) so that variants
+ * can run as parallel processes and be merged by bench/continual-merge.ts. --eval-cache keeps the
+ * evaluation crops and their pool bounds in one file, so a machine without the candidate
+ * folders (a GPU machine) can score.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
@@ -30,46 +36,70 @@ import { getNodeRuntime } from '../src/gpu/node-device.js';
 import { candidatePool } from '../src/io/candidates.js';
 import { Dataset, DEFAULT_DATASETS } from '../src/io/dataset.js';
 import { loadTriples } from '../src/cli/train.js';
+import { transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
 const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
-  only: { type: 'string' },
+  only: { type: 'string' }, net: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' },
+  'fisher-samples': { type: 'string', default: '32' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
 } });
+// ';'-separated, since variant names hold commas
+const only = values.only ? new Set(values.only.split(';')) : null;
 const steps = Number(values.steps);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const TASKS: Task[] = ['ivf', 'mif', 'mef', 'mff'];
 const CROP = 128;
 
-// evaluation crops and their candidate-pool bounds, computed once
+// evaluation crops (luminance) and their candidate-pool bounds, computed once or read from --eval-cache
 interface EvalPair { name: string; a: Image; b: Image; bounds: Bounds }
 const evalSets = new Map<Task, EvalPair[]>();
-for (const task of TASKS) {
-  const ids = DEFAULT_DATASETS[task];
-  const per = Math.ceil(6 / ids.length);
-  const pairs: EvalPair[] = [];
-  for (const id of ids) {
-    const ds = new Dataset(id);
-    const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
-    for (const p of ds.split('test').slice(0, per)) {
-      const full = await ds.readPair(p);
-      const crop = { x: (full.a.width - CROP) >> 1, y: (full.a.height - CROP) >> 1, size: CROP, flipH: false, flipV: false };
-      const a = applyCrop(full.a, crop);
-      const b = applyCrop(full.b, crop);
-      const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
-      const raws: { raw: number[] }[] = [];
-      for (const c of pool) {
-        const f = await c.load(p.name, full.a, full.b);
-        if ('skip' in f) continue;
-        const g = greyTriple(a, b, applyCrop(f, crop));
-        if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
+// the cache: <file> (names, bounds, offsets) and <file>.bin (the crops' float32 planes)
+if (values['eval-cache'] && existsSync(values['eval-cache'])) {
+  const cache = JSON.parse(readFileSync(values['eval-cache'], 'utf8')) as Record<Task, { name: string; offset: number; bounds: Bounds }[]>;
+  const bin = readFileSync(`${values['eval-cache']}.bin`);
+  const plane = (offset: number) => new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + CROP * CROP * 4));
+  for (const task of TASKS) evalSets.set(task, cache[task].map((p) => ({ name: p.name, a: makeImage(CROP, CROP, [plane(p.offset)]), b: makeImage(CROP, CROP, [plane(p.offset + CROP * CROP * 4)]), bounds: p.bounds })));
+} else {
+  for (const task of TASKS) {
+    const ids = DEFAULT_DATASETS[task];
+    const per = Math.ceil(6 / ids.length);
+    const pairs: EvalPair[] = [];
+    for (const id of ids) {
+      const ds = new Dataset(id);
+      const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
+      for (const p of ds.split('test').slice(0, per)) {
+        const full = await ds.readPair(p);
+        const crop = { x: (full.a.width - CROP) >> 1, y: (full.a.height - CROP) >> 1, size: CROP, flipH: false, flipV: false };
+        // luminance crops: what the net sees, and (8-bit grey conversion aside) what the metrics see
+        const a = makeImage(CROP, CROP, [luminance(applyCrop(full.a, crop))]);
+        const b = makeImage(CROP, CROP, [luminance(applyCrop(full.b, crop))]);
+        const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
+        const raws: { raw: number[] }[] = [];
+        for (const c of pool) {
+          const f = await c.load(p.name, full.a, full.b);
+          if ('skip' in f) continue;
+          const g = greyTriple(a, b, applyCrop(f, crop));
+          if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
+        }
+        pairs.push({ name: `${id}/${p.name}`, a, b, bounds: poolBounds(raws, metrics) });
       }
-      pairs.push({ name: `${id}/${p.name}`, a, b, bounds: poolBounds(raws, metrics) });
     }
+    evalSets.set(task, pairs);
+    console.error(`eval set ${task}: ${pairs.length} crops`);
   }
-  evalSets.set(task, pairs);
-  console.error(`eval set ${task}: ${pairs.length} crops`);
+  if (values['eval-cache']) {
+    const planes: Float32Array[] = [];
+    const cache = Object.fromEntries([...evalSets].map(([t, ps]) => [t, ps.map((p) => {
+      planes.push(p.a.planes[0]!, p.b.planes[0]!);
+      return { name: p.name, offset: (planes.length - 2) * CROP * CROP * 4, bounds: p.bounds };
+    })]));
+    writeFileSync(values['eval-cache'], JSON.stringify(cache));
+    writeFileSync(`${values['eval-cache']}.bin`, Buffer.concat(planes.map((q) => Buffer.from(q.buffer, q.byteOffset, q.byteLength))));
+    console.error(`wrote ${values['eval-cache']}`);
+  }
 }
+if (values['prepare-only']) process.exit(0);
 
 async function score(net: VelocityNet, task: Task): Promise<number> {
   const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
@@ -88,10 +118,13 @@ const { triples } = await loadTriples({ data: TASKS.flatMap((t) => DEFAULT_DATAS
 const byTask = new Map<string, Triple[]>();
 for (const t of triples) byTask.set(t.group!, [...(byTask.get(t.group!) ?? []), t]);
 
+// 'small' fits a software GPU's budget; 'default' is the shipped architecture (DEFAULT_VELOCITY)
+const SMALL = { baseChannels: 8, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 };
+if (values.net !== 'small' && values.net !== 'default') throw new Error(`--net: expected small or default, got ${values.net}`);
 const train: TrainConfig = {
   ...DEFAULT_TRAIN,
-  model: { baseChannels: 8, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 },
-  batch: 4, crop: 48, lr: 2e-3, warmup: 10, emaDecay: 0.99, seed: 1,
+  model: values.net === 'small' ? { ...DEFAULT_TRAIN.model, ...SMALL } : DEFAULT_TRAIN.model,
+  batch: Number(values.batch), crop: Number(values.crop), lr: values.net === 'small' ? 2e-3 : DEFAULT_TRAIN.lr, warmup: 10, emaDecay: 0.99, seed: 1,
 };
 interface Variant { name: string; ewcLambda: number; replaySize: number; group: string }
 const L = 1;
@@ -101,11 +134,11 @@ const variants: Variant[] = [
   { name: 'EWC', ewcLambda: L, replaySize: 0, group: 'main' },
   { name: 'replay', ewcLambda: 0, replaySize: Q, group: 'main' },
   { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
-  ...[16, 32, 128].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
-  ...[0.1, 10].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
-].filter((v) => !values.only || values.only.split(',').includes(v.name));
+  ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
+  ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
+].filter((v) => !only || only.has(v.name));
 
-const results: Record<string, unknown>[] = [];
+const results: VariantResult[] = [];
 const t0 = performance.now();
 // b_j: the untrained net
 const init = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
@@ -114,35 +147,30 @@ for (const t of TASKS) base.push(await score(init.trainer.net, t));
 init.dispose();
 // single-task references: a fresh net per task with the same per-task budget
 const single: number[] = [];
-for (const t of TASKS) {
+if (!only || only.has('single')) for (const t of TASKS) {
   const ct = new ContinualTrainer(train, { tasks: [t], stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
   await ct.run(() => {});
   single.push(await score(ct.trainer.net, t));
   ct.dispose();
   console.error(`single-task ${t}: ${single.at(-1)!.toFixed(4)}`);
 }
+if (only?.has('single')) write();
 function write(): void {
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
-const out = {
-  bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
-  tasks: TASKS, steps_per_task: steps, train: { ...train, model: train.model }, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
-  untrained: base, single_task: single, single_task_mean: single.reduce((s, x) => s + x, 0) / single.length, variants: results, seconds: (performance.now() - t0) / 1000,
-};
-mkdirSync(values.out!, { recursive: true });
-writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
-const f = (x: number) => x.toFixed(4);
-const md = [`# Continual learning: ${TASKS.join(' -> ')}, ${steps} steps per task`, '', `Adapter ${out.adapter}; commit ${commit}; command \`${out.command}\`.`, '',
-  `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool). Untrained net: ${base.map(f).join(', ')}. Single-task models: ${single.map(f).join(', ')} (mean ${f(out.single_task_mean)}).`, '',
-  '| variant | EWC lambda | replay size | ACC | BWT | FWT | ACC / single-task | R (rows: after task i; columns: task j) |', '|---|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.variant} | ${r.ewc_lambda} | ${r.replay_size} | ${f(r.ACC as number)} | ${f(r.BWT as number)} | ${f(r.FWT as number)} | ${f(r.acc_vs_single as number)} | ${(r.R as number[][]).map((row) => row.map(f).join(' ')).join(' / ')} |`), ''];
-writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
-console.log(md.join('\n'));
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch { /* not a checkout */ }
+  const singleMean = single.length ? single.reduce((s, x) => s + x, 0) / single.length : null;
+  const md = writeContinualReport(values.out!, {
+    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
+    tasks: [...TASKS], steps_per_task: steps, train, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+    untrained: base, single_task: single, single_task_mean: singleMean,
+    variants: results.map((r) => ({ ...r, acc_vs_single: singleMean === null ? null : r.ACC / singleMean })), seconds: (performance.now() - t0) / 1000,
+  });
+  console.log(md);
 }
 for (const v of variants) {
-  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: 32, replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 };
+  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']), replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 };
   const ct = new ContinualTrainer(train, cc, byTask);
   const R: number[][] = [];
   const tv = performance.now();
@@ -152,13 +180,9 @@ for (const v of variants) {
     R.push(row);
   });
   ct.dispose();
-  const T = TASKS.length;
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const acc = mean(R[T - 1]!);
-  const bwt = mean(TASKS.slice(0, -1).map((_, j) => R[T - 1]![j]! - R[j]![j]!));
-  const fwt = mean(TASKS.slice(1).map((_, k) => R[k]![k + 1]! - base[k + 1]!));
-  results.push({ variant: v.name, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ACC: acc, BWT: bwt, FWT: fwt, acc_vs_single: acc / mean(single), seconds: (performance.now() - tv) / 1000 });
-  console.error(`${v.name}: ACC ${acc.toFixed(4)} BWT ${bwt.toFixed(4)} FWT ${fwt.toFixed(4)} R ${JSON.stringify(R.map((r) => r.map((x) => +x.toFixed(4))))}`);
+  const m = transferMetrics(R, base);
+  results.push({ variant: v.name, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ...m, acc_vs_single: null, seconds: (performance.now() - tv) / 1000 });
+  console.error(`${v.name}: ACC ${m.ACC.toFixed(4)} BWT ${m.BWT.toFixed(4)} FWT ${m.FWT.toFixed(4)} R ${JSON.stringify(R.map((r) => r.map((x) => +x.toFixed(4))))}`);
   write();
 }
 rt.destroy();

@@ -5,7 +5,9 @@
  *
  *   node dist/bench/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
- * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs)
+ * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
+ * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
+ * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops)
  *
  * Quality: the task composite (each metric min-max normalised over the pair's candidate pool of
  * published methods + classical fusers, as in stage 1 of the pseudo labels) and the standard
@@ -13,7 +15,7 @@
  * network + colour), on the adapter named in the output.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
@@ -21,7 +23,7 @@ import { fuseClassical, classicalNames } from '../src/fusion/classical/index.js'
 import { fuseImages } from '../src/fusion/flow/fuse.js';
 import type { Image } from '../src/fusion/image.js';
 import { getMetric, metricInput } from '../src/fusion/metrics/index.js';
-import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics } from '../src/fusion/pseudo/selection.js';
+import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Bounds } from '../src/fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
 import { candidatePool } from '../src/io/candidates.js';
 import { Dataset } from '../src/io/dataset.js';
@@ -35,10 +37,11 @@ const { values } = parseArgs({ options: {
   'other-steps': { type: 'string', default: '1,4' },
   // the first N test pairs only (0: all), when the full split does not fit the time at hand
   pairs: { type: 'string', default: '0' },
+  'bounds-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
   data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
 } });
-if (!values.models) throw new Error('--models name=path,... is required');
-const models = values.models.split(',').map((s) => s.split('=') as [string, string]);
+if (!values.models && !values['prepare-only']) throw new Error('--models name=path,... is required');
+const models = (values.models ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
 const steps = values.steps!.split(',').map(Number);
 const otherSteps = values['other-steps']!.split(',').map(Number);
 const rt = await getNodeRuntime();
@@ -58,18 +61,60 @@ const row = (name: string, kind: string, extra: Partial<Row> = {}) => {
 };
 
 const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path) }));
-const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
+const cachePath = values['bounds-cache'];
+const cache: Record<string, Bounds> = cachePath && existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
+const pool = cachePath && existsSync(cachePath) ? [] : candidatePool(ds, { published: true, classical: true, folders: [] });
+// results are rewritten after every pair, so that a run cut short still leaves its figures
+function writeResults(done: number): void {
+  const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch { /* not a checkout */ }
+  const out = {
+    bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: done, of_pairs: pairs.length, adapter: rt.adapter.name, commit,
+    command: `node dist/bench/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
+    composite_definition: `weighted mean of ${selMetrics.join(', ')} normalised per pair over the candidate pool (published + classical)`,
+    metrics: stdMetrics.map((m) => m.id),
+    rows: [...rows.values()].map((r) => ({
+      name: r.name, kind: r.kind, coupling: r.coupling, steps: r.steps, nfe: r.nfe,
+      median_ms: r.ms.every(Number.isNaN) ? null : summarize(r.ms).median_ms,
+      composite: mean(r.composite),
+      means: Object.fromEntries(stdMetrics.map((m, k) => [m.id, mean(r.metrics.map((v) => v[k]!))])),
+    })),
+  };
+  mkdirSync(values.out!, { recursive: true });
+  writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
+  const f4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : Number(v.toPrecision(4)).toString());
+  const md = [
+    `# FusionFM on ${ds.id} test split (${done} of ${pairs.length} pairs)`, '',
+    `Adapter: ${out.adapter}; commit ${commit}. Command: \`${out.command}\`.`, '',
+    `Composite: ${out.composite_definition} (1 = best candidate of the pool). Time: median per image, whole fusion call.`, '',
+    `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} |`,
+    `|---|---|---|---|${out.metrics.map(() => '---').join('|')}|`,
+    ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} |`),
+    '',
+  ];
+  writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
+  if (done === pairs.length) console.log(md.join('\n'));
+}
 for (const [pi, p] of pairs.entries()) {
   const { a, b } = await ds.readPair(p);
   // the pair's scale: the candidate pool (copies of a source left out, as in selection)
-  const raws: { name: string; raw: number[] }[] = [];
-  for (const c of pool) {
-    const img = await c.load(p.name, a, b);
-    if ('skip' in img) continue;
-    const g = greyTriple(a, b, img);
-    if (!copyOfSource(g)) raws.push({ name: c.name, raw: rawScores(g, selMetrics) });
+  if (!cache[p.name]) {
+    if (!pool.length) throw new Error(`${cachePath}: no bounds for pair '${p.name}'`);
+    const raws: { name: string; raw: number[] }[] = [];
+    for (const c of pool) {
+      const img = await c.load(p.name, a, b);
+      if ('skip' in img) continue;
+      const g = greyTriple(a, b, img);
+      if (!copyOfSource(g)) raws.push({ name: c.name, raw: rawScores(g, selMetrics) });
+    }
+    cache[p.name] = poolBounds(raws, selMetrics);
+    if (cachePath) writeFileSync(cachePath, JSON.stringify(cache, null, 1));
   }
-  const bounds = poolBounds(raws, selMetrics);
+  const bounds = cache[p.name]!;
+  if (values['prepare-only']) continue;
   const record = (r: Row, f: Image, ms: number) => {
     r.ms.push(ms);
     r.composite.push(scoreWith(bounds, r.name, rawScores(greyTriple(a, b, f), selMetrics), selMetrics, weights).composite);
@@ -95,37 +140,9 @@ for (const [pi, p] of pairs.entries()) {
     record(row('pseudo label (refined)', 'label'), l, NaN);
   }
   console.error(`${pi + 1}/${pairs.length} ${p.name}`);
+  if (!values['prepare-only']) writeResults(pi + 1);
 }
 
-const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
-const out = {
-  bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: pairs.length, adapter: rt.adapter.name, commit,
-  command: `node dist/bench/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
-  composite_definition: `weighted mean of ${selMetrics.join(', ')} normalised per pair over the candidate pool (published + classical)`,
-  metrics: stdMetrics.map((m) => m.id),
-  rows: [...rows.values()].map((r) => ({
-    name: r.name, kind: r.kind, coupling: r.coupling, steps: r.steps, nfe: r.nfe,
-    median_ms: r.ms.every(Number.isNaN) ? null : summarize(r.ms).median_ms,
-    composite: mean(r.composite),
-    means: Object.fromEntries(stdMetrics.map((m, k) => [m.id, mean(r.metrics.map((v) => v[k]!))])),
-  })),
-};
-mkdirSync(values.out!, { recursive: true });
-writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
-const f4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : Number(v.toPrecision(4)).toString());
-const md = [
-  `# FusionFM on ${ds.id} test split (${pairs.length} pairs)`, '',
-  `Adapter: ${out.adapter}; commit ${commit}. Command: \`${out.command}\`.`, '',
-  `Composite: ${out.composite_definition} (1 = best candidate of the pool). Time: median per image, whole fusion call.`, '',
-  `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} |`,
-  `|---|---|---|---|${out.metrics.map(() => '---').join('|')}|`,
-  ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} |`),
-  '',
-];
-writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
-console.log(md.join('\n'));
+if (values['prepare-only']) process.exit(0);
 rt.destroy();
+

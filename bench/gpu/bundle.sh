@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Packs what bench/gpu/run.sh needs on a GPU machine into .gpu/ (node, node_modules, Vulkan
+# loader libraries: ../shared/tools/gpu-bundle.sh) and .gpudata/ (bench/gpu-pack.ts), within
+# the device tool's 64 MiB. Differences from the shared bundle, to fit: sharp is left out
+# (optional; jpeg-js decodes, and the packed data is PNG), and the TF.js peer's two Node builds
+# are added (bench/kernels.ts compares against TF.js-WebGPU on the same adapter).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+npm run build --silent
+bash ../shared/tools/gpu-bundle.sh >/dev/null
+mapfile -t deps < <(npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep '^node_modules/' | grep -v -e sharp -e '@img' || true)
+tf=node_modules/@tensorflow
+deps+=("$tf/tfjs-core/package.json" "$tf/tfjs-core/dist/tf-core.node.js" "$tf/tfjs-backend-webgpu/package.json" "$tf/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js" node_modules/seedrandom)
+tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/win32-*' \
+    --exclude='node_modules/webgpu/dist/linux-arm64' -cf - "${deps[@]}" | xz -T2 -6 > .gpu/node_modules.tar.xz
+[ -d .gpudata ] || { node dist/bench/gpu-pack.js; }
+[ -f .gpudata/continual-eval.json ] || node dist/bench/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
+[ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
+du -sh .gpu .gpudata dist

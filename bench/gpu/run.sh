@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The benchmarks that want an NVIDIA GPU, as one command on the device machine (see
+# bench/results/README.md). Prepare here with `bash bench/gpu/bundle.sh`, then run there, with
+# .gpu, .gpudata and dist carried:   bash bench/gpu/run.sh
+# Stages (STAGES=speed,kernels,train-ivf,flow-ivf,continual by default), each bounded in time so
+# that the whole stays inside one device call:
+#   speed     flow-speed: training samples/s at 128x128, 640x480 one-step fusion (alone)
+#   kernels   our kernels and U-Net against TF.js-WebGPU on the same adapter (alone)
+#   train-ivf the IVF coupling models (sum / average / gaussian), S_IVF steps each
+#   flow-ivf  the VIFB test-split bench of those models (or of MODELS=dir/ivf-<coupling>.safetensors)
+#   continual every variant of the continual study, one process each, merged
+# Everything lands in $OUT (or runs/gpu): results.tar (JSON, markdown, logs), models.tar.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-runs/gpu}
+res=runs/gpu-results
+mkdir -p "$out" "$res"
+R="bash .gpu/run.sh"
+export FUSIONFM_DATA=$PWD/.gpudata/data
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+t0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$res/stages.log"; }
+pack() { tar -C runs -cf "$out/results.tar" gpu-results; }
+trap pack EXIT
+nvidia-smi -L > "$res/device.txt" 2>&1 || true
+# the bundle keeps the Vulkan loader libraries compressed (bench/gpu/bundle.sh)
+[ -f .gpu/libs.tar.xz ] && tar -C .gpu -xJf .gpu/libs.tar.xz
+stages=${STAGES:-speed,kernels,train-ivf,flow-ivf,continual}
+has() { [[ ",$stages," == *",$1,"* ]]; }
+stamp "unpack ($stages)"; $R true
+
+if has speed; then
+  stamp "flow-speed"; timeout 90 $R node dist/bench/flow-speed.js --checkpoint checkpoints/default.safetensors --out "$res" > "$res/flow-speed.log" 2>&1
+fi
+if has kernels; then
+  stamp "kernels"; timeout 90 $R node dist/bench/kernels.js --out "$res/kernels.json" > "$res/kernels.log" 2>&1
+fi
+pack
+
+# IVF coupling models. On the H100 a training step of the default net is compute-bound in our
+# kernels (235 ms at batch 4, 128x128): parallel processes share the GPU, they do not add to it.
+models=${MODELS:-.gpudata/models}
+if has train-ivf; then
+  s_ivf=${S_IVF:-300}
+  stamp "train-ivf: $s_ivf steps (batch 8, crop 128)"
+  for c in sum average gaussian; do
+    timeout ${TRAIN_S:-200} $R node dist/src/cli/main.js train --task ivf --data ivf/VIFB --labels .gpudata/labels/ivf/VIFB \
+      --out "runs/ivf-$c" --coupling "$c" --steps "$s_ivf" --batch 8 --crop 128 --seed 1 --ema-decay 0.999 \
+      --checkpoint-every "$s_ivf" > "$res/train-ivf-$c.log" 2>&1 &
+  done
+  wait
+  models=runs
+  for c in sum average gaussian; do cp "runs/ivf-$c/model.safetensors" "runs/ivf-$c.safetensors"; done
+  tar -C runs -cf "$out/models.tar" ivf-sum.safetensors ivf-average.safetensors ivf-gaussian.safetensors 2>/dev/null
+fi
+
+if has flow-ivf; then
+  stamp "flow-ivf (models from $models)"
+  timeout ${IVF_S:-200} $R node dist/bench/flow-ivf.js --models sum=$models/ivf-sum.safetensors,average=$models/ivf-average.safetensors,gaussian=$models/ivf-gaussian.safetensors \
+    --bounds-cache .gpudata/vifb-test-bounds.json --out "$res/flow-ivf" --steps 1,2,4,8 --other-steps ${OTHER:-1,8} > "$res/flow-ivf.log" 2>&1
+  pack
+fi
+
+# the continual study, one process per variant; its small net and step count are the
+# software-GPU study's unless NET / S_TASK say otherwise
+if has continual; then
+  s_task=${S_TASK:-60}
+  stamp "continual: $s_task steps per task, net ${NET:-small}"
+  variants=('single' 'fine-tuning' 'EWC' 'replay' 'EWC + replay' 'EWC + replay, size 16' 'EWC + replay, size 32' 'EWC + replay, size 128'
+    'EWC + replay, size 256' 'EWC, lambda 0.1' 'EWC, lambda 10' 'EWC, lambda 100')
+  for i in "${!variants[@]}"; do
+    timeout ${CONT_S:-270} $R node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json \
+      --net "${NET:-small}" --batch 4 --crop 48 --steps "$s_task" --only "${variants[$i]}" --out "$res/continual/part$i" > "$res/continual-part$i.log" 2>&1 &
+  done
+  wait
+  parts=(); for d in "$res"/continual/part*; do [ -f "$d/results.json" ] && parts+=("$d"); done
+  $R node dist/bench/continual-merge.js --out "$res/continual" "${parts[@]}" > "$res/continual-merge.log" 2>&1
+fi
+stamp "done"
