@@ -4,14 +4,14 @@
  * network with tiling + colour), for the default velocity net; plus its parameter count and
  * FLOPs per megapixel. Medians after warm-up.
  *
- *   node dist/bench/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results]
+ *   node dist/bench/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--tiles portable|device]
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
-import { fuseImages } from '../src/fusion/flow/fuse.js';
+import { fuseImages, WEBGPU_BASELINE_BINDING_BYTES } from '../src/fusion/flow/fuse.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
 import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../src/fusion/flow/trainer.js';
 import { makeImage } from '../src/fusion/image.js';
@@ -21,7 +21,9 @@ import { withInitSeed } from '../src/nn/module.js';
 import { SeededRng } from '../src/util/rng.js';
 import { summarize } from './timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, tiles: { type: 'string', default: 'portable' } } });
+if (values.tiles !== 'portable' && values.tiles !== 'device') throw new Error(`--tiles: expected portable or device, got ${values.tiles}`);
+const tiles = values.tiles as 'portable' | 'device';
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
@@ -51,15 +53,15 @@ const W = 640;
 const H = 480;
 const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
 const b = makeImage(W, H, [texture(W, H, 4)]);
-await fuseImages(net, a, b, { steps: 1 });
+await fuseImages(net, a, b, { steps: 1, tiles });
 const fuseMs: number[] = [];
 for (let i = 0; i < rounds; i++) {
   const t0 = performance.now();
-  await fuseImages(net, a, b, { steps: 1 });
+  await fuseImages(net, a, b, { steps: 1, tiles });
   fuseMs.push(performance.now() - t0);
 }
 const fuse = summarize(fuseMs);
-const side = net.maxSide(rt.maxBindingBytes / 2);
+const side = net.maxSide((tiles === 'device' ? rt.maxBindingBytes : Math.min(rt.maxBindingBytes, WEBGPU_BASELINE_BINDING_BYTES)) / 2);
 let commit = 'unknown';
 try {
   commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
@@ -68,7 +70,7 @@ const result = {
   bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
-  fuse_640x480_one_step: { ...fuse, tile_side: side, tiles: Math.ceil((W - 32) / (side - 32)) * Math.ceil((H - 32) / (side - 32)) },
+  fuse_640x480_one_step: { ...fuse, tiles_mode: tiles, tile_side: side, tiles: Math.ceil((W - 32) / (side - 32)) * Math.ceil((H - 32) / (side - 32)) },
 };
 const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
 mkdirSync(values.out!, { recursive: true });

@@ -3,7 +3,10 @@
 #  - npm packages (npm ci) when node_modules is missing or older than package-lock.json;
 #  - a WebGPU adapter: when Dawn finds none and this is Debian/Ubuntu running as root, Mesa's
 #    lavapipe (software Vulkan) from bookworm-backports (bookworm's own mesa 22 is refused by
-#    Dawn); otherwise it prints the exact commands and stops.
+#    Dawn); otherwise it prints the exact commands and stops;
+#  - Debian's chromium for the web demo's browser tests (headless, driven by playwright-core;
+#    no browser download), as root on Debian; elsewhere those tests skip and say why.
+#    FUSIONFM_SKIP_BROWSER=1 skips it.
 # Safe to run repeatedly: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +17,17 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -x /usr/bin/chromium ] && [ "${FUSIONFM_SKIP_BROWSER:-0}" != 1 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's chromium (headless browser tests of the web demo)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; the browser tests will skip (as root on Debian: apt-get install chromium)"
+  fi
 fi
 
 probe() {

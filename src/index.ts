@@ -1,25 +1,15 @@
 /**
- * fusionfm core: browser-safe (no Node built-ins, WGSL bundled as strings).
+ * fusionfm core: browser-safe (no Node built-ins, WGSL bundled as strings): the engine
+ * (src/engine.ts) and FusionFM on top of it.
  * In Node, import 'fusionfm/node' for the Dawn device and file helpers.
  */
-export { createRuntime, GpuRuntime, Storage, NO_ADAPTER_HELP, type AdapterDescription } from './gpu/runtime.js';
-export { Tensor, useRuntime, runtime, tidy, scope, noGrad, isGradEnabled } from './autograd/tensor.js';
-export { tensor, scalar, zeros, ones, full, randn, rand } from './autograd/create.js';
-export { backward } from './autograd/backward.js';
-export * as ops from './autograd/ops.js';
-export { Module, withInitSeed, type Parameter } from './nn/module.js';
-export { Conv2d, Linear, GroupNorm, LayerNorm } from './nn/layers.js';
-export { ResBlock, SelfAttention2d, TimeEmbedding, Downsample, Upsample, timestepEmbedding } from './nn/blocks.js';
-export { UNet, DEFAULT_UNET, type UNetConfig } from './nn/unet.js';
-export { AdamW, warmupCosine, type AdamWOptions } from './nn/optim.js';
-export { encodeSafetensors, decodeSafetensors, type HostTensor } from './nn/safetensors.js';
-export { stateDict, loadStateDict } from './nn/state.js';
-export { ShapeError, LimitError, DeviceError, InputError } from './util/errors.js';
-export { SeededRng, uniformAt, normalAt } from './util/rng.js';
-export { estimateFisher, mergeEwc, normaliseFisher, type EwcState } from './nn/fisher.js';
-export { makeImage, type Image } from './fusion/image.js';
+export * from './engine.js';
+export { makeImage, toRgba8, type Image } from './fusion/image.js';
 export { VelocityNet, DEFAULT_VELOCITY, type VelocityConfig } from './fusion/flow/model.js';
 export { fuseImages, fuseLuminance, type FuseOptions } from './fusion/flow/fuse.js';
+export { decodeFlowModel, encodeFlowModel, FLOW_FORMAT, type FlowModelMeta, type LoadedFlowModel } from './fusion/flow/model-file.js';
+// browser only (createImageBitmap, OffscreenCanvas): a File or Blob into an Image
+export { decodeImageInBrowser } from './io/image-browser.js';
 export { fuseClassical, classicalNames } from './fusion/classical/index.js';
 export { METRICS, getMetric, metricInput } from './fusion/metrics/index.js';
 export { DEFAULT_WEIGHTS as SELECTION_WEIGHTS, SELECTION_METRICS } from './fusion/pseudo/selection.js';

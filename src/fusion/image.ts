@@ -61,3 +61,22 @@ export function assertSameSize(what: string, a: Image, b: Image): void {
 export function planeOrGrey(img: Image, i: number): Float32Array {
   return img.planes.length === 1 ? img.planes[0]! : img.planes[i]!;
 }
+
+/**
+ * 8-bit RGBA pixels (what a PNG file or a canvas holds): values clamped to [0, 1] and rounded,
+ * grey repeated in R, G and B, alpha opaque. A NaN pixel is an error, never a silent black.
+ */
+export function toRgba8(img: Image): Uint8ClampedArray<ArrayBuffer> {
+  const n = img.width * img.height;
+  const out = new Uint8ClampedArray(n * 4);
+  for (let c = 0; c < 3; c++) {
+    const p = planeOrGrey(img, c);
+    for (let i = 0; i < n; i++) {
+      const v = p[i]!;
+      if (Number.isNaN(v)) throw new InputError(`${imageName(img)}: pixel ${i % img.width},${Math.floor(i / img.width)} is NaN; refusing to write it`);
+      out[i * 4 + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+    }
+  }
+  for (let i = 0; i < n; i++) out[i * 4 + 3] = 255;
+  return out;
+}

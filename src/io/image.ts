@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { makeImage, type Image } from '../fusion/image.js';
+import { makeImage, toRgba8, type Image } from '../fusion/image.js';
 import { InputError } from '../util/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
 
@@ -122,16 +122,7 @@ export async function readImage(path: string): Promise<Image> {
 export function encodePng(img: Image): Uint8Array {
   const { width, height } = img;
   const png = new PNG({ width, height, colorType: img.planes.length === 1 ? 0 : 2, inputColorType: 6, inputHasAlpha: true });
-  const n = width * height;
-  for (let c = 0; c < 3; c++) {
-    const p = img.planes[img.planes.length === 1 ? 0 : c]!;
-    for (let i = 0; i < n; i++) {
-      const v = p[i]!;
-      if (Number.isNaN(v)) throw new InputError(`${img.source ?? 'image'}: pixel ${i % width},${Math.floor(i / width)} is NaN; refusing to write it`);
-      png.data[i * 4 + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-    }
-  }
-  for (let i = 0; i < n; i++) png.data[i * 4 + 3] = 255;
+  png.data.set(toRgba8(img));
   return new Uint8Array(PNG.sync.write(png, { colorType: img.planes.length === 1 ? 0 : 2 }));
 }
 

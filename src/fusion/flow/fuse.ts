@@ -3,6 +3,12 @@
  * reflection to the U-Net's size multiple, integrated from the flow source, cropped back and
  * recombined with the sources' chroma. Images larger than `maxTilePixels` are fused in
  * overlapping tiles blended with linear ramps, so any size fits the device's limits.
+ *
+ * Tiling changes the result near seams, so by default ('portable') the tile size is the one
+ * that WebGPU's baseline limit (128 MiB per binding, which every device offers) allows: the
+ * same pair gives the same pixels on every device, Node or browser, software or NVIDIA.
+ * `tiles: 'device'` uses the device's own limit instead (fewer, larger tiles: faster on big
+ * GPUs, but results then differ slightly between devices).
  */
 import { tensor } from '../../autograd/create.js';
 import { noGrad, tidy } from '../../autograd/tensor.js';
@@ -19,6 +25,8 @@ export interface FuseOptions {
   coupling?: Coupling;
   /** tiles are used above this many pixels (default: what the device's largest binding allows the attention) */
   maxTilePixels?: number;
+  /** how the default maxTilePixels is chosen: 'portable' (WebGPU's baseline limit; the default) or 'device' */
+  tiles?: 'portable' | 'device';
   /** tile overlap in pixels (default 32) */
   overlap?: number;
 }
@@ -47,10 +55,15 @@ function tileStarts(n: number, tile: number, overlap: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.round((i * (n - tile)) / (count - 1)));
 }
 
+/** maxStorageBufferBindingSize that the WebGPU spec guarantees on every device */
+export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
+
 export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
   // half the largest binding leaves room for the softmax copy of the attention matrix
-  const side = net.maxSide(net.unet.convIn.weight.rt.maxBindingBytes / 2);
-  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, ...opts };
+  const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
+  const bytes = opts.tiles === 'device' ? deviceBytes : Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
+  const side = net.maxSide(bytes / 2);
+  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, tiles: 'portable', ...opts };
   if (w * h <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
   const tileSide = Math.max(net.sizeMultiple * 4, Math.floor(Math.sqrt(o.maxTilePixels) / net.sizeMultiple) * net.sizeMultiple);
   const tw = Math.min(tileSide, w);

@@ -1,0 +1,61 @@
+/**
+ * FusionFM model files as bytes (browser-safe): safetensors whose metadata names the format,
+ * the task(s), the velocity-net configuration and the coupling, so a file is self-describing
+ * and a wrong one is refused with a reason. The Node file helpers (io/flow-checkpoint.ts) and
+ * the web page read the same files through this module.
+ */
+import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../../nn/safetensors.js';
+import { withInitSeed } from '../../nn/module.js';
+import { loadStateDict } from '../../nn/state.js';
+import { InputError } from '../../util/errors.js';
+import { VelocityNet, type VelocityConfig } from './model.js';
+import { checkCoupling, type Coupling } from './path.js';
+
+export const FLOW_FORMAT = 'fusionfm-flow/1';
+
+export interface FlowModelMeta {
+  tasks: string[];
+  config: VelocityConfig;
+  coupling: Coupling;
+  /** free-form provenance: command, seed, steps, data hash */
+  provenance: Record<string, string | number>;
+}
+
+export interface LoadedFlowModel {
+  net: VelocityNet;
+  meta: FlowModelMeta;
+}
+
+export function encodeFlowModel(weights: Map<string, HostTensor>, meta: FlowModelMeta): Uint8Array {
+  return encodeSafetensors(weights, {
+    format: FLOW_FORMAT,
+    tasks: meta.tasks.join(','),
+    config: JSON.stringify(meta.config),
+    coupling: meta.coupling,
+    provenance: JSON.stringify(meta.provenance),
+  });
+}
+
+/** A model from a file's bytes; `source` names the file in errors; `task`, when given, must be one the model was trained for. */
+export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string): LoadedFlowModel {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  if (metadata.format !== FLOW_FORMAT) {
+    throw new InputError(`${source}: not a FusionFM model (format '${metadata.format ?? 'none'}', expected '${FLOW_FORMAT}')`);
+  }
+  let config: VelocityConfig;
+  try {
+    config = JSON.parse(metadata.config ?? '');
+  } catch {
+    throw new InputError(`${source}: the model configuration in the file's metadata is not valid JSON`);
+  }
+  const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
+  if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);
+  const net = withInitSeed(0, () => new VelocityNet(config));
+  try {
+    loadStateDict(net, tensors, source);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+  return { net, meta: { tasks, config, coupling: checkCoupling(metadata.coupling ?? 'sum'), provenance: JSON.parse(metadata.provenance ?? '{}') } };
+}
