@@ -4,6 +4,8 @@
 # on the four tasks in sequence (IVF -> MIF -> MEF -> MFF) with EWC + experience replay, seeds
 # fixed, copied to checkpoints/default.safetensors. About 15 min on a 2-core software GPU with nothing else running
 # (STEPS=<per task> to change the budget; RESUME=1 to continue an interrupted run).
+# OBJECTIVE=ddpm (`npm run train:baseline`) trains the diffusion baseline of `fusionfm bench`
+# with the very same recipe, into checkpoints/baseline-ddpm.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -11,10 +13,13 @@ sets=(ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/
 missing=()
 for ds in "${sets[@]}"; do [ -f "runs/labels/$ds/summary.json" ] || missing+=("$ds"); done
 [ ${#missing[@]} -gt 0 ] && bash bench/pseudo-gt.sh "${missing[@]}"
-node dist/src/cli/main.js train --tasks ivf,mif,mef,mff --labels runs/labels --out runs/default \
+objective=${OBJECTIVE:-flow}
+run=runs/default; ckpt=checkpoints/default.safetensors
+[ "$objective" = ddpm ] && { run=runs/baseline-ddpm; ckpt=checkpoints/baseline-ddpm.safetensors; }
+node dist/src/cli/main.js train --tasks ivf,mif,mef,mff --labels runs/labels --out "$run" --objective "$objective" \
   --steps "${STEPS:-150}" --batch 4 --crop 64 --seed 1 --ema-decay 0.99 \
   --ewc-lambda 1 --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume}
 mkdir -p checkpoints
-cp runs/default/model.safetensors checkpoints/default.safetensors.tmp
-mv checkpoints/default.safetensors.tmp checkpoints/default.safetensors
-ls -l checkpoints/default.safetensors
+cp "$run/model.safetensors" "$ckpt.tmp"
+mv "$ckpt.tmp" "$ckpt"
+ls -l "$ckpt"

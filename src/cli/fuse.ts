@@ -45,7 +45,7 @@ export async function runFuse(args: string[]): Promise<void> {
     if (!ckpt) throw new InputError('no --checkpoint given and no bundled checkpoints/default.safetensors; train one with `fusionfm train` or use --method <classical fuser>');
     useRuntime(await getNodeRuntime());
     const { net, meta } = loadFlowModel(ckpt, values.task);
-    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling });
+    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective });
     label = `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
   }
   // each job reads its pair only when it runs, so a whole split is never held in memory at once

@@ -5,12 +5,14 @@
  *   fusionfm fuse --method <classical fuser> <a> <b> -o <out.png>
  *   fusionfm metrics            (list metric names and conventions)
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { classicalNames } from '../fusion/classical/index.js';
 import { METRICS } from '../fusion/metrics/index.js';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_METRICS, runEval } from './eval.js';
 import { progressPrinter } from './progress.js';
+import { FULL, QUICK, runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runFuse } from './fuse.js';
 import { runTrain } from './train.js';
@@ -30,13 +32,14 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--ema-decay d] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 1] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
       [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
   fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
   fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
+  fusionfm bench --task <t> --ddpm <baseline model> [--flow model] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir]
   fusionfm metrics`;
 
 function list(v: string | undefined, dflt: string[]): string[] {
@@ -67,13 +70,48 @@ async function main(argv: string[]): Promise<void> {
     await runFuse(rest);
     return;
   }
+  if (cmd === 'bench') {
+    const { values } = parseArgs({ args: rest, options: {
+      task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, flow: { type: 'string', default: 'checkpoints/default.safetensors' }, ddpm: { type: 'string' },
+      quick: { type: 'boolean', default: false }, pairs: { type: 'string' }, crop: { type: 'string' }, 'flow-steps': { type: 'string' }, 'ddim-steps': { type: 'string' },
+      sizes: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' },
+    } });
+    const task = checkTask(values.task);
+    if (!values.ddpm) throw new InputError(`bench needs --ddpm <model>: a diffusion baseline trained with fusionfm train --objective ddpm (or npm run train:baseline)\n${USAGE}`);
+    const preset = values.quick ? QUICK : FULL;
+    const ints = (name: string, v: string | undefined, dflt: number[]) => {
+      if (v === undefined) return dflt;
+      const xs = v.split(',').map(Number);
+      if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new InputError(`--${name} must be positive integers separated by commas, got '${v}'`);
+      return xs;
+    };
+    const sizes = values.sizes === undefined ? preset.sizes : values.sizes.split(',').map((s) => {
+      const m = /^(\d+)x(\d+)$/.exec(s);
+      if (!m || +m[1]! < 1 || +m[2]! < 1) throw new InputError(`--sizes entries must look like 640x480, got '${s}'`);
+      return [+m[1]!, +m[2]!] as [number, number];
+    });
+    useRuntime(await getNodeRuntime());
+    const r = await runBench({
+      task, data: values.data ?? DEFAULT_DATASETS[task][0], flow: values.flow!, ddpm: values.ddpm,
+      flowSteps: ints('flow-steps', values['flow-steps'], preset.flowSteps), ddimSteps: ints('ddim-steps', values['ddim-steps'], preset.ddimSteps),
+      pairs: values.pairs === undefined ? preset.pairs : ints('pairs', values.pairs, [1])[0]!, crop: ints('crop', values.crop, [preset.crop])[0]!, sizes,
+      rounds: ints('rounds', values.rounds, [preset.rounds])[0]!, out: values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`),
+      command: `fusionfm bench ${rest.join(' ')}`,
+    }, progressPrinter());
+    for (const s of r.speedup) console.log(`${s.size}: FusionFM k=1 ${s.fusionfm_ms} ms, DDIM S=${s.ddim_steps} ${s.ddim_ms} ms -> ${s.ratio}x${s.matched ? '' : ' (DDIM never matched; largest S)'}`);
+    console.log(`wrote ${values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`)}/results.json, report.html (adapter ${r.adapter})`);
+    (await getNodeRuntime()).destroy();
+    return;
+  }
   if (cmd === 'train') {
     const { values } = parseArgs({ args: rest, options: {
       task: { type: 'string' }, tasks: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
       steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
       'ewc-lambda': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
+      objective: { type: 'string', default: 'flow' },
     } });
+    if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
     const taskList = values.tasks ?? values.task;
     if (!taskList || !values.labels || !values.out) throw new InputError(`train needs --task or --tasks, --labels and --out\n${USAGE}`);
@@ -98,6 +136,8 @@ async function main(argv: string[]): Promise<void> {
       steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
       crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, 'pos'), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
       coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,
+      // only a ddpm run records its objective, so flow runs keep their configuration (and --resume) as before
+      ...(values.objective === 'ddpm' ? { objective: 'ddpm' as const } : {}),
     };
     const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');
     if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);

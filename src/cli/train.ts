@@ -137,7 +137,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify({ ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command }, null, 1)));
     const ema = new Map([...st.tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
     saveFlowModel(join(o.out, 'model.safetensors'), ema, {
-      tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling,
+      tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
       provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
     });
     writeFileAtomic(join(o.out, 'loss.svg'), new TextEncoder().encode(lossSvg(trainer.losses)));

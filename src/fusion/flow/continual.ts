@@ -15,9 +15,8 @@ import type { HostTensor } from '../../nn/safetensors.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { pcgHash, SeededRng } from '../../util/rng.js';
-import { flowMatchingLoss } from './loss.js';
 import { ReplayBuffer } from './replay.js';
-import { FlowTrainer, type TrainConfig, type TrainerMeta, type Triple } from './trainer.js';
+import { FlowTrainer, trainingLoss, type TrainConfig, type TrainerMeta, type Triple } from './trainer.js';
 
 export interface ContinualConfig {
   tasks: string[];
@@ -92,7 +91,7 @@ export class ContinualTrainer {
         for (let y = 0; y < S; y++) out.set(src.subarray((y0 + y) * d.w + x0, (y0 + y) * d.w + x0 + S), y * S);
         return tensor(out, [1, 1, S, S]);
       };
-      return flowMatchingLoss(net, crop(d.a), crop(d.b), crop(d.label), [rng.next()], this.train.coupling, pcgHash(this.train.seed + 31 * i));
+      return trainingLoss(net, this.train, crop(d.a), crop(d.b), crop(d.label), [rng.next()], pcgHash(this.train.seed + 31 * i));
     });
     this.fisherMeans.push(await normaliseFisher(fisher));
     this.ewc = mergeEwc(this.ewc, fisher, net.parameters());

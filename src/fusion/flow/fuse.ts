@@ -18,6 +18,8 @@ import type { VelocityNet } from './model.js';
 import { cropTopLeft, reflectWindow } from '../pad.js';
 import { flowSource, type Coupling } from './path.js';
 import { integrate, type Solver } from './sampler.js';
+import { ddimSample } from '../diffusion/ddim.js';
+import type { Objective } from './model-file.js';
 
 export interface FuseOptions {
   steps?: number;
@@ -27,6 +29,10 @@ export interface FuseOptions {
   maxTilePixels?: number;
   /** how the default maxTilePixels is chosen: 'portable' (WebGPU's baseline limit; the default) or 'device' */
   tiles?: 'portable' | 'device';
+  /** 'ddpm' samples a diffusion-baseline model with DDIM in `steps` steps from seeded noise */
+  objective?: Objective;
+  /** noise seed of DDIM sampling and of the gaussian coupling (default 0) */
+  seed?: number;
   /** tile overlap in pixels (default 32) */
   overlap?: number;
 }
@@ -40,7 +46,8 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
     tidy(() => {
       const xA = tensor(reflectWindow(a, w, h, 0, 0, pw, ph), shape);
       const xB = tensor(reflectWindow(b, w, h, 0, 0, pw, ph), shape);
-      return integrate(net, flowSource(o.coupling, xA, xB), xA, xB, o.steps, o.solver);
+      if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed);
+      return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver);
     }),
   );
   const full = await out.data();
@@ -63,7 +70,7 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
   const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
   const bytes = opts.tiles === 'device' ? deviceBytes : Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
   const side = net.maxSide(bytes / 2);
-  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, tiles: 'portable', ...opts };
+  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
   if (w * h <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
   const tileSide = Math.max(net.sizeMultiple * 4, Math.floor(Math.sqrt(o.maxTilePixels) / net.sizeMultiple) * net.sizeMultiple);
   const tw = Math.min(tileSide, w);

@@ -13,10 +13,15 @@ import { checkCoupling, type Coupling } from './path.js';
 
 export const FLOW_FORMAT = 'fusionfm-flow/1';
 
+/** What the network predicts: the flow's velocity (FusionFM) or the DDPM baseline's noise. */
+export type Objective = 'flow' | 'ddpm';
+
 export interface FlowModelMeta {
   tasks: string[];
   config: VelocityConfig;
   coupling: Coupling;
+  /** absent in files written before the diffusion baseline existed: 'flow' */
+  objective?: Objective;
   /** free-form provenance: command, seed, steps, data hash */
   provenance: Record<string, string | number>;
 }
@@ -32,6 +37,7 @@ export function encodeFlowModel(weights: Map<string, HostTensor>, meta: FlowMode
     tasks: meta.tasks.join(','),
     config: JSON.stringify(meta.config),
     coupling: meta.coupling,
+    objective: meta.objective ?? 'flow',
     provenance: JSON.stringify(meta.provenance),
   });
 }
@@ -48,6 +54,8 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
   } catch {
     throw new InputError(`${source}: the model configuration in the file's metadata is not valid JSON`);
   }
+  const objective = metadata.objective ?? 'flow';
+  if (objective !== 'flow' && objective !== 'ddpm') throw new InputError(`${source}: unknown objective '${objective}' (expected flow or ddpm)`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
   if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);
   const net = withInitSeed(0, () => new VelocityNet(config));
@@ -57,5 +65,5 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
     net.dispose();
     throw e;
   }
-  return { net, meta: { tasks, config, coupling: checkCoupling(metadata.coupling ?? 'sum'), provenance: JSON.parse(metadata.provenance ?? '{}') } };
+  return { net, meta: { tasks, config, coupling: checkCoupling(metadata.coupling ?? 'sum'), objective, provenance: JSON.parse(metadata.provenance ?? '{}') } };
 }

@@ -6,15 +6,17 @@
  */
 import { backward } from '../../autograd/backward.js';
 import { tensor } from '../../autograd/create.js';
-import { scope } from '../../autograd/tensor.js';
+import { scope, type Tensor } from '../../autograd/tensor.js';
 import { withInitSeed } from '../../nn/module.js';
 import { AdamW, warmupCosine } from '../../nn/optim.js';
 import type { HostTensor } from '../../nn/safetensors.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { pcgHash, SeededRng } from '../../util/rng.js';
+import { ddpmLoss, DDPM_STEPS } from '../diffusion/ddpm.js';
 import { Ema } from './ema.js';
 import { flowMatchingLoss } from './loss.js';
+import type { Objective } from './model-file.js';
 import { DEFAULT_VELOCITY, VelocityNet, type VelocityConfig } from './model.js';
 import type { Coupling } from './path.js';
 import type { ReplayBuffer } from './replay.js';
@@ -43,6 +45,8 @@ export interface TrainConfig {
   clipNorm: number;
   emaDecay: number;
   seed: number;
+  /** 'flow' (flow matching, the default when absent) or 'ddpm' (the diffusion baseline: noise prediction, coupling unused) */
+  objective?: Objective;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -65,6 +69,15 @@ export interface TrainerMeta {
   rng: number;
   optStep: number;
   losses: number[];
+}
+
+/**
+ * The loss the configuration trains: flow matching (u is the time t in [0, 1]) or, for the
+ * diffusion baseline, DDPM noise prediction (u picks the step floor(u T)). One per batch.
+ */
+export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number): Tensor {
+  if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed);
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, seed);
 }
 
 export class FlowTrainer {
@@ -151,7 +164,7 @@ export class FlowTrainer {
     const shape = [c.batch, 1, c.crop, c.crop];
     const loss = await scope(async () => {
       this.net.zeroGrad();
-      const l = flowMatchingLoss(this.net, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, c.coupling, pcgHash(c.seed + this.step));
+      const l = trainingLoss(this.net, c, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, pcgHash(c.seed + this.step));
       backward(l);
       await this.opt.step();
       return l.item();

@@ -1,0 +1,175 @@
+/**
+ * `fusionfm bench` (`npm run bench`): FusionFM against the diffusion baseline on one task's
+ * test split, quality and time side by side, in one run on one adapter.
+ *
+ * Quality: centre crops (--crop, default 256) of the test pairs, fused by FusionFM with k Euler
+ * steps and by the DDPM baseline with S DDIM steps; the task composite (metrics min-max
+ * normalised over the pair's candidate pool, published + classical, cropped the same way; 1 =
+ * best candidate) and standard metrics. Time: median wall time per image of the whole fusion
+ * call on synthetic pairs of each --sizes entry. The speedup compares FusionFM k = 1 with DDIM
+ * at the smallest S whose composite reaches FusionFM's (or the largest S run if none does).
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runtime } from '../autograd/tensor.js';
+import { applyCrop } from '../fusion/augment.js';
+import { fuseImages } from '../fusion/flow/fuse.js';
+import type { LoadedFlowModel } from '../fusion/flow/model-file.js';
+import { makeImage, type Image } from '../fusion/image.js';
+import { getMetric, metricInput } from '../fusion/metrics/index.js';
+import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Task } from '../fusion/pseudo/selection.js';
+import { candidatePool } from '../io/candidates.js';
+import { Dataset } from '../io/dataset.js';
+import { loadFlowModel } from '../io/flow-checkpoint.js';
+import { SeededRng } from '../util/rng.js';
+import { InputError } from '../util/errors.js';
+import type { ProgressSink } from '../util/progress.js';
+import { benchHtml } from './bench-report.js';
+
+export interface BenchOptions {
+  task: Task;
+  data: string;
+  flow: string;
+  ddpm: string;
+  flowSteps: number[];
+  ddimSteps: number[];
+  /** test pairs used for quality (0: all) */
+  pairs: number;
+  crop: number;
+  sizes: [number, number][];
+  rounds: number;
+  out: string;
+  command: string;
+}
+
+export const QUICK = { flowSteps: [1, 2, 4], ddimSteps: [1, 5, 10], pairs: 2, crop: 128, sizes: [[256, 256]] as [number, number][], rounds: 1 };
+export const FULL = { flowSteps: [1, 2, 4], ddimSteps: [1, 5, 10, 25, 50, 100], pairs: 0, crop: 256, sizes: [[256, 256], [640, 480]] as [number, number][], rounds: 3 };
+
+export interface MethodRow {
+  name: string; family: 'fusionfm' | 'ddim'; steps: number; nfe: number;
+  composite: number; metrics: Record<string, number>;
+  /** median ms per image by size ('256x256') */
+  ms: Record<string, number>;
+}
+
+export interface BenchResult {
+  bench: 'fusionfm-vs-diffusion'; adapter: string; commit: string; command: string; task: Task; dataset: string;
+  pairs: string[]; crop: number; models: { flow: string; ddpm: string }; rows: MethodRow[];
+  speedup: { size: string; ddim_steps: number; matched: boolean; fusionfm_ms: number; ddim_ms: number; ratio: number }[];
+  engine: unknown[] | null;
+  composite_definition: string;
+}
+
+const STD = ['EN', 'SD', 'SF', 'MI', 'VIF', 'Qabf', 'SSIM'];
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+
+function texture(w: number, h: number, seed: number): Float32Array {
+  const r = new SeededRng(seed);
+  return Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin((i % w) / 7 + seed) * Math.cos(Math.floor(i / w) / 5) + 0.1 * (r.next() - 0.5));
+}
+
+function load(path: string, task: Task, objective: 'flow' | 'ddpm', what: string): LoadedFlowModel {
+  const m = loadFlowModel(path, task);
+  if ((m.meta.objective ?? 'flow') !== objective) {
+    m.net.dispose();
+    throw new InputError(`${what} ${path}: a ${m.meta.objective ?? 'flow'} model, expected ${objective === 'flow' ? 'a FusionFM (flow) model' : 'a diffusion baseline (train it with --objective ddpm)'}`);
+  }
+  return m;
+}
+
+export async function runBench(o: BenchOptions, progress: ProgressSink): Promise<BenchResult> {
+  const flow = load(o.flow, o.task, 'flow', '--flow');
+  const ddpm = load(o.ddpm, o.task, 'ddpm', '--ddpm');
+  const sameNet = JSON.stringify(flow.meta.config) === JSON.stringify(ddpm.meta.config);
+  const methods = [
+    ...o.flowSteps.map((k) => ({ name: `FusionFM k=${k}`, family: 'fusionfm' as const, steps: k, fuse: (a: Image, b: Image) => fuseImages(flow.net, a, b, { steps: k, coupling: flow.meta.coupling }) })),
+    ...o.ddimSteps.map((s) => ({ name: `DDIM S=${s}`, family: 'ddim' as const, steps: s, fuse: (a: Image, b: Image) => fuseImages(ddpm.net, a, b, { steps: s, objective: 'ddpm', seed: 1 }) })),
+  ];
+  const ds = new Dataset(o.data);
+  const test = ds.split('test');
+  const pairs = o.pairs > 0 ? test.slice(0, o.pairs) : test;
+  const weights = DEFAULT_WEIGHTS[o.task];
+  const sel = tableMetrics(weights);
+  const std = STD.map((m) => getMetric(m, m === 'VIF' ? 'cddfuse' : 'vifb'));
+  const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
+  const scores = methods.map(() => ({ composite: [] as number[], metrics: [] as number[][] }));
+  const examples: { name: string; a: Image; b: Image; fused: Map<string, Image> } = { name: '', a: makeImage(1, 1, [new Float32Array(1)]), b: makeImage(1, 1, [new Float32Array(1)]), fused: new Map() };
+  const total = pairs.length * methods.length + o.sizes.length * methods.length;
+  let done = 0;
+  for (const [pi, p] of pairs.entries()) {
+    const full = await ds.readPair(p);
+    const c = Math.min(o.crop, full.a.width, full.a.height);
+    const crop = { x: (full.a.width - c) >> 1, y: (full.a.height - c) >> 1, size: c, flipH: false, flipV: false };
+    const a = applyCrop(full.a, crop);
+    const b = applyCrop(full.b, crop);
+    const raws: { raw: number[] }[] = [];
+    for (const cand of pool) {
+      const f = await cand.load(p.name, full.a, full.b);
+      if ('skip' in f) continue;
+      const g = greyTriple(a, b, applyCrop(f, crop));
+      if (!copyOfSource(g)) raws.push({ raw: rawScores(g, sel) });
+    }
+    const bounds = poolBounds(raws, sel);
+    if (pi === 0) Object.assign(examples, { name: p.name, a, b });
+    for (const [mi, m] of methods.entries()) {
+      const f = await m.fuse(a, b);
+      if (pi === 0) examples.fused.set(m.name, f);
+      scores[mi]!.composite.push(scoreWith(bounds, m.name, rawScores(greyTriple(a, b, f), sel), sel, weights).composite);
+      const input = metricInput(a, b, f);
+      scores[mi]!.metrics.push(std.map((s) => s.compute(input)));
+      progress({ task: 'quality', done: ++done, total, values: { pair: pi + 1 } });
+    }
+  }
+  // time per image on synthetic pairs of each size (colour A, grey B), after one warm-up call
+  const times = methods.map(() => new Map<string, number>());
+  for (const [w, h] of o.sizes) {
+    const a = makeImage(w, h, [texture(w, h, 1), texture(w, h, 2), texture(w, h, 3)]);
+    const b = makeImage(w, h, [texture(w, h, 4)]);
+    await methods[0]!.fuse(a, b);
+    for (const [mi, m] of methods.entries()) {
+      const ms: number[] = [];
+      for (let r = 0; r < o.rounds; r++) {
+        const t0 = performance.now();
+        await m.fuse(a, b);
+        ms.push(performance.now() - t0);
+      }
+      times[mi]!.set(`${w}x${h}`, Number(median(ms).toPrecision(4)));
+      progress({ task: 'timing', done: ++done, total, values: { size: w * h } });
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const rows: MethodRow[] = methods.map((m, mi) => ({
+    name: m.name, family: m.family, steps: m.steps, nfe: m.steps,
+    composite: mean(scores[mi]!.composite),
+    metrics: Object.fromEntries(STD.map((s, k) => [s, mean(scores[mi]!.metrics.map((v) => v[k]!))])),
+    ms: Object.fromEntries(times[mi]!),
+  }));
+  const one = rows.find((r) => r.family === 'fusionfm' && r.steps === 1) ?? rows[0]!;
+  const ddim = rows.filter((r) => r.family === 'ddim').sort((x, y) => x.steps - y.steps);
+  const match = ddim.find((r) => r.composite >= one.composite);
+  const ref = match ?? ddim.at(-1)!;
+  const speedup = o.sizes.map(([w, h]) => {
+    const size = `${w}x${h}`;
+    return { size, ddim_steps: ref.steps, matched: !!match, fusionfm_ms: one.ms[size]!, ddim_ms: ref.ms[size]!, ratio: Number((ref.ms[size]! / one.ms[size]!).toPrecision(4)) };
+  });
+  const rt = runtime();
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch { /* not a checkout */ }
+  const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const kernels = join('bench', 'results', `kernels-${slug}.json`);
+  const result: BenchResult = {
+    bench: 'fusionfm-vs-diffusion', adapter: rt.adapter.name, commit, command: o.command, task: o.task, dataset: ds.id,
+    pairs: pairs.map((p) => p.name), crop: o.crop, models: { flow: o.flow, ddpm: o.ddpm }, rows, speedup,
+    engine: existsSync(kernels) ? JSON.parse(readFileSync(kernels, 'utf8')) : null,
+    composite_definition: `weighted mean of ${sel.join(', ')} normalised per pair over the candidate pool (published + classical), on ${o.crop}x${o.crop} centre crops`,
+  };
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, 'results.json'), JSON.stringify(result, null, 1) + '\n');
+  writeFileSync(join(o.out, 'report.html'), benchHtml(result, examples, sameNet));
+  flow.net.dispose();
+  ddpm.net.dispose();
+  return result;
+}
