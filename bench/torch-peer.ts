@@ -1,15 +1,18 @@
 /**
  * Our U-Net against a PyTorch reference of the same network (bench/torch_unet.py) with the same
  * weights and input, checked to compute the same output, each timed on its own device: ours on
- * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores. Runs where
+ * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores; and the
+ * same network exported by PyTorch to ONNX, run by ONNX Runtime's WASM build (onnxruntime-web
+ * in Node, SIMD, one thread per core; onnxruntime-node downloads its binaries at install time
+ * from outside the npm registry, which this project cannot rely on). Runs where
  * python3 (or $PYTHON) has torch (Debian: apt-get install python3-torch, then PYTHON=/usr/bin/python3
  * where another python3 comes first on the PATH; the GPU machine's own PyTorch).
  *
  *   node dist/bench/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
  */
 import { execFileSync, execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../src/autograd/create.js';
@@ -51,9 +54,29 @@ for (const c of cases) {
     if (r > 0) ms.push(performance.now() - t0);
   }
   const ours = summarize(ms);
-  const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/torch_unet.py', dir, '--rounds', String(rounds)], { encoding: 'utf8' }).trim().split('\n').at(-1)!);
+  const onnx = join(dir, 'net.onnx');
+  const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
   if (!(torch.max_abs_diff <= 1e-3 * Math.max(1, torch.output_scale))) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
   records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = cpus().length;
+  const session = await ort.InferenceSession.create(readFileSync(onnx), { executionProviders: ['wasm'] });
+  const feeds = { x: new ort.Tensor('float32', await x.data(), shape) };
+  const want = await noGrad(() => c.net.forward(x, t)).data();
+  const got = (await session.run(feeds)).y!.data as Float32Array;
+  let err = 0;
+  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+  if (!(err <= 1e-3 * Math.max(1, torch.output_scale))) throw new Error(`${c.name}: ONNX Runtime's output differs from ours by ${err}`);
+  const oms: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    oms.push(performance.now() - t0);
+  }
+  const o = summarize(oms);
+  records.push({ case: c.name, impl: `onnxruntime-web ${ort.env.versions.web} (wasm)`, adapter: `cpu (${cpus().length} threads, wasm simd)`, ...o, max_abs_diff: err });
+  console.log(`${c.name}: onnxruntime wasm ${o.median_ms} ms (ORT / ours ${(o.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${err.toExponential(2)}`);
+  await session.release();
   console.log(`${c.name}: fusionfm ${ours.median_ms} ms on ${rt.adapter.name}; ${torch.impl} ${torch.median_ms.toFixed(1)} ms on ${torch.device} (PyTorch / ours ${(torch.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${torch.max_abs_diff.toExponential(2)}`);
   x.dispose();
 }

@@ -168,6 +168,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    ap.add_argument('--onnx', help='also export the checked network to this ONNX file (opset 17)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     job = json.load(open(os.path.join(a.dir, 'config.json')))
@@ -194,6 +195,19 @@ def main():
             sync()
             ms.append((time.perf_counter() - t0) * 1000)
     ms.sort()
+    if a.onnx:
+        t_in = torch.tensor(t, dtype=torch.float32)
+
+        class WithTime(nn.Module):  # ONNX takes tensors: the time embedding inside the graph
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                return self.net(x, t)
+
+        torch.onnx.export(WithTime(net.cpu()), x.cpu(), a.onnx, opset_version=17, input_names=['x'], output_names=['y'])
+        del t_in
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'cpu ({a.threads} threads)'
     print(json.dumps({'impl': f'pytorch {torch.__version__}', 'device': name, 'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms),
                       'max_abs_diff': float(np.abs(got - want).max()), 'output_scale': float(np.abs(want).max()),
