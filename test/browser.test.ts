@@ -77,7 +77,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`web demo in headless Chromium (skipped w
     await page.close();
   }, 600_000);
 
-  it('says plainly that WebGPU is missing when the browser has none', async () => {
+  it('says plainly that WebGPU is missing: navigator.gpu removed, or no adapter (Chromium on Linux without the flag)', async () => {
     const page = await browser.newPage();
     await page.addInitScript(() => { delete (Navigator.prototype as { gpu?: unknown }).gpu; });
     await page.goto(base);
@@ -87,6 +87,23 @@ describe.skipIf(!existsSync(CHROMIUM))(`web demo in headless Chromium (skipped w
     expect(await page.textContent('#error')).toMatch(/does not offer WebGPU/);
     expect(await page.isDisabled('#fuse')).toBe(true);
     await page.close();
+    // and a real browser whose WebGPU gives no adapter: Chromium on Linux without the flag
+    const { chromium } = await import('playwright-core');
+    const plain = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    try {
+      const p2 = await plain.newPage();
+      await p2.goto(base);
+      await p2.waitForFunction(() => document.body.dataset.state !== 'loading', null, { timeout: 30_000 });
+      // where this Chromium does hand out an adapter without the flag, the page is simply ready
+      const state = await p2.evaluate(() => document.body.dataset.state);
+      expect(['no-webgpu', 'ready']).toContain(state);
+      if (state === 'no-webgpu') {
+        expect(await p2.textContent('#error')).toMatch(/gave this page no GPU adapter/);
+        expect(await p2.isDisabled('#fuse')).toBe(true);
+      }
+    } finally {
+      await plain.close();
+    }
   }, 60_000);
 
   it('shows plain errors for images of different sizes and for a file that is not an image', async () => {

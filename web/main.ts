@@ -174,7 +174,8 @@ async function start(): Promise<void> {
     setState('ready');
   } catch (e) {
     $('adapter').textContent = 'No WebGPU adapter.';
-    showError(`WebGPU is present but no adapter could be opened: ${(e as Error).message.split('\n')[0]}`);
+    showError('This browser has WebGPU but gave this page no GPU adapter (WebGPU disabled, or the GPU blocklisted). ' +
+      `On Linux, Chromium needs --enable-unsafe-webgpu. (${(e as Error).message.split('\n')[0]})`);
     setState('no-webgpu');
   }
   updateFuseButton();
