@@ -39,7 +39,7 @@ const USAGE = `usage:
       [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
   fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
   fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
-  fusionfm bench --task <t> --ddpm <baseline model> [--flow model] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir]
+  fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir]
   fusionfm metrics`;
 
 function list(v: string | undefined, dflt: string[]): string[] {
@@ -72,12 +72,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (cmd === 'bench') {
     const { values } = parseArgs({ args: rest, options: {
-      task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, flow: { type: 'string', default: 'checkpoints/default.safetensors' }, ddpm: { type: 'string' },
+      task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, flow: { type: 'string', default: 'checkpoints/default.safetensors' }, ddpm: { type: 'string', default: 'checkpoints/baseline-ddpm.safetensors' },
       quick: { type: 'boolean', default: false }, pairs: { type: 'string' }, crop: { type: 'string' }, 'flow-steps': { type: 'string' }, 'ddim-steps': { type: 'string' },
       sizes: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' },
     } });
     const task = checkTask(values.task);
-    if (!values.ddpm) throw new InputError(`bench needs --ddpm <model>: a diffusion baseline trained with fusionfm train --objective ddpm (or npm run train:baseline)\n${USAGE}`);
+    if (!existsSync(values.ddpm!)) throw new InputError(`--ddpm ${values.ddpm}: no such file; the diffusion baseline is made by npm run train:baseline (or fusionfm train --objective ddpm)`);
     const preset = values.quick ? QUICK : FULL;
     const ints = (name: string, v: string | undefined, dflt: number[]) => {
       if (v === undefined) return dflt;
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     });
     useRuntime(await getNodeRuntime());
     const r = await runBench({
-      task, data: values.data ?? DEFAULT_DATASETS[task][0], flow: values.flow!, ddpm: values.ddpm,
+      task, data: values.data ?? DEFAULT_DATASETS[task][0], flow: values.flow!, ddpm: values.ddpm!,
       flowSteps: ints('flow-steps', values['flow-steps'], preset.flowSteps), ddimSteps: ints('ddim-steps', values['ddim-steps'], preset.ddimSteps),
       pairs: values.pairs === undefined ? preset.pairs : ints('pairs', values.pairs, [1])[0]!, crop: ints('crop', values.crop, [preset.crop])[0]!, sizes,
       rounds: ints('rounds', values.rounds, [preset.rounds])[0]!, out: values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`),
