@@ -31,6 +31,11 @@ export async function estimateFisher(params: Parameter[], n: number, lossOf: (i:
           p.rt.copy(next.storage, 0, f.storage, 0, f.size * 4);
         }
       }));
+      // Bound the work in flight to one sample. Without a wait, all n samples' dispatches (and
+      // their bind groups) are recorded before the device catches up; with a slow device under
+      // load, Dawn then keeps allocating Vulkan descriptor pools and lavapipe's
+      // vkCreateDescriptorPool segfaults (scripts/repro/fisher-in-flight.mjs has the backtrace).
+      await params[0]?.rt.sync();
     });
   }
   for (const p of params) p.grad?.dispose(), (p.grad = null);
