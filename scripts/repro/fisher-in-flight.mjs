@@ -12,7 +12,10 @@
 // device after every sample, so at most one sample's bind groups are alive.
 // The Fisher loop records 64 per-sample forward + backward passes and their squared-gradient
 // accumulation without waiting for the device once, so thousands of dispatches and freed-and-
-// reused pool buffers are in flight at a time. This script runs that loop over and over:
+// reused pool buffers are in flight at a time. This script runs that loop over and over; run it
+// beside another Dawn process. Alone it did NOT crash in 24 + 18 rounds under such load, so the
+// crash needs more than this loop (a long training process's state); the backtrace above is
+// from the training command itself:
 //   node scripts/repro/fisher-in-flight.mjs [--sync] [--rounds 30]
 // --sync waits for the device after every sample (the workaround under test).
 import { backward } from '../../dist/src/autograd/backward.js';
