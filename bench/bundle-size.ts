@@ -5,11 +5,11 @@
  *
  *   npm run bench:bundle   ->  bench/results/bundle-size.json
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Rollup } from 'vite';
+import { gitCommit } from '../src/io/provenance.js';
 
 const entries = { engine: 'src/engine.ts', 'engine + FusionFM': 'src/index.ts' };
 const results: Record<string, unknown>[] = [];
@@ -24,11 +24,7 @@ for (const [name, entry] of Object.entries(entries)) {
   if (nodeImports.length) throw new Error(`${entry}: the browser build imports ${nodeImports.join(', ')}`);
   results.push({ name, entry, bytes: Buffer.byteLength(code), gzip_bytes: gzipSync(code, { level: 9 }).length, chunks: chunks.length });
 }
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
-const report = { bench: 'bundle-size', adapter: 'none (build only)', commit, command: 'npm run bench:bundle', tool: 'vite build (lib, es, minify)', results };
+const report = { bench: 'bundle-size', adapter: 'none (build only)', commit: gitCommit(), command: 'npm run bench:bundle', tool: 'vite build (lib, es, minify)', results };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(join('bench/results', 'bundle-size.json'), JSON.stringify(report, null, 1) + '\n');
 console.log(JSON.stringify(report, null, 1));

@@ -19,9 +19,7 @@
  * evaluation crops and their pool bounds in one file, so a machine without the candidate
  * folders (a GPU machine) can score.
  */
-import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
 import { applyCrop } from '../src/fusion/augment.js';
@@ -31,9 +29,10 @@ import type { VelocityNet } from '../src/fusion/flow/model.js';
 import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
 import { luminance } from '../src/fusion/colour.js';
 import { makeImage, type Image } from '../src/fusion/image.js';
-import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../src/fusion/pseudo/selection.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../src/fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { candidatePool } from '../src/io/candidates.js';
+import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
+import { gitCommit } from '../src/io/provenance.js';
 import { Dataset, DEFAULT_DATASETS } from '../src/io/dataset.js';
 import { loadTriples } from '../src/cli/train.js';
 import { transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
@@ -75,14 +74,7 @@ if (values['eval-cache'] && existsSync(values['eval-cache'])) {
         const a = makeImage(CROP, CROP, [luminance(applyCrop(full.a, crop))]);
         const b = makeImage(CROP, CROP, [luminance(applyCrop(full.b, crop))]);
         const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
-        const raws: { raw: number[] }[] = [];
-        for (const c of pool) {
-          const f = await c.load(p.name, full.a, full.b);
-          if ('skip' in f) continue;
-          const g = greyTriple(a, b, applyCrop(f, crop));
-          if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
-        }
-        pairs.push({ name: `${id}/${p.name}`, a, b, bounds: poolBounds(raws, metrics) });
+        pairs.push({ name: `${id}/${p.name}`, a, b, bounds: await pairPoolBounds(pool, p.name, full, { a, b }, metrics, crop) });
       }
     }
     evalSets.set(task, pairs);
@@ -155,11 +147,8 @@ if (!only || only.has('single')) for (const t of TASKS) {
   console.error(`single-task ${t}: ${single.at(-1)!.toFixed(4)}`);
 }
 if (only?.has('single')) write();
+const commit = gitCommit();
 function write(): void {
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-  } catch { /* not a checkout */ }
   const singleMean = single.length ? single.reduce((s, x) => s + x, 0) / single.length : null;
   const md = writeContinualReport(values.out!, {
     bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,

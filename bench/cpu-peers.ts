@@ -7,7 +7,6 @@
  *
  *   node dist/bench/cpu-peers.js [--rounds 5] [--out bench/results/cpu-peers-<adapter>.json]
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +14,7 @@ import { randn } from '../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
+import { adapterSlug, gitCommit } from '../src/io/provenance.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { UNet, type UNetConfig } from '../src/nn/unet.js';
 import { mirrorUNet, toNHWC } from './tfjs-peer.js';
@@ -58,12 +58,8 @@ for (const c of cases) {
   console.log(`${c.name}: fusionfm ${t.fusionfm!.median_ms} ms, tfjs-wasm ${t['tfjs-wasm']!.median_ms} ms (ratio ${(t['tfjs-wasm']!.median_ms / t.fusionfm!.median_ms).toFixed(2)}x), outputs differ by ${err.toExponential(2)}`);
   x.dispose();
 }
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
-const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
-const out = values.out ?? `bench/results/cpu-peers-${slug}.json`;
+const commit = gitCommit();
+const out = values.out ?? `bench/results/cpu-peers-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, command: `node dist/bench/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);

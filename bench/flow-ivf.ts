@@ -14,7 +14,6 @@
  * metrics (VIFB convention). Time: median wall time per image of the fusion call (luminance
  * network + colour), on the adapter named in the output.
  */
-import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,9 +22,10 @@ import { fuseClassical, classicalNames } from '../src/fusion/classical/index.js'
 import { fuseImages } from '../src/fusion/flow/fuse.js';
 import type { Image } from '../src/fusion/image.js';
 import { getMetric, metricInput } from '../src/fusion/metrics/index.js';
-import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Bounds } from '../src/fusion/pseudo/selection.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds } from '../src/fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { candidatePool } from '../src/io/candidates.js';
+import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
+import { gitCommit } from '../src/io/provenance.js';
 import { Dataset } from '../src/io/dataset.js';
 import { loadFlowModel } from '../src/io/flow-checkpoint.js';
 import { readImage, writePng } from '../src/io/image.js';
@@ -64,13 +64,10 @@ const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path) }));
 const cachePath = values['bounds-cache'];
 const cache: Record<string, Bounds> = cachePath && existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
 const pool = cachePath && existsSync(cachePath) ? [] : candidatePool(ds, { published: true, classical: true, folders: [] });
+const commit = gitCommit();
 // results are rewritten after every pair, so that a run cut short still leaves its figures
 function writeResults(done: number): void {
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-  } catch { /* not a checkout */ }
   const out = {
     bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: done, of_pairs: pairs.length, adapter: rt.adapter.name, commit,
     command: `node dist/bench/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
@@ -103,14 +100,7 @@ for (const [pi, p] of pairs.entries()) {
   // the pair's scale: the candidate pool (copies of a source left out, as in selection)
   if (!cache[p.name]) {
     if (!pool.length) throw new Error(`${cachePath}: no bounds for pair '${p.name}'`);
-    const raws: { name: string; raw: number[] }[] = [];
-    for (const c of pool) {
-      const img = await c.load(p.name, a, b);
-      if ('skip' in img) continue;
-      const g = greyTriple(a, b, img);
-      if (!copyOfSource(g)) raws.push({ name: c.name, raw: rawScores(g, selMetrics) });
-    }
-    cache[p.name] = poolBounds(raws, selMetrics);
+    cache[p.name] = await pairPoolBounds(pool, p.name, { a, b }, { a, b }, selMetrics);
     if (cachePath) writeFileSync(cachePath, JSON.stringify(cache, null, 1));
   }
   const bounds = cache[p.name]!;

@@ -6,7 +6,6 @@
  *
  *   node dist/bench/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--tiles portable|device]
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,8 +16,9 @@ import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../src/fusion/flow/trai
 import { makeImage } from '../src/fusion/image.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
 import { loadFlowModel } from '../src/io/flow-checkpoint.js';
+import { adapterSlug, gitCommit } from '../src/io/provenance.js';
+import { syntheticPlane as texture } from '../src/util/synthetic.js';
 import { withInitSeed } from '../src/nn/module.js';
-import { SeededRng } from '../src/util/rng.js';
 import { summarize } from './timing.js';
 
 const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, tiles: { type: 'string', default: 'portable' } } });
@@ -27,11 +27,6 @@ const tiles = values.tiles as 'portable' | 'device';
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
-
-function texture(w: number, h: number, seed: number): Float32Array {
-  const r = new SeededRng(seed);
-  return Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin((i % w) / 7 + seed) * Math.cos(Math.floor(i / w) / 5) + 0.1 * (r.next() - 0.5));
-}
 
 // training throughput at 128x128
 const S = 128;
@@ -62,17 +57,14 @@ for (let i = 0; i < rounds; i++) {
 }
 const fuse = summarize(fuseMs);
 const side = net.maxSide((tiles === 'device' ? rt.maxBindingBytes : Math.min(rt.maxBindingBytes, WEBGPU_BASELINE_BINDING_BYTES)) / 2);
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
+const commit = gitCommit();
 const result = {
   bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
   fuse_640x480_one_step: { ...fuse, tiles_mode: tiles, tile_side: side, tiles: Math.ceil((W - 32) / (side - 32)) * Math.ceil((H - 32) / (side - 32)) },
 };
-const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+const slug = adapterSlug(rt.adapter);
 mkdirSync(values.out!, { recursive: true });
 const path = join(values.out!, `flow-speed-${slug}.json`);
 writeFileSync(path, JSON.stringify(result, null, 1) + '\n');

@@ -14,6 +14,7 @@ import { randn } from '../src/autograd/create.js';
 import { conv2d, groupNorm, matmul, mul, softmax, sum } from '../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
+import { adapterSlug } from '../src/io/provenance.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { UNet, type UNetConfig } from '../src/nn/unet.js';
 import { loadTfPeer, mirrorUNet, toHWIO, toNHWC } from './tfjs-peer.js';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   const adapter = rt.adapter.name;
   const rounds = Number(arg('rounds', '10'));
   const only = arg('only', '').split(',').filter(Boolean);
-  const slug = (rt.adapter.device || adapter).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const slug = adapterSlug(rt.adapter);
   const out = arg('out', `bench/results/kernels-${slug}.json`);
   const records: Record_[] = [];
   const want = (name: string) => !only.length || only.some((o) => name.startsWith(o));

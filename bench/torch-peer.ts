@@ -10,7 +10,7 @@
  *
  *   node dist/bench/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
  */
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import { randn } from '../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
+import { adapterSlug, gitCommit } from '../src/io/provenance.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../src/nn/safetensors.js';
 import { UNet } from '../src/nn/unet.js';
@@ -80,12 +81,8 @@ for (const c of cases) {
   console.log(`${c.name}: fusionfm ${ours.median_ms} ms on ${rt.adapter.name}; ${torch.impl} ${torch.median_ms.toFixed(1)} ms on ${torch.device} (PyTorch / ours ${(torch.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${torch.max_abs_diff.toExponential(2)}`);
   x.dispose();
 }
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
-} catch { /* not a checkout */ }
-const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
-const out = values.out ?? `bench/results/torch-peer-${slug}.json`;
+const commit = gitCommit();
+const out = values.out ?? `bench/results/torch-peer-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, command: `node dist/bench/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);

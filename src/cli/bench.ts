@@ -9,7 +9,6 @@
  * call on synthetic pairs of each --sizes entry. The speedup compares FusionFM k = 1 with DDIM
  * at the smallest S whose composite reaches FusionFM's (or the largest S run if none does).
  */
-import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtime } from '../autograd/tensor.js';
@@ -18,11 +17,12 @@ import { fuseImages } from '../fusion/flow/fuse.js';
 import type { LoadedFlowModel } from '../fusion/flow/model-file.js';
 import { makeImage, type Image } from '../fusion/image.js';
 import { getMetric, metricInput } from '../fusion/metrics/index.js';
-import { copyOfSource, DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics, type Task } from '../fusion/pseudo/selection.js';
-import { candidatePool } from '../io/candidates.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Task } from '../fusion/pseudo/selection.js';
+import { candidatePool, pairPoolBounds } from '../io/candidates.js';
+import { adapterSlug, gitCommit } from '../io/provenance.js';
 import { Dataset } from '../io/dataset.js';
 import { loadFlowModel } from '../io/flow-checkpoint.js';
-import { SeededRng } from '../util/rng.js';
+import { syntheticPlane } from '../util/synthetic.js';
 import { InputError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { benchHtml } from './bench-report.js';
@@ -64,11 +64,6 @@ export interface BenchResult {
 const STD = ['EN', 'SD', 'SF', 'MI', 'VIF', 'Qabf', 'SSIM'];
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
-function texture(w: number, h: number, seed: number): Float32Array {
-  const r = new SeededRng(seed);
-  return Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin((i % w) / 7 + seed) * Math.cos(Math.floor(i / w) / 5) + 0.1 * (r.next() - 0.5));
-}
-
 function load(path: string, task: Task, objective: 'flow' | 'ddpm', what: string): LoadedFlowModel {
   const m = loadFlowModel(path, task);
   if ((m.meta.objective ?? 'flow') !== objective) {
@@ -103,14 +98,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     const crop = { x: (full.a.width - c) >> 1, y: (full.a.height - c) >> 1, size: c, flipH: false, flipV: false };
     const a = applyCrop(full.a, crop);
     const b = applyCrop(full.b, crop);
-    const raws: { raw: number[] }[] = [];
-    for (const cand of pool) {
-      const f = await cand.load(p.name, full.a, full.b);
-      if ('skip' in f) continue;
-      const g = greyTriple(a, b, applyCrop(f, crop));
-      if (!copyOfSource(g)) raws.push({ raw: rawScores(g, sel) });
-    }
-    const bounds = poolBounds(raws, sel);
+    const bounds = await pairPoolBounds(pool, p.name, full, { a, b }, sel, crop);
     if (pi === 0) Object.assign(examples, { name: p.name, a, b });
     for (const [mi, m] of methods.entries()) {
       const f = await m.fuse(a, b);
@@ -124,8 +112,8 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   // time per image on synthetic pairs of each size (colour A, grey B), after one warm-up call
   const times = methods.map(() => new Map<string, number>());
   for (const [w, h] of o.sizes) {
-    const a = makeImage(w, h, [texture(w, h, 1), texture(w, h, 2), texture(w, h, 3)]);
-    const b = makeImage(w, h, [texture(w, h, 4)]);
+    const a = makeImage(w, h, [syntheticPlane(w, h, 1), syntheticPlane(w, h, 2), syntheticPlane(w, h, 3)]);
+    const b = makeImage(w, h, [syntheticPlane(w, h, 4)]);
     await methods[0]!.fuse(a, b);
     for (const [mi, m] of methods.entries()) {
       const ms: number[] = [];
@@ -154,14 +142,9 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     return { size, ddim_steps: ref.steps, matched: !!match, fusionfm_ms: one.ms[size]!, ddim_ms: ref.ms[size]!, ratio: Number((ref.ms[size]! / one.ms[size]!).toPrecision(4)) };
   });
   const rt = runtime();
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch { /* not a checkout */ }
-  const slug = (rt.adapter.device || rt.adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
-  const kernels = join('bench', 'results', `kernels-${slug}.json`);
+  const kernels = join('bench', 'results', `kernels-${adapterSlug(rt.adapter)}.json`);
   const result: BenchResult = {
-    bench: 'fusionfm-vs-diffusion', adapter: rt.adapter.name, commit, command: o.command, task: o.task, dataset: ds.id,
+    bench: 'fusionfm-vs-diffusion', adapter: rt.adapter.name, commit: gitCommit(), command: o.command, task: o.task, dataset: ds.id,
     pairs: pairs.map((p) => p.name), crop: o.crop, models: { flow: o.flow, ddpm: o.ddpm }, rows, speedup,
     engine: existsSync(kernels) ? JSON.parse(readFileSync(kernels, 'utf8')) : null,
     composite_definition: `weighted mean of ${sel.join(', ')} normalised per pair over the candidate pool (published + classical), on ${o.crop}x${o.crop} centre crops`,

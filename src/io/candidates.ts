@@ -7,7 +7,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { classicalNames, fuseClassical } from '../fusion/classical/index.js';
+import { applyCrop, type CropSpec } from '../fusion/augment.js';
 import type { Image } from '../fusion/image.js';
+import { copyOfSource, greyTriple, poolBounds, rawScores, type Bounds } from '../fusion/pseudo/selection.js';
 import { InputError } from '../util/errors.js';
 import type { Dataset } from './dataset.js';
 import { readImage } from './image.js';
@@ -58,4 +60,20 @@ export function candidatePool(ds: Dataset, o: PoolOptions): Candidate[] {
   }
   if (!out.length) throw new InputError(`${ds.id}: the candidate pool is empty (no published candidates, classical fusers off, no --candidates folders)`);
   return out;
+}
+
+/**
+ * The scale a pair's results are scored on: each selection metric's range over the pool,
+ * candidates that copy a source left out (as in stage-1 selection). `view` is what is scored,
+ * the pair itself or a crop of it (`crop`, applied to every candidate as well).
+ */
+export async function pairPoolBounds(pool: Candidate[], pair: string, full: { a: Image; b: Image }, view: { a: Image; b: Image }, metrics: readonly string[], crop?: CropSpec): Promise<Bounds> {
+  const raws: { raw: number[] }[] = [];
+  for (const c of pool) {
+    const f = await c.load(pair, full.a, full.b);
+    if ('skip' in f) continue;
+    const g = greyTriple(view.a, view.b, crop ? applyCrop(f, crop) : f);
+    if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
+  }
+  return poolBounds(raws, metrics);
 }

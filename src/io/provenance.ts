@@ -1,0 +1,17 @@
+/** What every benchmark record carries: the commit it was measured at and a file-name slug of the adapter. */
+import { execSync } from 'node:child_process';
+import type { AdapterDescription } from '../gpu/runtime.js';
+
+/** The short commit hash of the working directory, or 'unknown' outside a git checkout. */
+export function gitCommit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The adapter's device (or full) name, lower-case, for result file names. */
+export function adapterSlug(adapter: AdapterDescription): string {
+  return (adapter.device || adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+}
