@@ -1,7 +1,9 @@
 /**
  * The continual study's report: results.json, results.md (R matrices, ACC/BWT/FWT) and
  * tradeoff.svg (BWT against final average quality, one point per variant, the sweeps joined),
- * from one run of bench/continual.ts or several merged by bench/continual-merge.ts.
+ * from one run of bench/continual.ts or several merged by bench/continual-merge.ts. Runs of
+ * several seeds are summarised per variant as the mean and the range over seeds: the range is
+ * the noise a difference between variants has to exceed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,11 +11,17 @@ import { join } from 'node:path';
 export interface VariantResult {
   variant: string; group: string; ewc_lambda: number; replay_size: number;
   R: number[][]; ACC: number; BWT: number; FWT: number; acc_vs_single: number | null; seconds: number;
+  /** the run's seed (initial weights, data order); absent in single-seed results of older runs */
+  seed?: number;
 }
+/** what one seed's run measured without training a variant */
+export interface SeedReference { seed: number; untrained: number[]; single_task: number[]; single_task_mean: number | null }
 export interface ContinualResults {
   bench: 'continual'; adapter: string; commit: string; command: string; tasks: string[]; steps_per_task: number;
   train: unknown; eval: unknown; untrained: number[]; single_task: number[]; single_task_mean: number | null;
   variants: VariantResult[]; seconds: number;
+  /** per seed, when runs of several seeds were merged (untrained / single_task above are the first seed's) */
+  seeds?: SeedReference[];
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -28,11 +36,73 @@ export function transferMetrics(R: number[][], untrained: number[]): { ACC: numb
   };
 }
 
+export interface Spread { mean: number; min: number; max: number; n: number }
+const spread = (xs: number[]): Spread => ({ mean: mean(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
+
+/** Per variant (in the study's order): ACC, BWT, FWT and ACC / single-task over the seeds it ran with. */
+export function seedSummary(r: ContinualResults): { variant: string; group: string; seeds: number[]; ACC: Spread; BWT: Spread; FWT: Spread; acc_vs_single: Spread | null }[] {
+  const names = [...new Set(r.variants.map((v) => v.variant))];
+  return names.map((name) => {
+    const vs = r.variants.filter((v) => v.variant === name);
+    const ratios = vs.map((v) => v.acc_vs_single).filter((x): x is number => x !== null);
+    return {
+      variant: name, group: vs[0]!.group, seeds: vs.map((v) => v.seed ?? 1),
+      ACC: spread(vs.map((v) => v.ACC)), BWT: spread(vs.map((v) => v.BWT)), FWT: spread(vs.map((v) => v.FWT)),
+      acc_vs_single: ratios.length === vs.length ? spread(ratios) : null,
+    };
+  });
+}
+
+/**
+ * Merges results of several processes (bench/continual.ts --only, possibly different --seed):
+ * the same adapter, budget and training setting but the seed; runs of one seed must agree on the
+ * untrained scores; each seed's single-task references come from the run of that seed that made
+ * them; variants keep the study's order, seeds ascending.
+ */
+export function mergeContinualResults(parts: ContinualResults[], command: string): ContinualResults {
+  const first = parts[0];
+  if (!first) throw new Error('continual merge: no results');
+  const seedOf = (p: ContinualResults) => (p.train as { seed?: number }).seed ?? 1;
+  const withoutSeed = (p: ContinualResults) => JSON.stringify({ ...(p.train as object), seed: 0 });
+  const refs = new Map<number, SeedReference>();
+  for (const p of parts) {
+    if (p.adapter !== first.adapter || p.steps_per_task !== first.steps_per_task || withoutSeed(p) !== withoutSeed(first)) {
+      throw new Error(`${p.command}: another adapter, budget or training setting than ${first.command}`);
+    }
+    const seed = seedOf(p);
+    const ref = refs.get(seed);
+    if (!ref) refs.set(seed, { seed, untrained: p.untrained, single_task: p.single_task, single_task_mean: p.single_task_mean });
+    else {
+      if (p.untrained.some((x, i) => Math.abs(x - ref.untrained[i]!) > 1e-6)) throw new Error(`${p.command}: untrained scores differ from another run of seed ${seed} (${p.untrained} vs ${ref.untrained})`);
+      if (!ref.single_task.length && p.single_task.length) Object.assign(ref, { single_task: p.single_task, single_task_mean: p.single_task_mean });
+    }
+  }
+  const order = ['main', 'replay sweep', 'lambda sweep'];
+  const variants = parts.flatMap((p) => p.variants.map((v) => {
+    const ref = refs.get(seedOf(p))!;
+    return { ...v, seed: seedOf(p), acc_vs_single: ref.single_task_mean === null ? null : v.ACC / ref.single_task_mean };
+  })).sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group) || a.replay_size - b.replay_size || a.ewc_lambda - b.ewc_lambda || a.seed - b.seed);
+  const seeds = [...refs.values()].sort((a, b) => a.seed - b.seed);
+  const firstRef = seeds.find((s) => s.single_task.length) ?? seeds[0]!;
+  return {
+    ...first, command, untrained: seeds[0]!.untrained, single_task: firstRef.single_task, single_task_mean: firstRef.single_task_mean,
+    variants, seconds: parts.reduce((s, p) => s + p.seconds, 0), ...(seeds.length > 1 ? { seeds } : {}),
+  };
+}
+
+/** mean over the seeds that ran single-task references (the first seed's when only it did) */
+function singleTaskMean(r: ContinualResults): number | null {
+  const ms = (r.seeds ?? []).map((s) => s.single_task_mean).filter((x): x is number => x !== null);
+  return ms.length ? mean(ms) : r.single_task_mean;
+}
+
 function tradeoffSvg(r: ContinualResults): string {
   const W = 640, H = 420, L = 60, B = 50, T = 20, Rm = 180;
-  const vs = r.variants;
-  const xs = vs.map((v) => v.BWT), ys = vs.map((v) => v.ACC);
-  if (r.single_task_mean !== null) ys.push(r.single_task_mean);
+  // one point per variant: the mean over its seeds, with whiskers over their range when it ran with several
+  const vs = seedSummary(r);
+  const single = singleTaskMean(r);
+  const xs = vs.flatMap((v) => [v.BWT.min, v.BWT.max]), ys = vs.flatMap((v) => [v.ACC.min, v.ACC.max]);
+  if (single !== null) ys.push(single);
   const pad = (lo: number, hi: number) => { const d = Math.max(1e-3, hi - lo) * 0.1; return [lo - d, hi + d] as const; };
   const [x0, x1] = pad(Math.min(...xs), Math.max(...xs));
   const [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
@@ -45,16 +115,22 @@ function tradeoffSvg(r: ContinualResults): string {
     `<text x="14" y="${(H - B) / 2}" transform="rotate(-90 14 ${(H - B) / 2})" text-anchor="middle">ACC (final average quality)</text>`,
     `<text x="${L}" y="${H - B + 16}" text-anchor="middle">${x0.toFixed(3)}</text><text x="${W - Rm}" y="${H - B + 16}" text-anchor="middle">${x1.toFixed(3)}</text>`,
     `<text x="${L - 4}" y="${H - B}" text-anchor="end">${y0.toFixed(3)}</text><text x="${L - 4}" y="${T + 4}" text-anchor="end">${y1.toFixed(3)}</text>`];
-  if (r.single_task_mean !== null) {
-    const y = sy(r.single_task_mean);
+  if (single !== null) {
+    const y = sy(single);
     parts.push(`<line x1="${L}" y1="${y}" x2="${W - Rm}" y2="${y}" stroke="#999" stroke-dasharray="4 3"/><text x="${W - Rm + 4}" y="${y + 4}">single-task mean</text>`);
-    const y95 = sy(0.95 * r.single_task_mean);
+    const y95 = sy(0.95 * single);
     if (y95 < H - B) parts.push(`<line x1="${L}" y1="${y95}" x2="${W - Rm}" y2="${y95}" stroke="#bbb" stroke-dasharray="2 4"/><text x="${W - Rm + 4}" y="${y95 + 4}">95% of it</text>`);
   }
   vs.forEach((v, i) => {
     const c = colour[v.group] ?? 'black';
-    parts.push(`<circle cx="${sx(v.BWT).toFixed(1)}" cy="${sy(v.ACC).toFixed(1)}" r="4" fill="${c}"/>`,
-      `<text x="${(sx(v.BWT) + 6).toFixed(1)}" y="${(sy(v.ACC) + 4 + ((i % 3) - 1) * 3).toFixed(1)}" fill="${c}">${v.variant.replace(/&/g, '&amp;')}</text>`);
+    const cx = sx(v.BWT.mean), cy = sy(v.ACC.mean);
+    if (v.seeds.length > 1) {
+      parts.push(`<line x1="${sx(v.BWT.min).toFixed(1)}" y1="${cy.toFixed(1)}" x2="${sx(v.BWT.max).toFixed(1)}" y2="${cy.toFixed(1)}" stroke="${c}" stroke-opacity="0.5"/>`,
+        `<line x1="${cx.toFixed(1)}" y1="${sy(v.ACC.min).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${sy(v.ACC.max).toFixed(1)}" stroke="${c}" stroke-opacity="0.5"/>`);
+    }
+    const label = v.seeds.length > 1 ? `${v.variant} (${v.seeds.length} seeds)` : v.variant;
+    parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="4" fill="${c}"/>`,
+      `<text x="${(cx + 6).toFixed(1)}" y="${(cy + 4 + ((i % 3) - 1) * 3).toFixed(1)}" fill="${c}">${label.replace(/&/g, '&amp;')}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n${parts.join('\n')}\n</svg>\n`;
 }
@@ -63,13 +139,22 @@ export function writeContinualReport(dir: string, r: ContinualResults): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
   const f = (x: number | null) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(4));
+  const refs: SeedReference[] = r.seeds ?? [{ seed: (r.train as { seed?: number }).seed ?? 1, untrained: r.untrained, single_task: r.single_task, single_task_mean: r.single_task_mean }];
+  const refLines = refs.map((s) => `${refs.length > 1 ? `Seed ${s.seed}: u` : 'U'}ntrained net: ${s.untrained.map(f).join(', ')}. ` +
+    `Single-task models: ${s.single_task.length ? `${s.single_task.map(f).join(', ')} (mean ${f(s.single_task_mean)})` : 'not run'}.`);
+  const summary = seedSummary(r);
+  const rng = (x: Spread | null) => (x === null ? '-' : x.n > 1 ? `${f(x.mean)} (${f(x.min)} .. ${f(x.max)})` : f(x.mean));
   const md = [`# Continual learning: ${r.tasks.join(' -> ')}, ${r.steps_per_task} steps per task`, '',
-    `Adapter ${r.adapter}; commit ${r.commit}; command \`${r.command}\`.`, '',
-    `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool). Untrained net: ${r.untrained.map(f).join(', ')}. ` +
-      `Single-task models: ${r.single_task.length ? `${r.single_task.map(f).join(', ')} (mean ${f(r.single_task_mean)})` : 'not run'}.`, '',
-    'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j). Plot: tradeoff.svg.', '',
-    '| variant | EWC lambda | replay size | ACC | BWT | FWT | ACC / single-task | R (rows: after task i; columns: task j) |', '|---|---|---|---|---|---|---|---|',
-    ...r.variants.map((v) => `| ${v.variant} | ${v.ewc_lambda} | ${v.replay_size} | ${f(v.ACC)} | ${f(v.BWT)} | ${f(v.FWT)} | ${f(v.acc_vs_single)} | ${v.R.map((row) => row.map(f).join(' ')).join(' / ')} |`), ''];
+    `Adapter ${r.adapter}; commit ${r.commit}; command \`${r.command}\`; ${Math.round(r.seconds)} s of compute (summed over processes).`, '',
+    'Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).', '', ...refLines.flatMap((l) => [l, '']),
+    'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j); ACC / single-task against the single-task mean of the same seed. Plot: tradeoff.svg.', '',
+    ...(summary.some((v) => v.seeds.length > 1) ? [
+      '## Over seeds: mean (min .. max)', '',
+      '| variant | seeds | ACC | BWT | FWT | ACC / single-task |', '|---|---|---|---|---|---|',
+      ...summary.map((v) => `| ${v.variant} | ${v.seeds.join(', ')} | ${rng(v.ACC)} | ${rng(v.BWT)} | ${rng(v.FWT)} | ${rng(v.acc_vs_single)} |`), '',
+      '## Every run', ''] : []),
+    '| variant | seed | EWC lambda | replay size | ACC | BWT | FWT | ACC / single-task | R (rows: after task i; columns: task j) |', '|---|---|---|---|---|---|---|---|---|',
+    ...r.variants.map((v) => `| ${v.variant} | ${v.seed ?? refs[0]!.seed} | ${v.ewc_lambda} | ${v.replay_size} | ${f(v.ACC)} | ${f(v.BWT)} | ${f(v.FWT)} | ${f(v.acc_vs_single)} | ${v.R.map((row) => row.map(f).join(' ')).join(' / ')} |`), ''];
   writeFileSync(join(dir, 'results.md'), md.join('\n'));
   if (r.variants.length) writeFileSync(join(dir, 'tradeoff.svg'), tradeoffSvg(r));
   return md.join('\n');

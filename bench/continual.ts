@@ -13,11 +13,12 @@
  *
  *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
  *        [--only '<variant>;...;single'] [--net small|default] [--batch 4] [--crop 48] [--fisher-samples 32]
- *        [--eval-cache file.json [--prepare-only]]
+ *        [--seed 1] [--eval-cache file.json [--prepare-only]]
  * --only runs some variants (by name; 'single' = the single-task references) so that variants
  * can run as parallel processes and be merged by bench/continual-merge.ts. --eval-cache keeps the
  * evaluation crops and their pool bounds in one file, so a machine without the candidate
- * folders (a GPU machine) can score.
+ * folders (a GPU machine) can score. --seed changes the initial weights and the data order; runs of
+ * several seeds, merged, give the spread that differences between variants must exceed.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -40,7 +41,7 @@ import { transferMetrics, writeContinualReport, type VariantResult } from './con
 const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
   only: { type: 'string' }, net: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' },
-  'fisher-samples': { type: 'string', default: '32' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
+  'fisher-samples': { type: 'string', default: '32' }, seed: { type: 'string', default: '1' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
 } });
 // ';'-separated, since variant names hold commas
 const only = values.only ? new Set(values.only.split(';')) : null;
@@ -116,8 +117,9 @@ if (values.net !== 'small' && values.net !== 'default') throw new Error(`--net: 
 const train: TrainConfig = {
   ...DEFAULT_TRAIN,
   model: values.net === 'small' ? { ...DEFAULT_TRAIN.model, ...SMALL } : DEFAULT_TRAIN.model,
-  batch: Number(values.batch), crop: Number(values.crop), lr: values.net === 'small' ? 2e-3 : DEFAULT_TRAIN.lr, warmup: 10, emaDecay: 0.99, seed: 1,
+  batch: Number(values.batch), crop: Number(values.crop), lr: values.net === 'small' ? 2e-3 : DEFAULT_TRAIN.lr, warmup: 10, emaDecay: 0.99, seed: Number(values.seed),
 };
+if (!Number.isInteger(train.seed) || train.seed < 1) throw new Error(`--seed: expected a positive integer, got ${values.seed}`);
 interface Variant { name: string; ewcLambda: number; replaySize: number; group: string }
 const L = 1;
 const Q = 64;
@@ -170,7 +172,7 @@ for (const v of variants) {
   });
   ct.dispose();
   const m = transferMetrics(R, base);
-  results.push({ variant: v.name, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ...m, acc_vs_single: null, seconds: (performance.now() - tv) / 1000 });
+  results.push({ variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ...m, acc_vs_single: null, seconds: (performance.now() - tv) / 1000 });
   console.error(`${v.name}: ACC ${m.ACC.toFixed(4)} BWT ${m.BWT.toFixed(4)} FWT ${m.FWT.toFixed(4)} R ${JSON.stringify(R.map((r) => r.map((x) => +x.toFixed(4))))}`);
   write();
 }

@@ -3,8 +3,11 @@
  * weights and input, checked to compute the same output, each timed on its own device: ours on
  * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores; and the
  * same network exported by PyTorch to ONNX, run by ONNX Runtime's WASM build (onnxruntime-web
- * in Node, SIMD, one thread per core; onnxruntime-node downloads its binaries at install time
- * from outside the npm registry, which this project cannot rely on). Runs where
+ * in Node, SIMD, one thread per core) and, where it is installed, by its native CPU build
+ * (onnxruntime-node: 93 MB for every platform's binaries, so a bench-time install rather than a
+ * dependency: ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.23.0; the
+ * variable skips its postinstall, which fetches CUDA libraries from outside the npm registry and
+ * fails offline; the CPU binaries come in the package). Runs where
  * python3 (or $PYTHON) has torch (Debian: apt-get install python3-torch, then PYTHON=/usr/bin/python3
  * where another python3 comes first on the PATH; the GPU machine's own PyTorch).
  *
@@ -16,6 +19,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../src/autograd/create.js';
+import type { Tensor } from '../src/autograd/tensor.js';
 import { noGrad, tidy, useRuntime } from '../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../src/gpu/node-device.js';
@@ -59,28 +63,53 @@ for (const c of cases) {
   const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
   if (!(torch.max_abs_diff <= 1e-3 * Math.max(1, torch.output_scale))) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
   records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = cpus().length;
-  const session = await ort.InferenceSession.create(readFileSync(onnx), { executionProviders: ['wasm'] });
-  const feeds = { x: new ort.Tensor('float32', await x.data(), shape) };
   const want = await noGrad(() => c.net.forward(x, t)).data();
-  const got = (await session.run(feeds)).y!.data as Float32Array;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
-  if (!(err <= 1e-3 * Math.max(1, torch.output_scale))) throw new Error(`${c.name}: ONNX Runtime's output differs from ours by ${err}`);
-  const oms: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    oms.push(performance.now() - t0);
+  const tolerance = 1e-3 * Math.max(1, torch.output_scale);
+  const web = await import('onnxruntime-web');
+  web.env.wasm.numThreads = cpus().length;
+  records.push({ case: c.name, ...await onnxPeer(c.name, web, onnx, { executionProviders: ['wasm'] }, x, shape, want, tolerance, ours.median_ms),
+    impl: `onnxruntime-web ${web.env.versions.web} (wasm)`, adapter: `cpu (${cpus().length} threads, wasm simd)` });
+  const native = await optionalImport<typeof import('onnxruntime-web')>('onnxruntime-node');
+  if (native) {
+    records.push({ case: c.name, ...await onnxPeer(c.name, native, onnx, { executionProviders: ['cpu'], intraOpNumThreads: cpus().length }, x, shape, want, tolerance, ours.median_ms),
+      impl: `onnxruntime-node ${native.env.versions.node} (cpu)`, adapter: `cpu (${cpus().length} threads, native)` });
+  } else if (c === cases[0]) {
+    console.log('onnxruntime-node is not installed, so its figures are left out (it weighs 93 MB, so it is no dependency of ours: ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.23.0)');
   }
-  const o = summarize(oms);
-  records.push({ case: c.name, impl: `onnxruntime-web ${ort.env.versions.web} (wasm)`, adapter: `cpu (${cpus().length} threads, wasm simd)`, ...o, max_abs_diff: err });
-  console.log(`${c.name}: onnxruntime wasm ${o.median_ms} ms (ORT / ours ${(o.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${err.toExponential(2)}`);
-  await session.release();
   console.log(`${c.name}: fusionfm ${ours.median_ms} ms on ${rt.adapter.name}; ${torch.impl} ${torch.median_ms.toFixed(1)} ms on ${torch.device} (PyTorch / ours ${(torch.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${torch.max_abs_diff.toExponential(2)}`);
   x.dispose();
 }
+
+/** The exported network run by one ONNX Runtime build (same API in both), checked against our output first. */
+async function onnxPeer(name: string, ort: typeof import('onnxruntime-web'), onnx: string, options: object, x: Tensor, shape: number[], want: Float32Array, tolerance: number, oursMs: number) {
+  const session = await ort.InferenceSession.create(readFileSync(onnx), { ...options }); // a copy: ORT writes into the options it is given
+  const feeds = { x: new ort.Tensor('float32', await x.data(), shape) };
+  const got = (await session.run(feeds)).y!.data as Float32Array;
+  let err = 0;
+  for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
+  if (!(err <= tolerance)) throw new Error(`${name}: ONNX Runtime's output differs from ours by ${err}`);
+  const ms: number[] = [];
+  for (let r = 0; r < rounds + 1; r++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    if (r > 0) ms.push(performance.now() - t0);
+  }
+  await session.release();
+  const o = summarize(ms);
+  console.log(`${name}: onnxruntime ${JSON.stringify(options)} ${o.median_ms} ms (ORT / ours ${(o.median_ms / oursMs).toFixed(2)}x); outputs differ by ${err.toExponential(2)}`);
+  return { ...o, max_abs_diff: err };
+}
+
+/** a package that a benchmark uses where it is installed, without being a dependency */
+async function optionalImport<T>(name: string): Promise<T | null> {
+  try {
+    return (await import(name)) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw e;
+  }
+}
+
 const commit = gitCommit();
 const out = values.out ?? `bench/results/torch-peer-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });

@@ -11,6 +11,7 @@ import { Linear } from '../src/nn/layers.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
+import { mergeContinualResults, seedSummary, transferMetrics, type ContinualResults } from '../bench/continual-report.js';
 import { gpu, randomArray } from './helpers.js';
 
 const IN = 3;
@@ -151,4 +152,40 @@ describe('continual flow-matching training', () => {
     for (const [k, v] of s.tensors) expect(Array.from(r.tensors.get(k)!.data), k).toEqual(Array.from(v.data));
     for (const t of [straight, first, resumed]) t.dispose();
   }, 120_000);
+});
+
+describe('continual study report', () => {
+  const run = (seed: number, untrained: number[], single: number[], variants: [string, number[][]][]): ContinualResults => ({
+    bench: 'continual', adapter: 'test', commit: 'x', command: `run ${seed}`, tasks: ['a', 'b'], steps_per_task: 10,
+    train: { lr: 1, seed }, eval: {}, untrained, single_task: single, single_task_mean: single.length ? (single[0]! + single[1]!) / 2 : null, seconds: 1,
+    variants: variants.map(([variant, R]) => ({ variant, group: 'main', ewc_lambda: 1, replay_size: 0, R, ...transferMetrics(R, untrained), acc_vs_single: null, seconds: 1, seed })),
+  });
+
+  it('transfer metrics: ACC, BWT and FWT of a known R matrix', () => {
+    const m = transferMetrics([[0.8, 0.3], [0.6, 0.9]], [0.1, 0.2]);
+    expect(m.ACC).toBeCloseTo(0.75, 12);
+    expect(m.BWT).toBeCloseTo(-0.2, 12);
+    expect(m.FWT).toBeCloseTo(0.1, 12);
+  });
+
+  it('merging seeds: each seed is scored against its own single-task models, summarised as mean and range', () => {
+    const s1 = run(1, [0.1, 0.2], [0.8, 0.6], [['EWC', [[0.8, 0.3], [0.6, 0.9]]]]);
+    const s2 = run(2, [0.0, 0.1], [1.0, 0.8], [['EWC', [[0.7, 0.2], [0.5, 0.7]]]]);
+    const merged = mergeContinualResults([s2, s1], 'merge');
+    expect(merged.variants.map((v) => v.seed)).toEqual([1, 2]);
+    expect(merged.seeds?.map((s) => s.seed)).toEqual([1, 2]);
+    expect(merged.variants[0]!.acc_vs_single).toBeCloseTo(0.75 / 0.7, 12);
+    expect(merged.variants[1]!.acc_vs_single).toBeCloseTo(0.6 / 0.9, 12);
+    const [ewc] = seedSummary(merged);
+    expect(ewc!.seeds).toEqual([1, 2]);
+    expect(ewc!.ACC.mean).toBeCloseTo(0.675, 12);
+    expect([ewc!.ACC.min, ewc!.ACC.max]).toEqual([0.6, 0.75]);
+    expect(ewc!.BWT.mean).toBeCloseTo(-0.2, 12);
+  });
+
+  it('merging refuses runs of one seed that disagree on the untrained net, or of another training setting', () => {
+    const a = run(1, [0.1, 0.2], [0.8, 0.6], []);
+    expect(() => mergeContinualResults([a, run(1, [0.1, 0.3], [], [])], 'm')).toThrow(/untrained scores differ .* seed 1/);
+    expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), train: { lr: 2, seed: 2 } }], 'm')).toThrow(/training setting/);
+  });
 });

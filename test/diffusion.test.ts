@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { runBench } from '../src/cli/bench.js';
+import { engineRecords, runBench } from '../src/cli/bench.js';
 import { fuseClassical } from '../src/fusion/classical/index.js';
 import { makeImage } from '../src/fusion/image.js';
 import { VelocityNet } from '../src/fusion/flow/model.js';
@@ -120,4 +120,18 @@ describe('fusionfm bench (FusionFM vs the diffusion baseline)', () => {
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).rows).toHaveLength(4);
     await expect(runBench({ ...o, ddpm: o.flow }, () => {})).rejects.toThrow(/a flow model, expected a diffusion baseline/);
   }, 180_000);
+});
+
+describe('engine figures in the bench report', () => {
+  it('gathers the kernel bench (bare array) and the peer benches ({ commit, records }) of this adapter only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffm-engine-'));
+    const rec = (impl: string, extra: object = {}) => ({ case: 'unet forward', impl, median_ms: 10, runs: 3, ...extra });
+    writeFileSync(join(dir, 'kernels-gpu-a.json'), JSON.stringify([rec('fusionfm', { adapter: 'GPU A', gflops: 5 }), rec('tfjs-webgpu', { adapter: 'GPU A' })]));
+    writeFileSync(join(dir, 'torch-peer-gpu-a.json'), JSON.stringify({ commit: 'abc1234', records: [rec('pytorch 2', { device: 'cpu (2 threads)' })] }));
+    writeFileSync(join(dir, 'cpu-peers-gpu-b.json'), JSON.stringify({ commit: 'x', records: [rec('tfjs-wasm')] }));
+    const rows = engineRecords(dir, 'GPU A', 'gpu-a');
+    expect(rows.map((r) => [r.impl, r.device, r.commit])).toEqual([['fusionfm', 'GPU A', '-'], ['tfjs-webgpu', 'GPU A', '-'], ['pytorch 2', 'cpu (2 threads)', 'abc1234']]);
+    expect(rows[0]!.gflops).toBe(5);
+    expect(engineRecords(dir, 'GPU C', 'gpu-c')).toEqual([]);
+  });
 });

@@ -43,7 +43,9 @@ export function benchHtml(r: BenchResult, ex: { name: string; a: Image; b: Image
   const shown = ['FusionFM k=1', `DDIM S=${r.speedup[0]?.ddim_steps}`].filter((n) => ex.fused.has(n));
   const figs = [['source A', ex.a], ['source B', ex.b], ...shown.map((n) => [n, ex.fused.get(n)!] as const)]
     .map(([n, img]) => `<figure><img src="${dataUri(thumbnail(img as Image, 256))}"><figcaption>${esc(n as string)}</figcaption></figure>`).join('');
-  const engine = Array.isArray(r.engine) ? `<h2>Engine on this adapter</h2><table><tr><th>case</th><th>impl</th><th>median ms</th><th>GFLOPS</th></tr>${(r.engine as { case: string; impl: string; median_ms: number; gflops?: number }[]).map((e) => `<tr><td>${esc(e.case)}</td><td>${esc(e.impl)}</td><td>${f4(e.median_ms)}</td><td>${e.gflops ? f4(e.gflops) : '-'}</td></tr>`).join('')}</table>` : '<p>No engine benchmark of this adapter in bench/results (npm run bench:kernels).</p>';
+  const engine = r.engine.length
+    ? `<h2>Engine and peers on this machine</h2><p>Same network, same input, outputs checked equal before timing; medians. Our engine runs on the adapter above; CPU peers on this machine's cores.</p><table><tr><th>case</th><th>impl</th><th>device</th><th>median ms</th><th>GFLOPS</th><th>from</th></tr>${r.engine.map((e) => `<tr><td>${esc(e.case)}</td><td>${esc(e.impl)}</td><td>${esc(e.device)}</td><td>${f4(e.median_ms)}</td><td>${e.gflops ? f4(e.gflops) : '-'}</td><td>${esc(e.source)} (${esc(e.commit)})</td></tr>`).join('')}</table>`
+    : '<p>No engine benchmark of this adapter in bench/results (npm run bench:kernels, bench:cpu-peers, bench:torch).</p>';
   return `<!doctype html><html><head><meta charset="utf-8"><title>FusionFM vs diffusion (${r.task})</title>
 <style>body{font-family:sans-serif;max-width:70rem;margin:1rem auto;padding:0 1rem}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}td:first-child{text-align:left}figure{display:inline-block;margin:4px}</style></head><body>
 <h1>FusionFM vs the diffusion baseline: ${esc(r.task)} (${esc(r.dataset)} test split)</h1>

@@ -57,8 +57,32 @@ export interface BenchResult {
   bench: 'fusionfm-vs-diffusion'; adapter: string; commit: string; command: string; task: Task; dataset: string;
   pairs: string[]; crop: number; models: { flow: string; ddpm: string }; rows: MethodRow[];
   speedup: { size: string; ddim_steps: number; matched: boolean; fusionfm_ms: number; ddim_ms: number; ratio: number }[];
-  engine: unknown[] | null;
+  /** the engine and peer benchmarks saved for this adapter (empty when none ran) */
+  engine: EngineRecord[];
   composite_definition: string;
+}
+
+/** one timing of bench:kernels, bench:cpu-peers or bench:torch, with the file it came from */
+export interface EngineRecord { source: string; commit: string; case: string; impl: string; device: string; median_ms: number; gflops?: number }
+
+/**
+ * The engine figures measured on this adapter (kernels and U-Net against TF.js-WebGPU) and the
+ * peers measured beside it on this machine's CPU (TF.js-WASM, PyTorch, ONNX Runtime), as saved
+ * in bench/results by their own commands; each keeps the commit it was measured at.
+ */
+export function engineRecords(dir: string, adapterName: string, slug: string): EngineRecord[] {
+  const out: EngineRecord[] = [];
+  for (const bench of ['kernels', 'cpu-peers', 'torch-peer']) {
+    const file = join(dir, `${bench}-${slug}.json`);
+    if (!existsSync(file)) continue;
+    const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    // bench:kernels writes a bare array (older format, no commit); the peers write { commit, records }
+    const { commit = '-', records } = Array.isArray(json) ? { records: json } : (json as { commit?: string; records: unknown[] });
+    for (const r of records as { case: string; impl: string; adapter?: string; device?: string; median_ms: number; gflops?: number }[]) {
+      out.push({ source: file, commit, case: r.case, impl: r.impl, device: r.device ?? r.adapter ?? adapterName, median_ms: r.median_ms, ...(r.gflops ? { gflops: r.gflops } : {}) });
+    }
+  }
+  return out;
 }
 
 const STD = ['EN', 'SD', 'SF', 'MI', 'VIF', 'Qabf', 'SSIM'];
@@ -142,11 +166,10 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     return { size, ddim_steps: ref.steps, matched: !!match, fusionfm_ms: one.ms[size]!, ddim_ms: ref.ms[size]!, ratio: Number((ref.ms[size]! / one.ms[size]!).toPrecision(4)) };
   });
   const rt = runtime();
-  const kernels = join('bench', 'results', `kernels-${adapterSlug(rt.adapter)}.json`);
   const result: BenchResult = {
     bench: 'fusionfm-vs-diffusion', adapter: rt.adapter.name, commit: gitCommit(), command: o.command, task: o.task, dataset: ds.id,
     pairs: pairs.map((p) => p.name), crop: o.crop, models: { flow: o.flow, ddpm: o.ddpm }, rows, speedup,
-    engine: existsSync(kernels) ? JSON.parse(readFileSync(kernels, 'utf8')) : null,
+    engine: engineRecords(join('bench', 'results'), rt.adapter.name, adapterSlug(rt.adapter)),
     composite_definition: `weighted mean of ${sel.join(', ')} normalised per pair over the candidate pool (published + classical), on ${o.crop}x${o.crop} centre crops`,
   };
   mkdirSync(o.out, { recursive: true });
