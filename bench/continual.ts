@@ -133,6 +133,7 @@ const variants: Variant[] = [
 ].filter((v) => !only || only.has(v.name));
 
 const results: VariantResult[] = [];
+const commit = gitCommit();
 const t0 = performance.now();
 // b_j: the untrained net
 const init = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
@@ -149,7 +150,6 @@ if (!only || only.has('single')) for (const t of TASKS) {
   console.error(`single-task ${t}: ${single.at(-1)!.toFixed(4)}`);
 }
 if (only?.has('single')) write();
-const commit = gitCommit();
 function write(): void {
   const singleMean = single.length ? single.reduce((s, x) => s + x, 0) / single.length : null;
   const md = writeContinualReport(values.out!, {

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
 import { conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { randn } from '../src/autograd/create.js';
-import { conv2d, groupNorm, matmul, mul, softmax, sum } from '../src/autograd/ops.js';
+import { conv2d, groupNorm, matmul, softmax } from '../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
 import { adapterSlug } from '../src/io/provenance.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEval } from '../src/cli/eval.js';
-import { randomAlignedCrop } from '../src/fusion/augment.js';
+import { copyCrop, randomAlignedCrop, type CropSpec } from '../src/fusion/augment.js';
 import { makeImage } from '../src/fusion/image.js';
 import { Dataset, hasData } from '../src/io/dataset.js';
 import { SeededRng } from '../src/util/rng.js';
@@ -50,6 +50,20 @@ describe('datasets', () => {
     expect(Array.from(c1!.planes[0]!)).toEqual(Array.from(c2!.planes[0]!));
     expect(Array.from(c1!.planes[0]!)).toEqual(Array.from(d1!.planes[0]!));
     expect(() => randomAlignedCrop([img], 12, new SeededRng(1))).toThrow(/10x8 is smaller than the 12x12 training crop/);
+  });
+
+  it('copyCrop: every flip combination equals a pixel-by-pixel reference, written at the given offset', () => {
+    const w = 9, h = 7;
+    const plane = Float32Array.from({ length: w * h }, (_, i) => i);
+    for (const flipH of [false, true]) for (const flipV of [false, true]) {
+      const c: CropSpec = { x: 3, y: 2, size: 4, flipH, flipV };
+      const out = new Float32Array(5 + 16).fill(-1);
+      copyCrop(plane, w, c, out, 5);
+      const want: number[] = [];
+      for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) want.push((2 + (flipV ? 3 - y : y)) * w + 3 + (flipH ? 3 - x : x));
+      expect(Array.from(out.subarray(5))).toEqual(want);
+      expect(Array.from(out.subarray(0, 5))).toEqual([-1, -1, -1, -1, -1]);
+    }
   });
 });
 

@@ -20,16 +20,27 @@ export function drawCrop(width: number, height: number, size: number, rng: Seede
   return { x: rng.int(width - size + 1), y: rng.int(height - size + 1), size, flipH: rng.next() < 0.5, flipV: rng.next() < 0.5 };
 }
 
+/** An unflipped crop at (x, y): the window most samplers take. */
+export function windowAt(x: number, y: number, size: number): CropSpec {
+  return { x, y, size, flipH: false, flipV: false };
+}
+
+/**
+ * Copies the crop `c` of a row-major plane `width` pixels wide into `out` from index `at`
+ * (size * size values, row-major, flips applied): the one crop loop of every sampler.
+ */
+export function copyCrop(plane: Float32Array, width: number, c: CropSpec, out: Float32Array, at = 0): Float32Array {
+  const S = c.size;
+  for (let y = 0; y < S; y++) {
+    const row = (c.y + (c.flipV ? S - 1 - y : y)) * width + c.x;
+    if (!c.flipH) out.set(plane.subarray(row, row + S), at + y * S);
+    else for (let x = 0; x < S; x++) out[at + y * S + x] = plane[row + S - 1 - x]!;
+  }
+  return out;
+}
+
 export function applyCrop(img: Image, c: CropSpec): Image {
-  const planes = img.planes.map((p) => {
-    const out = new Float32Array(c.size * c.size);
-    for (let y = 0; y < c.size; y++) for (let x = 0; x < c.size; x++) {
-      const sx = c.x + (c.flipH ? c.size - 1 - x : x);
-      const sy = c.y + (c.flipV ? c.size - 1 - y : y);
-      out[y * c.size + x] = p[sy * img.width + sx]!;
-    }
-    return out;
-  });
+  const planes = img.planes.map((p) => copyCrop(p, img.width, c, new Float32Array(c.size * c.size)));
   return makeImage(c.size, c.size, planes, img.bitDepth, img.source);
 }
 

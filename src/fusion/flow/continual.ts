@@ -9,6 +9,7 @@
  * Each task gets its own warm-up + cosine schedule of `stepsPerTask` steps. The state (current
  * task, EWC tensors, replay buffer) round-trips through host tensors for exact resume.
  */
+import { copyCrop, windowAt } from '../augment.js';
 import { tensor } from '../../autograd/create.js';
 import { estimateFisher, mergeEwc, normaliseFisher, type EwcState } from '../../nn/fisher.js';
 import type { HostTensor } from '../../nn/safetensors.js';
@@ -84,13 +85,8 @@ export class ContinualTrainer {
     const net = this.trainer.net;
     const fisher = await estimateFisher(net.parameters(), this.cc.fisherSamples, (i) => {
       const d = data[rng.int(data.length)]!;
-      const x0 = rng.int(d.w - S + 1);
-      const y0 = rng.int(d.h - S + 1);
-      const crop = (src: Float32Array) => {
-        const out = new Float32Array(S * S);
-        for (let y = 0; y < S; y++) out.set(src.subarray((y0 + y) * d.w + x0, (y0 + y) * d.w + x0 + S), y * S);
-        return tensor(out, [1, 1, S, S]);
-      };
+      const c = windowAt(rng.int(d.w - S + 1), rng.int(d.h - S + 1), S);
+      const crop = (src: Float32Array) => tensor(copyCrop(src, d.w, c, new Float32Array(S * S)), [1, 1, S, S]);
       return trainingLoss(net, this.train, crop(d.a), crop(d.b), crop(d.label), [rng.next()], pcgHash(this.train.seed + 31 * i));
     });
     this.fisherMeans.push(await normaliseFisher(fisher));

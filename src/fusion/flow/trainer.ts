@@ -4,6 +4,7 @@
  * can be saved and restored so that a resumed run continues exactly (same weights, optimizer
  * moments, EMA and data order). Files are the caller's business (src/cli/train.ts).
  */
+import { copyCrop, drawCrop } from '../augment.js';
 import { backward } from '../../autograd/backward.js';
 import { tensor } from '../../autograd/create.js';
 import { scope, type Tensor } from '../../autograd/tensor.js';
@@ -139,17 +140,11 @@ export class FlowTrainer {
       }
       const g = this.groups.length > 1 ? this.groups[this.rng.int(this.groups.length)]! : this.groups[0]!;
       const d = g[this.rng.int(g.length)]!;
-      const x0 = this.rng.int(d.w - S + 1);
-      const y0 = this.rng.int(d.h - S + 1);
-      const fh = this.rng.next() < 0.5;
-      const fv = this.rng.next() < 0.5;
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-        const src = (y0 + (fv ? S - 1 - y : y)) * d.w + x0 + (fh ? S - 1 - x : x);
-        const dst = at + y * S + x;
-        a[dst] = d.a[src]!;
-        b[dst] = d.b[src]!;
-        x1[dst] = d.label[src]!;
-      }
+      // the draw order (x, y, flipH, flipV) is drawCrop's, so seeded runs keep their batches
+      const c = drawCrop(d.w, d.h, S, this.rng, d.name);
+      copyCrop(d.a, d.w, c, a, at);
+      copyCrop(d.b, d.w, c, b, at);
+      copyCrop(d.label, d.w, c, x1, at);
       t.push(this.rng.next());
       this.replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
     }

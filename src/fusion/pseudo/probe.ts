@@ -5,6 +5,7 @@
  * loss (detail.ts). The probe predicts a residual on F, so an untrained probe is close to the
  * identity.
  */
+import { copyCrop, windowAt } from '../augment.js';
 import { backward } from '../../autograd/backward.js';
 import { tensor } from '../../autograd/create.js';
 import { add, mseLoss } from '../../autograd/ops.js';
@@ -65,12 +66,9 @@ export class Probe {
         const y = new Float32Array(c.batch * S * S);
         for (let k = 0; k < c.batch; k++) {
           const s = usable[rng.int(usable.length)]!;
-          const x0 = rng.int(s.w - S + 1);
-          const y0 = rng.int(s.h - S + 1);
-          for (let r = 0; r < S; r++) {
-            x.set(s.input.subarray((y0 + r) * s.w + x0, (y0 + r) * s.w + x0 + S), k * S * S + r * S);
-            y.set(s.target.subarray((y0 + r) * s.w + x0, (y0 + r) * s.w + x0 + S), k * S * S + r * S);
-          }
+          const c = windowAt(rng.int(s.w - S + 1), rng.int(s.h - S + 1), S);
+          copyCrop(s.input, s.w, c, x, k * S * S);
+          copyCrop(s.target, s.w, c, y, k * S * S);
         }
         opt.lr = warmupCosine(step, c.steps, Math.min(20, c.steps >> 2), c.lr, c.lr * 0.05);
         const loss = await scope(async () => {
