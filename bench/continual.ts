@@ -130,6 +130,7 @@ const variants: Variant[] = [
   { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
   ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
   ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
+  ...[0.1, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
 ].filter((v) => !only || only.has(v.name));
 
 const results: VariantResult[] = [];
