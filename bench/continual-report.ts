@@ -85,7 +85,7 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
   const seeds = [...refs.values()].sort((a, b) => a.seed - b.seed);
   const firstRef = seeds.find((s) => s.single_task.length) ?? seeds[0]!;
   return {
-    ...first, command, untrained: seeds[0]!.untrained, single_task: firstRef.single_task, single_task_mean: firstRef.single_task_mean,
+    ...first, commit: [...new Set(parts.map((p) => p.commit))].join(', '), command, untrained: seeds[0]!.untrained, single_task: firstRef.single_task, single_task_mean: firstRef.single_task_mean,
     variants, seconds: parts.reduce((s, p) => s + p.seconds, 0), ...(seeds.length > 1 ? { seeds } : {}),
   };
 }
@@ -121,7 +121,15 @@ function tradeoffSvg(r: ContinualResults): string {
     const y95 = sy(0.95 * single);
     if (y95 < H - B) parts.push(`<line x1="${L}" y1="${y95}" x2="${W - Rm}" y2="${y95}" stroke="#bbb" stroke-dasharray="2 4"/><text x="${W - Rm + 4}" y="${y95 + 4}">95% of it</text>`);
   }
-  vs.forEach((v, i) => {
+  // labels right of their point, moved down past any label already placed (about 6 px per character)
+  const placed: { x0: number; x1: number; y: number }[] = [];
+  const labelY = (x: number, y: number, text: string) => {
+    const box = { x0: x, x1: x + 6 * text.length, y };
+    while (placed.some((p) => p.x0 < box.x1 && box.x0 < p.x1 && Math.abs(p.y - box.y) < 12)) box.y += 12;
+    placed.push(box);
+    return box.y;
+  };
+  vs.forEach((v) => {
     const c = colour[v.group] ?? 'black';
     const cx = sx(v.BWT.mean), cy = sy(v.ACC.mean);
     if (v.seeds.length > 1) {
@@ -130,7 +138,7 @@ function tradeoffSvg(r: ContinualResults): string {
     }
     const label = v.seeds.length > 1 ? `${v.variant} (${v.seeds.length} seeds)` : v.variant;
     parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="4" fill="${c}"/>`,
-      `<text x="${(cx + 6).toFixed(1)}" y="${(cy + 4 + ((i % 3) - 1) * 3).toFixed(1)}" fill="${c}">${label.replace(/&/g, '&amp;')}</text>`);
+      `<text x="${(cx + 6).toFixed(1)}" y="${labelY(cx + 6, cy + 4, label).toFixed(1)}" fill="${c}">${label.replace(/&/g, '&amp;')}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n${parts.join('\n')}\n</svg>\n`;
 }
