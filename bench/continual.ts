@@ -23,7 +23,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
-import { applyCrop } from '../src/fusion/augment.js';
+import { applyCrop, windowAt } from '../src/fusion/augment.js';
 import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
 import { fuseLuminance } from '../src/fusion/flow/fuse.js';
 import type { VelocityNet } from '../src/fusion/flow/model.js';
@@ -70,7 +70,7 @@ if (values['eval-cache'] && existsSync(values['eval-cache'])) {
       const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
       for (const p of ds.split('test').slice(0, per)) {
         const full = await ds.readPair(p);
-        const crop = { x: (full.a.width - CROP) >> 1, y: (full.a.height - CROP) >> 1, size: CROP, flipH: false, flipV: false };
+        const crop = windowAt((full.a.width - CROP) >> 1, (full.a.height - CROP) >> 1, CROP);
         // luminance crops: what the net sees, and (8-bit grey conversion aside) what the metrics see
         const a = makeImage(CROP, CROP, [luminance(applyCrop(full.a, crop))]);
         const b = makeImage(CROP, CROP, [luminance(applyCrop(full.b, crop))]);

@@ -27,7 +27,7 @@ import { adapterSlug, gitCommit } from '../src/io/provenance.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../src/nn/safetensors.js';
 import { UNet } from '../src/nn/unet.js';
-import { summarize } from './timing.js';
+import { interleaved } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
@@ -48,23 +48,17 @@ for (const c of cases) {
   writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(weights));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ config: c.net.config, shape, t }));
   writeFileSync(join(dir, 'input.f32'), await x.data());
+  // our output: what PyTorch and both ONNX Runtime builds are checked against
   const y = noGrad(() => c.net.forward(x, t));
-  writeFileSync(join(dir, 'output.f32'), await y.data());
+  const want = await y.data();
   y.dispose();
-  const ms: number[] = [];
-  for (let r = 0; r < rounds + 1; r++) {
-    const t0 = performance.now();
-    tidy(() => { noGrad(() => c.net.forward(x, t)); });
-    await rt.sync();
-    if (r > 0) ms.push(performance.now() - t0);
-  }
-  const ours = summarize(ms);
+  writeFileSync(join(dir, 'output.f32'), want);
+  const { ours } = await interleaved({ ours: async () => { tidy(() => { noGrad(() => c.net.forward(x, t)); }); await rt.sync(); } }, { warmup: 1, rounds });
   const onnx = join(dir, 'net.onnx');
   const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
-  if (!(torch.max_abs_diff <= 1e-3 * Math.max(1, torch.output_scale))) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
-  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
-  const want = await noGrad(() => c.net.forward(x, t)).data();
   const tolerance = 1e-3 * Math.max(1, torch.output_scale);
+  if (!(torch.max_abs_diff <= tolerance)) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
+  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
   const web = await import('onnxruntime-web');
   web.env.wasm.numThreads = cpus().length;
   records.push({ case: c.name, ...await onnxPeer(c.name, web, onnx, { executionProviders: ['wasm'] }, x, shape, want, tolerance, ours.median_ms),
@@ -88,14 +82,8 @@ async function onnxPeer(name: string, ort: typeof import('onnxruntime-web'), onn
   let err = 0;
   for (let i = 0; i < want.length; i++) err = Math.max(err, Math.abs(got[i]! - want[i]!));
   if (!(err <= tolerance)) throw new Error(`${name}: ONNX Runtime's output differs from ours by ${err}`);
-  const ms: number[] = [];
-  for (let r = 0; r < rounds + 1; r++) {
-    const t0 = performance.now();
-    await session.run(feeds);
-    if (r > 0) ms.push(performance.now() - t0);
-  }
+  const { ort: o } = await interleaved({ ort: async () => { await session.run(feeds); } }, { warmup: 1, rounds });
   await session.release();
-  const o = summarize(ms);
   console.log(`${name}: onnxruntime ${JSON.stringify(options)} ${o.median_ms} ms (ORT / ours ${(o.median_ms / oursMs).toFixed(2)}x); outputs differ by ${err.toExponential(2)}`);
   return { ...o, max_abs_diff: err };
 }

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtime } from '../autograd/tensor.js';
-import { applyCrop } from '../fusion/augment.js';
+import { applyCrop, windowAt } from '../fusion/augment.js';
 import { fuseImages } from '../fusion/flow/fuse.js';
 import type { LoadedFlowModel } from '../fusion/flow/model-file.js';
 import { makeImage, type Image } from '../fusion/image.js';
@@ -119,7 +119,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   for (const [pi, p] of pairs.entries()) {
     const full = await ds.readPair(p);
     const c = Math.min(o.crop, full.a.width, full.a.height);
-    const crop = { x: (full.a.width - c) >> 1, y: (full.a.height - c) >> 1, size: c, flipH: false, flipV: false };
+    const crop = windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
     const a = applyCrop(full.a, crop);
     const b = applyCrop(full.b, crop);
     const bounds = await pairPoolBounds(pool, p.name, full, { a, b }, sel, crop);

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyCrop } from '../fusion/augment.js';
+import { applyCrop, windowAt } from '../fusion/augment.js';
 import { luminance, withLuminance } from '../fusion/colour.js';
 import { makeImage, planeOrGrey, type Image } from '../fusion/image.js';
 import { nabf, qabfEvaluator } from '../fusion/metrics/evaluator.js';
@@ -130,7 +130,7 @@ function cropAround(img: Image, cx: number, cy: number, side: number): Image {
   const s = Math.min(side, img.width, img.height);
   const x = Math.max(0, Math.min(img.width - s, cx - (s >> 1)));
   const y = Math.max(0, Math.min(img.height - s, cy - (s >> 1)));
-  return applyCrop(img, { x, y, size: s, flipH: false, flipV: false });
+  return applyCrop(img, windowAt(x, y, s));
 }
 
 export interface PseudoGtSummary {
