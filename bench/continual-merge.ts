@@ -4,13 +4,20 @@
  *
  *   node dist/bench/continual-merge.js --out bench/results/continual-<adapter> dirA dirB ...
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergeContinualResults, writeContinualReport, type ContinualResults } from './continual-report.js';
 
 const { values, positionals } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: true });
 if (!values.out || !positionals.length) throw new Error('usage: continual-merge --out <dir> <result dir>...');
-const parts = positionals.map((d) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults);
+const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults;
+const parts = positionals.map(read);
 const command = `${parts.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`;
 console.log(writeContinualReport(values.out, mergeContinualResults(parts, command)));
+// the named-metric reports (e.g. <dir>/qabf), merged where every run wrote one
+for (const sub of ['qabf']) {
+  const dirs = positionals.map((d) => join(d, sub));
+  if (dirs.every((d) => existsSync(join(d, 'results.json')))) writeContinualReport(join(values.out, sub), mergeContinualResults(dirs.map(read), command));
+  else if (dirs.some((d) => existsSync(join(d, 'results.json')))) console.error(`${sub}: not every run has it; not merged`);
+}

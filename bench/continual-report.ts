@@ -18,6 +18,8 @@ export interface VariantResult {
 export interface SeedReference { seed: number; untrained: number[]; single_task: number[]; single_task_mean: number | null }
 export interface ContinualResults {
   bench: 'continual'; adapter: string; commit: string; command: string; tasks: string[]; steps_per_task: number;
+  /** what R holds: the task composite when absent, else a named metric's raw value */
+  score?: string;
   train: unknown; eval: unknown; untrained: number[]; single_task: number[]; single_task_mean: number | null;
   variants: VariantResult[]; seconds: number;
   /** per seed, when runs of several seeds were merged (untrained / single_task above are the first seed's) */
@@ -66,6 +68,7 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
   const withoutSeed = (p: ContinualResults) => JSON.stringify({ ...(p.train as object), seed: 0 });
   const refs = new Map<number, SeedReference>();
   for (const p of parts) {
+    if ((p.score ?? 'composite') !== (first.score ?? 'composite')) throw new Error(`${p.command}: scores ${p.score ?? 'composite'}, not ${first.score ?? 'composite'} like ${first.command}`);
     if (p.adapter !== first.adapter || p.steps_per_task !== first.steps_per_task || withoutSeed(p) !== withoutSeed(first)) {
       throw new Error(`${p.command}: another adapter, budget or training setting than ${first.command}`);
     }
@@ -154,7 +157,8 @@ export function writeContinualReport(dir: string, r: ContinualResults): string {
   const rng = (x: Spread | null) => (x === null ? '-' : x.n > 1 ? `${f(x.mean)} (${f(x.min)} .. ${f(x.max)})` : f(x.mean));
   const md = [`# Continual learning: ${r.tasks.join(' -> ')}, ${r.steps_per_task} steps per task`, '',
     `Adapter ${r.adapter}; commit ${r.commit}; command \`${r.command}\`; ${Math.round(r.seconds)} s of compute (summed over processes).`, '',
-    'Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).', '', ...refLines.flatMap((l) => [l, '']),
+    r.score ? `Scores: ${r.score} (raw, mean over the pairs) on 128x128 centre crops of the test pairs; the task composite of the same outputs is in ../results.md.`
+      : 'Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).', '', ...refLines.flatMap((l) => [l, '']),
     'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j); ACC / single-task against the single-task mean of the same seed. Plot: tradeoff.svg.', '',
     ...(summary.some((v) => v.seeds.length > 1) ? [
       '## Over seeds: mean (min .. max)', '',

@@ -5,7 +5,8 @@
  *
  * R[i][j]: the task composite (stage-1 selection score: metrics min-max normalised over the
  * pair's candidate pool, published + classical) of the one-step output on task j's test pairs
- * after training task i. Evaluation uses 128x128 centre crops of up to 6 test pairs per task (MIF:
+ * after training task i; the same matrices under Qabf alone (bounded, in every task's table) go
+ * to <out>/qabf. Evaluation uses 128x128 centre crops of up to 6 test pairs per task (MIF:
  * 2 from each medical set), so that 44 evaluations fit the budget of a software GPU; the pool is
  * cropped identically. The raw (not EMA) weights are evaluated, since EMA would blur tasks.
  *   ACC = mean_j R[T][j];  BWT = mean_{j<T} (R[T][j] - R[j][j]);  FWT = mean_{j>1} (R[j-1][j] - b_j)
@@ -21,6 +22,7 @@
  * several seeds, merged, give the spread that differences between variants must exceed.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
 import { applyCrop, windowAt } from '../src/fusion/augment.js';
@@ -94,17 +96,27 @@ if (values['eval-cache'] && existsSync(values['eval-cache'])) {
 }
 if (values['prepare-only']) process.exit(0);
 
-async function score(net: VelocityNet, task: Task): Promise<number> {
+/** the study's two scores: the task composite and one bounded named metric of the same outputs */
+type Scores = [composite: number, named: number];
+// Qabf is in every task's table and lies in [0, 1]: unlike the composite it cannot swing by whole
+// units when a pair's pool spans a narrow range (e.g. MEF-SSIM 0.977 .. 0.997 on ICCV_01)
+const NAMED = 'Qabf';
+async function score(net: VelocityNet, task: Task): Promise<Scores> {
   const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
-  let s = 0;
+  const k = metrics.indexOf(NAMED);
+  if (k < 0) throw new Error(`${task}: the metric table has no ${NAMED}`);
+  let s = 0, q = 0;
   const set = evalSets.get(task)!;
   for (const p of set) {
     const y = await fuseLuminance(net, luminance(p.a), luminance(p.b), CROP, CROP, { steps: 1 });
     const f = makeImage(CROP, CROP, [y]);
-    s += scoreWith(p.bounds, 'model', rawScores(greyTriple(p.a, p.b, f), metrics), metrics, DEFAULT_WEIGHTS[task]).composite;
+    const raw = rawScores(greyTriple(p.a, p.b, f), metrics);
+    s += scoreWith(p.bounds, 'model', raw, metrics, DEFAULT_WEIGHTS[task]).composite;
+    q += raw[k]!;
   }
-  return s / set.length;
+  return [s / set.length, q / set.length];
 }
+const column = (xs: Scores[], i: 0 | 1) => xs.map((x) => x[i]);
 
 // training data: pseudo labels of every train split
 const { triples } = await loadTriples({ data: TASKS.flatMap((t) => DEFAULT_DATASETS[t]).join(','), labels: values.labels! });
@@ -130,51 +142,63 @@ const variants: Variant[] = [
   { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
   ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
   ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
-  ...[0.1, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
+  ...[0.01, 0.03, 0.1, 0.3, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
 ].filter((v) => !only || only.has(v.name));
 
-const results: VariantResult[] = [];
+// per variant, R under each score
+const results: { v: Variant; R: Scores[][]; seconds: number }[] = [];
 const commit = gitCommit();
 const t0 = performance.now();
 // b_j: the untrained net
 const init = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
-const base: number[] = [];
+const base: Scores[] = [];
 for (const t of TASKS) base.push(await score(init.trainer.net, t));
 init.dispose();
 // single-task references: a fresh net per task with the same per-task budget
-const single: number[] = [];
+const single: Scores[] = [];
 if (!only || only.has('single')) for (const t of TASKS) {
   const ct = new ContinualTrainer(train, { tasks: [t], stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
   await ct.run(() => {});
   single.push(await score(ct.trainer.net, t));
   ct.dispose();
-  console.error(`single-task ${t}: ${single.at(-1)!.toFixed(4)}`);
+  console.error(`single-task ${t}: ${single.at(-1)!.map((x) => x.toFixed(4)).join(' ')}`);
 }
 if (only?.has('single')) write();
 function write(): void {
-  const singleMean = single.length ? single.reduce((s, x) => s + x, 0) / single.length : null;
-  const md = writeContinualReport(values.out!, {
-    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
-    tasks: [...TASKS], steps_per_task: steps, train, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
-    untrained: base, single_task: single, single_task_mean: singleMean,
-    variants: results.map((r) => ({ ...r, acc_vs_single: singleMean === null ? null : r.ACC / singleMean })), seconds: (performance.now() - t0) / 1000,
+  // one report per score: the composite in --out, the named metric in --out/<metric>
+  ([0, 1] as const).forEach((i) => {
+    const singleI = column(single, i);
+    const baseI = column(base, i);
+    const singleMean = singleI.length ? singleI.reduce((s, x) => s + x, 0) / singleI.length : null;
+    const variantsI: VariantResult[] = results.map(({ v, R, seconds }) => {
+      const Ri = R.map((row) => column(row, i));
+      const m = transferMetrics(Ri, baseI);
+      return { variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R: Ri, ...m, acc_vs_single: singleMean === null ? null : m.ACC / singleMean, seconds };
+    });
+    const md = writeContinualReport(i === 0 ? values.out! : join(values.out!, NAMED.toLowerCase()), {
+      bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
+      ...(i === 1 ? { score: NAMED } : {}),
+      tasks: [...TASKS], steps_per_task: steps, train, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+      untrained: baseI, single_task: singleI, single_task_mean: singleMean, variants: variantsI, seconds: (performance.now() - t0) / 1000,
+    });
+    if (i === 0) console.log(md);
   });
-  console.log(md);
 }
 for (const v of variants) {
   const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']), replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 };
   const ct = new ContinualTrainer(train, cc, byTask);
-  const R: number[][] = [];
+  const R: Scores[][] = [];
   const tv = performance.now();
   await ct.run(() => {}, undefined, async () => {
-    const row: number[] = [];
+    const row: Scores[] = [];
     for (const t of TASKS) row.push(await score(ct.trainer.net, t));
     R.push(row);
   });
   ct.dispose();
-  const m = transferMetrics(R, base);
-  results.push({ variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R, ...m, acc_vs_single: null, seconds: (performance.now() - tv) / 1000 });
-  console.error(`${v.name}: ACC ${m.ACC.toFixed(4)} BWT ${m.BWT.toFixed(4)} FWT ${m.FWT.toFixed(4)} R ${JSON.stringify(R.map((r) => r.map((x) => +x.toFixed(4))))}`);
+  results.push({ v, R, seconds: (performance.now() - tv) / 1000 });
+  const m = transferMetrics(R.map((row) => column(row, 0)), column(base, 0));
+  const mq = transferMetrics(R.map((row) => column(row, 1)), column(base, 1));
+  console.error(`${v.name}: composite ACC ${m.ACC.toFixed(4)} BWT ${m.BWT.toFixed(4)} FWT ${m.FWT.toFixed(4)}; ${NAMED} ACC ${mq.ACC.toFixed(4)} BWT ${mq.BWT.toFixed(4)}`);
   write();
 }
 rt.destroy();

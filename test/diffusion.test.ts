@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { engineRecords, runBench } from '../src/cli/bench.js';
+import { benchBounds, engineRecords, runBench } from '../src/cli/bench.js';
 import { fuseClassical } from '../src/fusion/classical/index.js';
 import { makeImage } from '../src/fusion/image.js';
 import { VelocityNet } from '../src/fusion/flow/model.js';
@@ -119,6 +119,18 @@ describe('fusionfm bench (FusionFM vs the diffusion baseline)', () => {
     expect(html).toContain(r.adapter);
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).rows).toHaveLength(4);
     await expect(runBench({ ...o, ddpm: o.flow }, () => {})).rejects.toThrow(/a flow model, expected a diffusion baseline/);
+    // a bounds cache scores on the same scale where the candidate folders are absent (a GPU machine)
+    const cache = join(root, 'bounds.json');
+    await benchBounds({ ...o, boundsCache: cache });
+    rmSync(join(dir, 'candidates'), { recursive: true });
+    const again = await runBench({ ...o, flowSteps: [1], ddimSteps: [1], out: join(root, 'again'), boundsCache: cache }, () => {});
+    expect(again.rows[0]!.composite).toBeCloseTo(r.rows[0]!.composite, 5);
+    expect(again.rows[1]!.composite).toBeCloseTo(r.rows[2]!.composite, 5);
+    expect(again.composite_definition).toContain(`read from ${cache}`);
+    // without cache and published results the scale is the classical fusers', and the report says so
+    expect(r.composite_definition).toContain('1 published methods');
+    const none = await runBench({ ...o, flowSteps: [1], ddimSteps: [1], out: join(root, 'none') }, () => {});
+    expect(none.composite_definition).toMatch(/\(0 published methods \+ \d+ classical fusers\)/);
   }, 180_000);
 });
 

@@ -16,4 +16,5 @@ tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/w
 [ -d .gpudata ] || { node dist/bench/gpu-pack.js; }
 [ -f .gpudata/continual-eval.json ] || node dist/bench/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
 [ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
+[ -f .gpudata/diffusion-ivf-bounds.json ] || node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json --prepare-bounds
 du -sh .gpu .gpudata dist

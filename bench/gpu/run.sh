@@ -2,13 +2,17 @@
 # The benchmarks that want an NVIDIA GPU, as one command on the device machine (see
 # bench/results/README.md). Prepare here with `bash bench/gpu/bundle.sh`, then run there, with
 # .gpu, .gpudata and dist carried:   bash bench/gpu/run.sh
-# Stages (STAGES=speed,kernels,train-ivf,flow-ivf,continual by default), each bounded in time so
+# Stages (STAGES=speed,kernels,train-ivf,flow-ivf,continual by default; diffusion on request), each bounded in time so
 # that the whole stays inside one device call:
 #   speed     flow-speed: training samples/s at 128x128, 640x480 one-step fusion (alone)
 #   kernels   our kernels and U-Net against TF.js-WebGPU on the same adapter (alone)
 #   train-ivf the IVF coupling models (sum / average / gaussian), S_IVF steps each
 #   flow-ivf  the VIFB test-split bench of those models (or of MODELS=dir/ivf-<coupling>.safetensors)
 #   continual every variant of the continual study, one process each, merged
+#   diffusion fusionfm bench (FusionFM k = 1, 2, 4 against the DDPM baseline with DDIM S = 1..100,
+#             256x256 and 640x480) on VIFB test crops, scored with the pool bounds computed here
+#             (.gpudata/diffusion-ivf-bounds.json); DIFF_ARGS adds or overrides options
+#             (default --pairs 3 --rounds 1: about 3 min on the H100 by the 640x480 step time)
 # Everything lands in $OUT (or runs/gpu): results.tar (JSON, markdown, logs), models.tar.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -76,5 +80,11 @@ if has continual; then
   wait
   parts=(); for d in "$res"/continual/part*; do [ -f "$d/results.json" ] && parts+=("$d"); done
   $R node dist/bench/continual-merge.js --out "$res/continual" "${parts[@]}" > "$res/continual-merge.log" 2>&1
+fi
+if has diffusion; then
+  stamp "diffusion: FusionFM vs DDIM"
+  timeout ${DIFF_S:-360} $R node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json \
+    --out "$res/diffusion-ivf" --pairs 3 --rounds 1 ${DIFF_ARGS:-} > "$res/diffusion-ivf.log" 2>&1
+  pack
 fi
 stamp "done"

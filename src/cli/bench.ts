@@ -17,10 +17,11 @@ import { fuseImages } from '../fusion/flow/fuse.js';
 import type { LoadedFlowModel } from '../fusion/flow/model-file.js';
 import { makeImage, type Image } from '../fusion/image.js';
 import { getMetric, metricInput } from '../fusion/metrics/index.js';
-import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Task } from '../fusion/pseudo/selection.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../fusion/pseudo/selection.js';
 import { candidatePool, pairPoolBounds } from '../io/candidates.js';
 import { adapterSlug, gitCommit } from '../io/provenance.js';
 import { Dataset } from '../io/dataset.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
 import { loadFlowModel } from '../io/flow-checkpoint.js';
 import { syntheticPlane } from '../util/synthetic.js';
 import { InputError } from '../util/errors.js';
@@ -41,6 +42,11 @@ export interface BenchOptions {
   rounds: number;
   out: string;
   command: string;
+  /**
+   * a JSON file of each test crop's pool bounds: read where it exists (the candidate folders are
+   * then not needed, e.g. on a GPU machine), else computed and written
+   */
+  boundsCache?: string;
 }
 
 export const QUICK = { flowSteps: [1, 2, 4], ddimSteps: [1, 5, 10], pairs: 2, crop: 128, sizes: [[256, 256]] as [number, number][], rounds: 1 };
@@ -70,6 +76,40 @@ export interface EngineRecord { source: string; commit: string; case: string; im
  * peers measured beside it on this machine's CPU (TF.js-WASM, PyTorch, ONNX Runtime), as saved
  * in bench/results by their own commands; each keeps the commit it was measured at.
  */
+/** key of one crop's pool bounds in a bounds cache */
+const boundsKey = (dataset: string, pair: string, crop: number) => `${dataset}/${pair}@${crop}`;
+
+/**
+ * The pool bounds of the test crops the bench scores (centre crops of o.crop), from o.boundsCache
+ * where it holds them, else computed from the candidate pool; the cache is (re)written with every
+ * crop it lacked. Returns them by pair name, and what the pool was: without the published results
+ * (e.g. a machine without the candidate folders and no cache) it is the classical fusers alone,
+ * another scale, which the report states.
+ */
+export async function benchBounds(o: Pick<BenchOptions, 'task' | 'data' | 'pairs' | 'crop' | 'boundsCache'>): Promise<{ bounds: Map<string, Bounds>; pool: string }> {
+  const ds = new Dataset(o.data);
+  const test = ds.split('test');
+  const pairs = o.pairs > 0 ? test.slice(0, o.pairs) : test;
+  const sel = tableMetrics(DEFAULT_WEIGHTS[o.task]);
+  let cache: Record<string, Bounds> = {};
+  if (o.boundsCache && existsSync(o.boundsCache)) {
+    try { cache = JSON.parse(readFileSync(o.boundsCache, 'utf8')) as Record<string, Bounds>; } catch (e) { throw new InputError(`--bounds-cache ${o.boundsCache}: not a JSON bounds file (${(e as Error).message})`); }
+  }
+  const missing = pairs.filter((p) => !cache[boundsKey(ds.id, p.name, o.crop)]);
+  const pool = missing.length ? candidatePool(ds, { published: true, classical: true, folders: [] }) : [];
+  const published = pool.filter((c) => !c.name.startsWith('classical:')).length;
+  for (const p of missing) {
+    const full = await ds.readPair(p);
+    const c = Math.min(o.crop, full.a.width, full.a.height);
+    const crop = windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
+    cache[boundsKey(ds.id, p.name, o.crop)] = await pairPoolBounds(pool, p.name, full, { a: applyCrop(full.a, crop), b: applyCrop(full.b, crop) }, sel, crop);
+  }
+  if (missing.length && o.boundsCache) writeFileAtomic(o.boundsCache, Buffer.from(JSON.stringify(cache)));
+  const computed = `${published} published methods + ${pool.length - published} classical fusers`;
+  const poolText = !missing.length ? `read from ${o.boundsCache}` : missing.length < pairs.length ? `partly read from ${o.boundsCache}, ${missing.length} crops computed over ${computed}` : computed;
+  return { bounds: new Map(pairs.map((p) => [p.name, cache[boundsKey(ds.id, p.name, o.crop)]!])), pool: poolText };
+}
+
 export function engineRecords(dir: string, adapterName: string, slug: string): EngineRecord[] {
   const out: EngineRecord[] = [];
   for (const bench of ['kernels', 'cpu-peers', 'torch-peer']) {
@@ -98,6 +138,8 @@ function load(path: string, task: Task, objective: 'flow' | 'ddpm', what: string
 }
 
 export async function runBench(o: BenchOptions, progress: ProgressSink): Promise<BenchResult> {
+  // first, so that a missing pool fails before any model is loaded
+  const { bounds: boundsByPair, pool } = await benchBounds(o);
   const flow = load(o.flow, o.task, 'flow', '--flow');
   const ddpm = load(o.ddpm, o.task, 'ddpm', '--ddpm');
   const sameNet = JSON.stringify(flow.meta.config) === JSON.stringify(ddpm.meta.config);
@@ -111,7 +153,6 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   const weights = DEFAULT_WEIGHTS[o.task];
   const sel = tableMetrics(weights);
   const std = STD.map((m) => getMetric(m, m === 'VIF' ? 'cddfuse' : 'vifb'));
-  const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
   const scores = methods.map(() => ({ composite: [] as number[], metrics: [] as number[][] }));
   const examples: { name: string; a: Image; b: Image; fused: Map<string, Image> } = { name: '', a: makeImage(1, 1, [new Float32Array(1)]), b: makeImage(1, 1, [new Float32Array(1)]), fused: new Map() };
   const total = pairs.length * methods.length + o.sizes.length * methods.length;
@@ -122,7 +163,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     const crop = windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
     const a = applyCrop(full.a, crop);
     const b = applyCrop(full.b, crop);
-    const bounds = await pairPoolBounds(pool, p.name, full, { a, b }, sel, crop);
+    const bounds = boundsByPair.get(p.name)!;
     if (pi === 0) Object.assign(examples, { name: p.name, a, b });
     for (const [mi, m] of methods.entries()) {
       const f = await m.fuse(a, b);
@@ -170,7 +211,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     bench: 'fusionfm-vs-diffusion', adapter: rt.adapter.name, commit: gitCommit(), command: o.command, task: o.task, dataset: ds.id,
     pairs: pairs.map((p) => p.name), crop: o.crop, models: { flow: o.flow, ddpm: o.ddpm }, rows, speedup,
     engine: engineRecords(join('bench', 'results'), rt.adapter.name, adapterSlug(rt.adapter)),
-    composite_definition: `weighted mean of ${sel.join(', ')} normalised per pair over the candidate pool (published + classical), on ${o.crop}x${o.crop} centre crops`,
+    composite_definition: `weighted mean of ${sel.join(', ')} normalised per pair over the candidate pool (${pool}), on ${o.crop}x${o.crop} centre crops`,
   };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'results.json'), JSON.stringify(result, null, 1) + '\n');

@@ -12,7 +12,7 @@ import { METRICS } from '../fusion/metrics/index.js';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_METRICS, runEval } from './eval.js';
 import { progressPrinter } from './progress.js';
-import { FULL, QUICK, runBench } from './bench.js';
+import { benchBounds, FULL, QUICK, runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runFuse } from './fuse.js';
 import { runTrain } from './train.js';
@@ -39,7 +39,7 @@ const USAGE = `usage:
       [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
   fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
   fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
-  fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir]
+  fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir] [--bounds-cache file.json [--prepare-bounds]]
   fusionfm metrics`;
 
 function list(v: string | undefined, dflt: string[]): string[] {
@@ -74,10 +74,9 @@ async function main(argv: string[]): Promise<void> {
     const { values } = parseArgs({ args: rest, options: {
       task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, flow: { type: 'string', default: 'checkpoints/default.safetensors' }, ddpm: { type: 'string', default: 'checkpoints/baseline-ddpm.safetensors' },
       quick: { type: 'boolean', default: false }, pairs: { type: 'string' }, crop: { type: 'string' }, 'flow-steps': { type: 'string' }, 'ddim-steps': { type: 'string' },
-      sizes: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' },
+      sizes: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'bounds-cache': { type: 'string' }, 'prepare-bounds': { type: 'boolean', default: false },
     } });
     const task = checkTask(values.task);
-    if (!existsSync(values.ddpm!)) throw new InputError(`--ddpm ${values.ddpm}: no such file; the diffusion baseline is made by npm run train:baseline (or fusionfm train --objective ddpm)`);
     const preset = values.quick ? QUICK : FULL;
     const ints = (name: string, v: string | undefined, dflt: number[]) => {
       if (v === undefined) return dflt;
@@ -90,11 +89,21 @@ async function main(argv: string[]): Promise<void> {
       if (!m || +m[1]! < 1 || +m[2]! < 1) throw new InputError(`--sizes entries must look like 640x480, got '${s}'`);
       return [+m[1]!, +m[2]!] as [number, number];
     });
+    const pairsN = values.pairs === undefined ? preset.pairs : ints('pairs', values.pairs, [1])[0]!;
+    const cropN = ints('crop', values.crop, [preset.crop])[0]!;
+    if (values['prepare-bounds']) {
+      // the pool bounds only (CPU), for a machine without the candidate folders
+      if (!values['bounds-cache']) throw new InputError('--prepare-bounds needs --bounds-cache <file.json>');
+      const b = await benchBounds({ task, data: values.data ?? DEFAULT_DATASETS[task][0], pairs: pairsN, crop: cropN, boundsCache: values['bounds-cache'] });
+      console.log(`${values['bounds-cache']}: pool bounds of ${b.bounds.size} test crops (${cropN}x${cropN}), pool ${b.pool}`);
+      return;
+    }
+    if (!existsSync(values.ddpm!)) throw new InputError(`--ddpm ${values.ddpm}: no such file; the diffusion baseline is made by npm run train:baseline (or fusionfm train --objective ddpm)`);
     useRuntime(await getNodeRuntime());
     const r = await runBench({
       task, data: values.data ?? DEFAULT_DATASETS[task][0], flow: values.flow!, ddpm: values.ddpm!,
       flowSteps: ints('flow-steps', values['flow-steps'], preset.flowSteps), ddimSteps: ints('ddim-steps', values['ddim-steps'], preset.ddimSteps),
-      pairs: values.pairs === undefined ? preset.pairs : ints('pairs', values.pairs, [1])[0]!, crop: ints('crop', values.crop, [preset.crop])[0]!, sizes,
+      pairs: pairsN, crop: cropN, sizes, boundsCache: values['bounds-cache'],
       rounds: ints('rounds', values.rounds, [preset.rounds])[0]!, out: values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`),
       command: `fusionfm bench ${rest.join(' ')}`,
     }, progressPrinter());
