@@ -183,9 +183,12 @@ describe('continual study report', () => {
     expect(ewc!.BWT.mean).toBeCloseTo(-0.2, 12);
   });
 
-  it('merging refuses runs of one seed that disagree on the untrained net, or of another training setting', () => {
+  it('merging refuses runs of one seed that disagree on the untrained net, of another training setting or of another score', () => {
     const a = run(1, [0.1, 0.2], [0.8, 0.6], []);
     expect(() => mergeContinualResults([a, run(1, [0.1, 0.3], [], [])], 'm')).toThrow(/untrained scores differ .* seed 1/);
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), train: { lr: 2, seed: 2 } }], 'm')).toThrow(/training setting/);
+    // a named metric's matrices are another scale: never merged with the composite's
+    expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm')).toThrow(/scores Qabf, not composite/);
+    expect(mergeContinualResults([{ ...a, score: 'Qabf' }, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm').score).toBe('Qabf');
   });
 });
