@@ -14,10 +14,12 @@ if (!values.out || !positionals.length) throw new Error('usage: continual-merge 
 const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults;
 const parts = positionals.map(read);
 const command = `${parts.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`;
-console.log(writeContinualReport(values.out, mergeContinualResults(parts, command)));
-// the named-metric reports (e.g. <dir>/qabf), merged where every run wrote one
+// the named-metric reports (e.g. <dir>/qabf) of the runs that wrote one (older runs did not)
 for (const sub of ['qabf']) {
-  const dirs = positionals.map((d) => join(d, sub));
-  if (dirs.every((d) => existsSync(join(d, 'results.json')))) writeContinualReport(join(values.out, sub), mergeContinualResults(dirs.map(read), command));
-  else if (dirs.some((d) => existsSync(join(d, 'results.json')))) console.error(`${sub}: not every run has it; not merged`);
+  const dirs = positionals.map((d) => join(d, sub)).filter((d) => existsSync(join(d, 'results.json')));
+  if (!dirs.length) continue;
+  if (dirs.length < positionals.length) console.error(`${sub}: only ${dirs.length} of ${positionals.length} runs have it; merged those`);
+  const subParts = dirs.map(read);
+  writeContinualReport(join(values.out, sub), mergeContinualResults(subParts, `${subParts.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`));
 }
+console.log(writeContinualReport(values.out, mergeContinualResults(parts, command)));

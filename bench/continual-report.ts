@@ -5,7 +5,7 @@
  * several seeds are summarised per variant as the mean and the range over seeds: the range is
  * the noise a difference between variants has to exceed.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface VariantResult {
@@ -155,11 +155,20 @@ export function writeContinualReport(dir: string, r: ContinualResults): string {
     `Single-task models: ${s.single_task.length ? `${s.single_task.map(f).join(', ')} (mean ${f(s.single_task_mean)})` : 'not run'}.`);
   const summary = seedSummary(r);
   const rng = (x: Spread | null) => (x === null ? '-' : x.n > 1 ? `${f(x.mean)} (${f(x.min)} .. ${f(x.max)})` : f(x.mean));
+  // the issue's target, read off the seed means: EWC + replay has the best BWT of the four main
+  // variants, and its ACC is within 5% of the single-task models'
+  const main = summary.filter((v) => v.group === 'main');
+  const both = main.find((v) => v.variant === 'EWC + replay');
+  const bestBwt = main.length ? main.reduce((x, y) => (y.BWT.mean > x.BWT.mean ? y : x)) : null;
+  const target = both && bestBwt ? [`Target (seed means): best BWT of the main variants: ${bestBwt.variant} (${f(bestBwt.BWT.mean)}), ` +
+    `${bestBwt === both ? 'met' : 'not met'}; EWC + replay ACC / single-task ${both.acc_vs_single ? f(both.acc_vs_single.mean) : '-'}, ` +
+    `${both.acc_vs_single && both.acc_vs_single.mean >= 0.95 ? 'within' : 'not within'} 5%.`, ''] : [];
   const md = [`# Continual learning: ${r.tasks.join(' -> ')}, ${r.steps_per_task} steps per task`, '',
     `Adapter ${r.adapter}; commit ${r.commit}; command \`${r.command}\`; ${Math.round(r.seconds)} s of compute (summed over processes).`, '',
     r.score ? `Scores: ${r.score} (raw, mean over the pairs) on 128x128 centre crops of the test pairs; the task composite of the same outputs is in ../results.md.`
-      : 'Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).', '', ...refLines.flatMap((l) => [l, '']),
+      : `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).${existsSync(join(dir, 'qabf', 'results.md')) ? ' The same outputs scored by Qabf alone (bounded): qabf/results.md.' : ''}`, '', ...refLines.flatMap((l) => [l, '']),
     'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j); ACC / single-task against the single-task mean of the same seed. Plot: tradeoff.svg.', '',
+    ...target,
     ...(summary.some((v) => v.seeds.length > 1) ? [
       '## Over seeds: mean (min .. max)', '',
       '| variant | seeds | ACC | BWT | FWT | ACC / single-task |', '|---|---|---|---|---|---|',

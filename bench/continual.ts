@@ -166,7 +166,8 @@ if (!only || only.has('single')) for (const t of TASKS) {
 if (only?.has('single')) write();
 function write(): void {
   // one report per score: the composite in --out, the named metric in --out/<metric>
-  ([0, 1] as const).forEach((i) => {
+  // the named metric first, so that the composite report can point to it
+  ([1, 0] as const).forEach((i) => {
     const singleI = column(single, i);
     const baseI = column(base, i);
     const singleMean = singleI.length ? singleI.reduce((s, x) => s + x, 0) / singleI.length : null;

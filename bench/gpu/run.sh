@@ -71,8 +71,8 @@ fi
 if has continual; then
   s_task=${S_TASK:-60}
   stamp "continual: $s_task steps per task, net ${NET:-small}"
-  variants=('single' 'fine-tuning' 'EWC' 'replay' 'EWC + replay' 'EWC + replay, size 16' 'EWC + replay, size 32' 'EWC + replay, size 128'
-    'EWC + replay, size 256' 'EWC, lambda 0.1' 'EWC, lambda 10' 'EWC, lambda 100')
+  variants=('single' 'fine-tuning' 'EWC' 'replay' 'EWC + replay' 'EWC + replay, size 16' 'EWC + replay, size 32'
+    'EWC + replay, size 256' 'EWC + replay, lambda 0.03' 'EWC + replay, lambda 0.1' 'EWC + replay, lambda 0.3')
   for i in "${!variants[@]}"; do
     timeout ${CONT_S:-270} $R node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json \
       --net "${NET:-small}" --batch 4 --crop 48 --steps "$s_task" --only "${variants[$i]}" --out "$res/continual/part$i" > "$res/continual-part$i.log" 2>&1 &
