@@ -58,7 +58,7 @@ export function seedSummary(r: ContinualResults): { variant: string; group: stri
 /**
  * Merges results of several processes (bench/continual.ts --only, possibly different --seed):
  * the same adapter, budget and training setting but the seed; runs of one seed must agree on the
- * untrained scores; each seed's single-task references come from the run of that seed that made
+ * untrained scores, and on R where they ran the same variant (kept once); each seed's single-task references come from the run of that seed that made
  * them; variants keep the study's order, seeds ascending.
  */
 export function mergeContinualResults(parts: ContinualResults[], command: string): ContinualResults {
@@ -81,10 +81,21 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
     }
   }
   const order = ['main', 'replay sweep', 'lambda sweep'];
-  const variants = parts.flatMap((p) => p.variants.map((v) => {
-    const ref = refs.get(seedOf(p))!;
-    return { ...v, seed: seedOf(p), acc_vs_single: ref.single_task_mean === null ? null : v.ACC / ref.single_task_mean };
-  })).sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group) || a.replay_size - b.replay_size || a.ewc_lambda - b.ewc_lambda || a.seed - b.seed);
+  // a variant run twice with one seed (a rerun) must give the same R, since a run is
+  // deterministic on one adapter; it is kept once
+  const byKey = new Map<string, { v: VariantResult; command: string }>();
+  for (const p of parts) for (const v of p.variants) {
+    const key = `${v.variant}\u0000${seedOf(p)}`;
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, { v: { ...v, seed: seedOf(p) }, command: p.command });
+    else if (seen.v.R.some((row, i) => row.some((x, j) => Math.abs(x - v.R[i]![j]!) > 1e-6))) {
+      throw new Error(`${p.command}: '${v.variant}' with seed ${seedOf(p)} gives another R than in ${seen.command}`);
+    }
+  }
+  const variants = [...byKey.values()].map(({ v }) => {
+    const ref = refs.get(v.seed!)!;
+    return { ...v, seed: v.seed!, acc_vs_single: ref.single_task_mean === null ? null : v.ACC / ref.single_task_mean };
+  }).sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group) || a.replay_size - b.replay_size || a.ewc_lambda - b.ewc_lambda || a.seed - b.seed);
   const seeds = [...refs.values()].sort((a, b) => a.seed - b.seed);
   const firstRef = seeds.find((s) => s.single_task.length) ?? seeds[0]!;
   return {

@@ -183,10 +183,14 @@ describe('continual study report', () => {
     expect(ewc!.BWT.mean).toBeCloseTo(-0.2, 12);
   });
 
-  it('merging refuses runs of one seed that disagree on the untrained net, of another training setting or of another score', () => {
+  it('merging refuses runs of one seed that disagree on the untrained net or on the R of a variant, of another training setting or of another score; keeps an agreeing rerun once', () => {
     const a = run(1, [0.1, 0.2], [0.8, 0.6], []);
     expect(() => mergeContinualResults([a, run(1, [0.1, 0.3], [], [])], 'm')).toThrow(/untrained scores differ .* seed 1/);
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), train: { lr: 2, seed: 2 } }], 'm')).toThrow(/training setting/);
+    // a rerun of a variant with the same seed is kept once when it agrees, refused when it does not
+    const e = run(1, [0.1, 0.2], [], [['EWC', [[0.8, 0.3], [0.6, 0.9]]]]);
+    expect(mergeContinualResults([a, e, { ...e, command: 'rerun' }], 'm').variants).toHaveLength(1);
+    expect(() => mergeContinualResults([e, run(1, [0.1, 0.2], [], [['EWC', [[0.8, 0.3], [0.6, 0.8]]]])], 'm')).toThrow(/'EWC' with seed 1 gives another R/);
     // a named metric's matrices are another scale: never merged with the composite's
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm')).toThrow(/scores Qabf, not composite/);
     expect(mergeContinualResults([{ ...a, score: 'Qabf' }, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm').score).toBe('Qabf');
