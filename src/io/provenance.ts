@@ -2,10 +2,13 @@
 import { execSync } from 'node:child_process';
 import type { AdapterDescription } from '../gpu/runtime.js';
 
-/** The short commit hash of the working directory, or 'unknown' outside a git checkout. */
+/** The short commit hash of the working directory (+changes when tracked files differ from it), or 'unknown' outside a git checkout. */
 export function gitCommit(): string {
   try {
-    return execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    // a figure measured with uncommitted changes to tracked files says so
+    const dirty = execSync('git status --porcelain --untracked-files=no', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
   } catch {
     return 'unknown';
   }
