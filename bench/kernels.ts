@@ -1,23 +1,26 @@
 /**
  * Kernel benchmarks: conv2d 3x3 forward and backward, group norm, attention and a small U-Net
- * forward, each against TF.js's WebGPU backend on the same adapter, interleaved in one run.
+ * forward and training step, each against TF.js's WebGPU backend on the same adapter, interleaved in one run.
  *
  *   npm run bench:kernels [-- --out file.json] [--rounds 10] [--only conv,unet]
  *
- * Writes an array of {case, impl, adapter, median_ms, min_ms, max_ms, gflops} records.
+ * Writes { bench, adapter, commit, command, records: {case, impl, adapter, median_ms, min_ms, max_ms, gflops}[] }
+ * (files of earlier commits hold the bare records array).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
 import { conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { randn } from '../src/autograd/create.js';
-import { conv2d, groupNorm, matmul, softmax } from '../src/autograd/ops.js';
-import { noGrad, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
+import { conv2d, groupNorm, matmul, mseLoss, softmax } from '../src/autograd/ops.js';
+import { backward } from '../src/autograd/backward.js';
+import { noGrad, scope, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
-import { adapterSlug } from '../src/io/provenance.js';
+import { adapterSlug, gitCommit } from '../src/io/provenance.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { UNet, type UNetConfig } from '../src/nn/unet.js';
-import { loadTfPeer, mirrorUNet, toHWIO, toNHWC } from './tfjs-peer.js';
+import { AdamW } from '../src/nn/optim.js';
+import { loadTfGradients, loadTfPeer, mirrorUNet, toHWIO, toNHWC } from './tfjs-peer.js';
 import { interleaved, round } from './timing.js';
 
 interface Record_ {
@@ -171,10 +174,56 @@ async function main(): Promise<void> {
       'tfjs-webgpu': theirs(() => twin(tx, [0.3])),
     }, { warmup: 2, rounds }));
     console.log(`unet: ${net.parameterCount()} parameters, ${(flops / 1e9).toFixed(2)} GFLOP per 128x128 forward`);
+
+    // one training step: forward, MSE against a fixed target, backward, Adam update of every weight
+    const grads = await loadTfGradients().then(() => null, (e: Error) => e);
+    if (grads) console.log(`unet training step: skipped, TF.js gradients not available (${grads.message.split('\n')[0]})`);
+    else {
+      const target = randn([1, 3, 128, 128], 12).keep();
+      const ttarget = toNHWC(tf, await target.data(), [...target.shape]);
+      const trainable = await mirrorUNet(tf, net, { trainable: true });
+      const opt = new AdamW(net.parameters(), { lr: 1e-3, eps: 1e-8, weightDecay: 0 });
+      const topt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
+      const ourStep = () => scope(async () => {
+        net.zeroGrad();
+        const l = mseLoss(net.forward(x, [0.3]), target);
+        backward(l);
+        await opt.step();
+        return l.item();
+      });
+      const theirStep = () => tf.tidy(() => topt.minimize(() => tf.mean(tf.squaredDifference(trainable(tx, [0.3]), ttarget)) as TF.Scalar, true, trainable.variables)!);
+      // before timing: the same loss from the same weights, and after one update (lr 1e-3, so that
+      // it moves the loss measurably) the same loss again: gradients and Adam agree
+      const theirLoss = async () => {
+        const tl = theirStep();
+        const v = (await tl.data())[0]!;
+        tl.dispose();
+        return v;
+      };
+      const [l0, l0b] = [await ourStep(), await ourStep()];
+      const [l1, l1b] = [await theirLoss(), await theirLoss()];
+      console.log(`unet training step: loss fusionfm ${l0.toPrecision(6)} -> ${l0b.toPrecision(6)}, tfjs ${l1.toPrecision(6)} -> ${l1b.toPrecision(6)}`);
+      if (!(Math.abs(l0 - l1) <= 1e-4 * Math.max(1, Math.abs(l0)))) throw new Error('the TF.js training step does not compute the same loss');
+      if (!(Math.abs(l0b - l1b) <= 0.02 * Math.abs(l0 - l0b))) throw new Error('one Adam step moves the loss differently in TF.js: the gradients or the update differ');
+      // about 3x the forward's FLOPs (forward, input gradients, weight gradients)
+      add(`unet training step 128x128 (3->32->64->128, MSE, Adam)`, 3 * flops, await interleaved({
+        fusionfm: async () => {
+          await ourStep();
+          await rt.sync();
+        },
+        'tfjs-webgpu': async () => {
+          tf.dispose(theirStep());
+          await peer.sync();
+        },
+      }, { warmup: 1, rounds }));
+      target.dispose();
+      tf.dispose([ttarget, ...trainable.variables]);
+      opt.dispose();
+    }
   }
 
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(records, null, 1) + '\n');
+  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), command: `node dist/bench/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
   console.log(`wrote ${out} (${records.length} records, adapter ${adapter})`);
   rt.destroy();
 }

@@ -4,6 +4,7 @@
  * and the U-Net is rebuilt from our module tree with our weights so both compute the same
  * function (checked against our output before timing).
  */
+import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { UNet } from '../src/nn/unet.js';
 import type { ResBlock, SelfAttention2d } from '../src/nn/blocks.js';
@@ -43,6 +44,15 @@ export async function loadTfPeer(gpu: GPU): Promise<TfPeer> {
   };
 }
 
+/**
+ * Registers TF.js's gradient functions (needed to train the mirror; see tfjs-resolve-hook.ts).
+ * Throws where tfjs-core's ESM files are absent (e.g. a trimmed GPU bundle).
+ */
+export async function loadTfGradients(): Promise<void> {
+  register(new URL('./tfjs-resolve-hook.js', import.meta.url));
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js' as string);
+}
+
 /** NCHW host data -> NHWC tf tensor */
 export function toNHWC(tf: typeof TF, data: Float32Array, [N, C, H, W]: number[]): TF.Tensor4D {
   return tf.tidy(() => tf.transpose(tf.tensor4d(data, [N!, C!, H!, W!]), [0, 2, 3, 1]));
@@ -53,8 +63,13 @@ export function toHWIO(tf: typeof TF, data: Float32Array, [O, I, K, K2]: number[
   return tf.tidy(() => tf.transpose(tf.tensor4d(data, [O!, I!, K!, K2!]), [2, 3, 1, 0]));
 }
 
-/** A TF.js mirror of our UNet with the same weights. */
-export async function mirrorUNet(tf: typeof TF, net: UNet): Promise<(x: TF.Tensor4D, t: number[] | null) => TF.Tensor4D> {
+export type UNetMirror = ((x: TF.Tensor4D, t: number[] | null) => TF.Tensor4D) & { variables: TF.Variable[] };
+
+/**
+ * A TF.js mirror of our UNet with the same weights; with `trainable` the weights are TF.js
+ * variables (listed in .variables) that an optimizer can train, else constants.
+ */
+export async function mirrorUNet(tf: typeof TF, net: UNet, { trainable = false } = {}): Promise<UNetMirror> {
   const w = new Map<object, TF.Tensor>();
   const vec = async (p: { data(): Promise<Float32Array> }, key: object) => w.set(key, tf.tensor1d(await p.data()));
   const mat = async (p: { data(): Promise<Float32Array>; shape: readonly number[] }) => w.set(p, tf.transpose(tf.tensor2d(await p.data(), [p.shape[0]!, p.shape[1]!])));
@@ -62,6 +77,13 @@ export async function mirrorUNet(tf: typeof TF, net: UNet): Promise<(x: TF.Tenso
     if (p.shape.length === 4) w.set(p, toHWIO(tf, await p.data(), [...p.shape]));
     else if (p.shape.length === 2) await mat(p);
     else await vec(p, p);
+  }
+  const variables: TF.Variable[] = [];
+  if (trainable) for (const [k, t] of w) {
+    const v = tf.variable(t);
+    t.dispose();
+    variables.push(v);
+    w.set(k, v);
   }
   const T = (p: object) => w.get(p)!;
   const conv2d = (x: TF.Tensor4D, c: Conv2d) => {
@@ -105,7 +127,7 @@ export async function mirrorUNet(tf: typeof TF, net: UNet): Promise<(x: TF.Tenso
     return tf.add(x, conv2d(o as TF.Tensor4D, a.proj)) as TF.Tensor4D;
   };
   const silu = (x: TF.Tensor4D) => tf.mul(x, tf.sigmoid(x)) as TF.Tensor4D;
-  return (x, t) =>
+  const forward = (x: TF.Tensor4D, t: number[] | null) =>
     tf.tidy(() => {
       let temb: TF.Tensor2D | null = null;
       if (net.time && t) {
@@ -133,4 +155,5 @@ export async function mirrorUNet(tf: typeof TF, net: UNet): Promise<(x: TF.Tenso
       }
       return conv2d(silu(gn(h, net.normOut)), net.convOut);
     });
+  return Object.assign(forward, { variables });
 }
