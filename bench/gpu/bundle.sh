@@ -3,7 +3,8 @@
 # loader libraries: ../shared/tools/gpu-bundle.sh) and .gpudata/ (bench/gpu-pack.ts), within
 # the device tool's 64 MiB. Differences from the shared bundle, to fit: sharp is left out
 # (optional; jpeg-js decodes, and the packed data is PNG), and the TF.js peer's two Node builds
-# are added (bench/kernels.ts compares against TF.js-WebGPU on the same adapter).
+# are added (bench/kernels.ts compares against TF.js-WebGPU on the same adapter), with
+# tfjs-core's ESM files for its gradients (about 0.6 MB compressed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 npm run build --silent
@@ -11,6 +12,9 @@ bash ../shared/tools/gpu-bundle.sh >/dev/null
 mapfile -t deps < <(npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep '^node_modules/' | grep -v -e sharp -e '@img' || true)
 tf=node_modules/@tensorflow
 deps+=("$tf/tfjs-core/package.json" "$tf/tfjs-core/dist/tf-core.node.js" "$tf/tfjs-backend-webgpu/package.json" "$tf/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js" node_modules/seedrandom)
+# tfjs-core's ESM files (no tests): its gradient registrations, for the U-Net training-step peer
+mapfile -t tfesm < <(find "$tf/tfjs-core/dist" -name '*.js' ! -name '*_test.js' ! -name 'tf-core*.js' ! -path '*/miniprogram/*' ! -path '*/scripts/*')
+deps+=("${tfesm[@]}" node_modules/long)
 tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/win32-*' \
     --exclude='node_modules/webgpu/dist/linux-arm64' -cf - "${deps[@]}" | xz -T2 -6 > .gpu/node_modules.tar.xz
 [ -d .gpudata ] || { node dist/bench/gpu-pack.js; }
