@@ -13,13 +13,14 @@ const { values, positionals } = parseArgs({ options: { out: { type: 'string' } }
 if (!values.out || !positionals.length) throw new Error('usage: continual-merge --out <dir> <result dir>...');
 const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults;
 const parts = positionals.map(read);
-const command = `${parts.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`;
+// what made a merged report: the runs' commands, then this one
+const commandOf = (ps: ContinualResults[]) => `${ps.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`;
 // the named-metric reports (e.g. <dir>/qabf) of the runs that wrote one (older runs did not)
 for (const sub of ['qabf']) {
   const dirs = positionals.map((d) => join(d, sub)).filter((d) => existsSync(join(d, 'results.json')));
   if (!dirs.length) continue;
   if (dirs.length < positionals.length) console.error(`${sub}: only ${dirs.length} of ${positionals.length} runs have it; merged those`);
   const subParts = dirs.map(read);
-  writeContinualReport(join(values.out, sub), mergeContinualResults(subParts, `${subParts.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`));
+  writeContinualReport(join(values.out, sub), mergeContinualResults(subParts, commandOf(subParts)));
 }
-console.log(writeContinualReport(values.out, mergeContinualResults(parts, command)));
+console.log(writeContinualReport(values.out, mergeContinualResults(parts, commandOf(parts))));

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtime } from '../autograd/tensor.js';
-import { applyCrop, windowAt } from '../fusion/augment.js';
+import { applyCrop, windowAt, type CropSpec } from '../fusion/augment.js';
 import { fuseImages } from '../fusion/flow/fuse.js';
 import type { LoadedFlowModel } from '../fusion/flow/model-file.js';
 import { makeImage, type Image } from '../fusion/image.js';
@@ -71,11 +71,14 @@ export interface BenchResult {
 /** one timing of bench:kernels, bench:cpu-peers or bench:torch, with the file it came from */
 export interface EngineRecord { source: string; commit: string; case: string; impl: string; device: string; median_ms: number; gflops?: number }
 
-/**
- * The engine figures measured on this adapter (kernels and U-Net against TF.js-WebGPU) and the
- * peers measured beside it on this machine's CPU (TF.js-WASM, PyTorch, ONNX Runtime), as saved
- * in bench/results by their own commands; each keeps the commit it was measured at.
- */
+/** the test pairs a bench scores: the first n of the split (0: all) */
+const testPairs = (ds: Dataset, n: number) => (n > 0 ? ds.split('test').slice(0, n) : ds.split('test'));
+/** the centre crop of a pair, at most `size` and never larger than the image */
+function centreCrop(full: { a: Image }, size: number): CropSpec {
+  const c = Math.min(size, full.a.width, full.a.height);
+  return windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
+}
+
 /** key of one crop's pool bounds in a bounds cache */
 const boundsKey = (dataset: string, pair: string, crop: number) => `${dataset}/${pair}@${crop}`;
 
@@ -88,8 +91,7 @@ const boundsKey = (dataset: string, pair: string, crop: number) => `${dataset}/$
  */
 export async function benchBounds(o: Pick<BenchOptions, 'task' | 'data' | 'pairs' | 'crop' | 'boundsCache'>): Promise<{ bounds: Map<string, Bounds>; pool: string }> {
   const ds = new Dataset(o.data);
-  const test = ds.split('test');
-  const pairs = o.pairs > 0 ? test.slice(0, o.pairs) : test;
+  const pairs = testPairs(ds, o.pairs);
   const sel = tableMetrics(DEFAULT_WEIGHTS[o.task]);
   let cache: Record<string, Bounds> = {};
   if (o.boundsCache && existsSync(o.boundsCache)) {
@@ -100,8 +102,7 @@ export async function benchBounds(o: Pick<BenchOptions, 'task' | 'data' | 'pairs
   const published = pool.filter((c) => !c.name.startsWith('classical:')).length;
   for (const p of missing) {
     const full = await ds.readPair(p);
-    const c = Math.min(o.crop, full.a.width, full.a.height);
-    const crop = windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
+    const crop = centreCrop(full, o.crop);
     cache[boundsKey(ds.id, p.name, o.crop)] = await pairPoolBounds(pool, p.name, full, { a: applyCrop(full.a, crop), b: applyCrop(full.b, crop) }, sel, crop);
   }
   if (missing.length && o.boundsCache) writeFileAtomic(o.boundsCache, Buffer.from(JSON.stringify(cache)));
@@ -110,6 +111,11 @@ export async function benchBounds(o: Pick<BenchOptions, 'task' | 'data' | 'pairs
   return { bounds: new Map(pairs.map((p) => [p.name, cache[boundsKey(ds.id, p.name, o.crop)]!])), pool: poolText };
 }
 
+/**
+ * The engine figures measured on this adapter (kernels and U-Net against TF.js-WebGPU) and the
+ * peers measured beside it on this machine's CPU (TF.js-WASM, PyTorch, ONNX Runtime), as saved
+ * in bench/results by their own commands; each keeps the commit it was measured at.
+ */
 export function engineRecords(dir: string, adapterName: string, slug: string): EngineRecord[] {
   const out: EngineRecord[] = [];
   for (const bench of ['kernels', 'cpu-peers', 'torch-peer']) {
@@ -148,8 +154,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
     ...o.ddimSteps.map((s) => ({ name: `DDIM S=${s}`, family: 'ddim' as const, steps: s, fuse: (a: Image, b: Image) => fuseImages(ddpm.net, a, b, { steps: s, objective: 'ddpm', seed: 1 }) })),
   ];
   const ds = new Dataset(o.data);
-  const test = ds.split('test');
-  const pairs = o.pairs > 0 ? test.slice(0, o.pairs) : test;
+  const pairs = testPairs(ds, o.pairs);
   const weights = DEFAULT_WEIGHTS[o.task];
   const sel = tableMetrics(weights);
   const std = STD.map((m) => getMetric(m, m === 'VIF' ? 'cddfuse' : 'vifb'));
@@ -159,8 +164,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   let done = 0;
   for (const [pi, p] of pairs.entries()) {
     const full = await ds.readPair(p);
-    const c = Math.min(o.crop, full.a.width, full.a.height);
-    const crop = windowAt((full.a.width - c) >> 1, (full.a.height - c) >> 1, c);
+    const crop = centreCrop(full, o.crop);
     const a = applyCrop(full.a, crop);
     const b = applyCrop(full.b, crop);
     const bounds = boundsByPair.get(p.name)!;
