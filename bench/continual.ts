@@ -14,12 +14,16 @@
  *
  *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
  *        [--only '<variant>;...;single'] [--net small|default] [--batch 4] [--crop 48] [--fisher-samples 32]
- *        [--seed 1] [--eval-cache file.json [--prepare-only]]
+ *        [--seed 1] [--eval-cache file.json [--prepare-only]] [--probe-seconds 20]
  * --only runs some variants (by name; 'single' = the single-task references) so that variants
  * can run as parallel processes and be merged by bench/continual-merge.ts. --eval-cache keeps the
  * evaluation crops and their pool bounds in one file, so a machine without the candidate
  * folders (a GPU machine) can score. --seed changes the initial weights and the data order; runs of
  * several seeds, merged, give the spread that differences between variants must exceed.
+ * --probe-seconds times, for the first selected variant, this machine's training step and one
+ * evaluation row, prints them as one JSON line and exits: bench/gpu/run.sh runs one probe per
+ * variant side by side, so the times include the contention of the real run, and sizes the
+ * steps per task to its time budget from them.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,6 +48,7 @@ const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
   only: { type: 'string' }, net: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' },
   'fisher-samples': { type: 'string', default: '32' }, seed: { type: 'string', default: '1' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
+  'probe-seconds': { type: 'string' },
 } });
 // ';'-separated, since variant names hold commas
 const only = values.only ? new Set(values.only.split(';')) : null;
@@ -142,8 +147,29 @@ const variants: Variant[] = [
   { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
   ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
   ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
-  ...[0.01, 0.03, 0.1, 0.3, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
+  ...[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
 ].filter((v) => !only || only.has(v.name));
+
+if (values['probe-seconds'] !== undefined) await probe(Number(values['probe-seconds']), variants[0] ?? { name: 'single', ewcLambda: 0, replaySize: 0, group: 'main' });
+/** Times training steps for `seconds` (after three warm-up steps that compile the pipelines) and one evaluation row, then exits. */
+async function probe(seconds: number, v: Variant): Promise<never> {
+  if (!(seconds > 0)) throw new Error(`--probe-seconds: expected a positive number, got ${values['probe-seconds']}`);
+  const setupS = performance.now() / 1000;
+  const ct = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: 1e6, ewcLambda: 0, fisherSamples: 1, replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 }, byTask);
+  const warm = 3;
+  await ct.trainer.run(warm, () => {});
+  const t = performance.now();
+  let n = warm;
+  while (performance.now() - t < seconds * 1000) await ct.trainer.run(++n, () => {});
+  const stepMs = (performance.now() - t) / (n - warm);
+  const te = performance.now();
+  for (const task of TASKS) await score(ct.trainer.net, task);
+  const evalRowS = (performance.now() - te) / 1000;
+  ct.dispose();
+  console.log(JSON.stringify({ probe: v.name, adapter: rt.adapter.name, net: values.net, batch: train.batch, crop: train.crop, steps_timed: n - warm, step_ms: stepMs, eval_row_s: evalRowS, setup_s: setupS }));
+  rt.destroy();
+  process.exit(0);
+}
 
 // per variant, R under each score
 const results: { v: Variant; R: Scores[][]; seconds: number }[] = [];
@@ -194,6 +220,8 @@ for (const v of variants) {
     const row: Scores[] = [];
     for (const t of TASKS) row.push(await score(ct.trainer.net, t));
     R.push(row);
+    // in the log as it comes, so that a run cut short still shows the rows it finished
+    console.error(`${v.name}: after ${TASKS[R.length - 1]}: ${row.map((x) => x.map((y) => y.toFixed(4)).join('/')).join(' ')} (${((performance.now() - tv) / 1000).toFixed(0)} s)`);
   });
   ct.dispose();
   results.push({ v, R, seconds: (performance.now() - tv) / 1000 });
