@@ -33,7 +33,6 @@ import { applyCrop, windowAt } from '../src/fusion/augment.js';
 import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
 import { fuseLuminance } from '../src/fusion/flow/fuse.js';
 import type { VelocityNet } from '../src/fusion/flow/model.js';
-import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
 import { luminance } from '../src/fusion/colour.js';
 import { makeImage, type Image } from '../src/fusion/image.js';
 import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../src/fusion/pseudo/selection.js';
@@ -41,7 +40,7 @@ import { getNodeRuntime } from '../src/gpu/node-device.js';
 import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
 import { gitCommit } from '../src/io/provenance.js';
 import { Dataset, DEFAULT_DATASETS } from '../src/io/dataset.js';
-import { loadTriples } from '../src/cli/train.js';
+import { STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 import { transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
 const { values } = parseArgs({ options: {
@@ -55,7 +54,7 @@ const only = values.only ? new Set(values.only.split(';')) : null;
 const steps = Number(values.steps);
 const rt = await getNodeRuntime();
 useRuntime(rt);
-const TASKS: Task[] = ['ivf', 'mif', 'mef', 'mff'];
+const TASKS = STUDY_TASKS;
 const CROP = 128;
 
 // evaluation crops (luminance) and their candidate-pool bounds, computed once or read from --eval-cache
@@ -123,21 +122,9 @@ async function score(net: VelocityNet, task: Task): Promise<Scores> {
 }
 const column = (xs: Scores[], i: 0 | 1) => xs.map((x) => x[i]);
 
-// training data: pseudo labels of every train split
-const { triples } = await loadTriples({ data: TASKS.flatMap((t) => DEFAULT_DATASETS[t]).join(','), labels: values.labels! });
-const byTask = new Map<string, Triple[]>();
-for (const t of triples) byTask.set(t.group!, [...(byTask.get(t.group!) ?? []), t]);
-
-// 'small' fits a software GPU's budget; 'default' is the shipped architecture (DEFAULT_VELOCITY)
-const SMALL = { baseChannels: 8, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 };
-if (values.net !== 'small' && values.net !== 'default') throw new Error(`--net: expected small or default, got ${values.net}`);
-const train: TrainConfig = {
-  ...DEFAULT_TRAIN,
-  model: values.net === 'small' ? { ...DEFAULT_TRAIN.model, ...SMALL } : DEFAULT_TRAIN.model,
-  batch: Number(values.batch), crop: Number(values.crop), lr: values.net === 'small' ? 2e-3 : DEFAULT_TRAIN.lr, warmup: 10, emaDecay: 0.99, seed: Number(values.seed),
-};
-if (!Number.isInteger(train.seed) || train.seed < 1) throw new Error(`--seed: expected a positive integer, got ${values.seed}`);
-interface Variant { name: string; ewcLambda: number; replaySize: number; group: string }
+const byTask = await studyData(values.labels!);
+const train = studyTrainConfig(values);
+interface Variant { name: string; ewcLambda: number; replaySize: number; group: string; fisherScale?: 'tensor' }
 const L = 1;
 const Q = 64;
 const variants: Variant[] = [
@@ -148,6 +135,9 @@ const variants: Variant[] = [
   ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
   ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
   ...[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
+  // the Fisher scaled to mean 1 per tensor instead of over the whole net (nn/fisher.ts says why)
+  ...[0.01, 0.1, 1].map((l) => ({ name: `EWC + replay, Fisher per tensor, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'Fisher per tensor', fisherScale: 'tensor' as const })),
+  { name: 'EWC, Fisher per tensor', ewcLambda: L, replaySize: 0, group: 'Fisher per tensor', fisherScale: 'tensor' as const },
 ].filter((v) => !only || only.has(v.name));
 
 if (values['probe-seconds'] !== undefined) await probe(Number(values['probe-seconds']), variants[0] ?? { name: 'single', ewcLambda: 0, replaySize: 0, group: 'main' });
@@ -166,7 +156,7 @@ async function probe(seconds: number, v: Variant): Promise<never> {
   for (const task of TASKS) await score(ct.trainer.net, task);
   const evalRowS = (performance.now() - te) / 1000;
   ct.dispose();
-  console.log(JSON.stringify({ probe: v.name, adapter: rt.adapter.name, net: values.net, batch: train.batch, crop: train.crop, steps_timed: n - warm, step_ms: stepMs, eval_row_s: evalRowS, setup_s: setupS }));
+  console.log(JSON.stringify({ probe: v.name, adapter: rt.adapter.name, net: values.net, batch: train.batch, crop: train.crop, ewc_lambda: v.ewcLambda, fisher_samples: Number(values['fisher-samples']), steps_timed: n - warm, step_ms: stepMs, eval_row_s: evalRowS, setup_s: setupS }));
   rt.destroy();
   process.exit(0);
 }
@@ -212,7 +202,7 @@ function write(): void {
   });
 }
 for (const v of variants) {
-  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']), replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 };
+  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']), replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0, ...(v.fisherScale ? { fisherScale: v.fisherScale } : {}) };
   const ct = new ContinualTrainer(train, cc, byTask);
   const R: Scores[][] = [];
   const tv = performance.now();

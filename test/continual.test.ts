@@ -6,12 +6,13 @@ import { scope } from '../src/autograd/tensor.js';
 import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
 import { ReplayBuffer } from '../src/fusion/flow/replay.js';
 import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
-import { estimateFisher, mergeEwc } from '../src/nn/fisher.js';
+import { estimateFisher, mergeEwc, normaliseFisher } from '../src/nn/fisher.js';
 import { Linear } from '../src/nn/layers.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
 import { mergeContinualResults, seedSummary, transferMetrics, type ContinualResults } from '../bench/continual-report.js';
+import { stepsThatFit } from '../bench/gpu/continual-steps.js';
 import { gpu, randomArray } from './helpers.js';
 
 const IN = 3;
@@ -63,6 +64,25 @@ describe('elastic weight consolidation', () => {
     expect(a[0]).toBeCloseTo(2, 5); // (1*1 + 1*3) / 2
     expect(a[1]).toBeCloseTo(4, 5); // no Fisher anywhere: the current value
     expect(a[2]).toBeCloseTo((2 * 3 + 6 * 5) / 8, 5);
+  });
+
+  it('scaling the Fisher: globally to mean 1 over all parameters, or each tensor to mean 1 on its own', async () => {
+    await gpu();
+    const p = tensor([0, 0], [2]).keep();
+    const q = tensor([0, 0, 0, 0], [4]).keep();
+    const z = tensor([0], [1]).keep();
+    const make = () => new Map([[p, tensor([2, 6], [2]).keep()], [q, tensor([0.1, 0.3, 0, 0], [4]).keep()], [z, tensor([0], [1]).keep()]]);
+    const mean = (2 + 6 + 0.1 + 0.3) / 7;
+    const global = make();
+    expect(await normaliseFisher(global)).toBeCloseTo(mean, 6);
+    expect(Array.from(await global.get(p)!.data()).map((x) => x * mean)).toEqual([expect.closeTo(2, 5), expect.closeTo(6, 5)]);
+    const per = make();
+    expect(await normaliseFisher(per, 'tensor')).toBeCloseTo(mean, 6);
+    expect(Array.from(await per.get(p)!.data())).toEqual([expect.closeTo(0.5, 6), expect.closeTo(1.5, 6)]);
+    expect(Array.from(await per.get(q)!.data())).toEqual([expect.closeTo(1, 5), expect.closeTo(3, 5), 0, 0]);
+    // a tensor without gradient stays zero instead of dividing by zero
+    expect(Array.from(await per.get(z)!.data())).toEqual([0]);
+    for (const t of [p, q, z, ...global.values(), ...per.values()]) t.dispose();
   });
 
   it('with lambda large, the weights that matter for task 1 barely move while task 2 trains', async () => {
@@ -194,5 +214,17 @@ describe('continual study report', () => {
     // a named metric's matrices are another scale: never merged with the composite's
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm')).toThrow(/scores Qabf, not composite/);
     expect(mergeContinualResults([{ ...a, score: 'Qabf' }, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm').score).toBe('Qabf');
+  });
+});
+
+describe('sizing the GPU continual stage', () => {
+  const probe = (name: string, stepMs: number, ewc = 0) => ({ probe: name, step_ms: stepMs, eval_row_s: 2, setup_s: 5, ewc_lambda: ewc, fisher_samples: 32 });
+  it('the slowest process sets the steps per task: setup, evaluation rows, Fisher samples and 4 x S stretched steps fit the time', () => {
+    // EWC at 100 ms: fixed 5 + 5 x 2 + 4 x 32 x 0.1 + 15 = 42.8 s; (300 - 42.8) / (4 x 1.15 x 0.1) = 559 -> 550
+    expect(stepsThatFit([probe('replay', 50), probe('EWC', 100, 1)], 300, 800)).toBe(550);
+    // a single-task reference evaluates two rows in all: (300 - 5 - 4 - 15) / 0.46 = 600
+    expect(stepsThatFit([probe('single', 100)], 300, 800)).toBe(600);
+    expect(stepsThatFit([probe('single', 100)], 300, 200)).toBe(200);
+    expect(stepsThatFit([probe('EWC', 100, 1)], 40, 800)).toBe(0);
   });
 });

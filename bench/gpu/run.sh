@@ -8,7 +8,8 @@
 #   kernels   our kernels and U-Net against TF.js-WebGPU on the same adapter (alone)
 #   train-ivf the IVF coupling models (sum / average / gaussian), S_IVF steps each
 #   flow-ivf  the VIFB test-split bench of those models (or of MODELS=dir/ivf-<coupling>.safetensors)
-#   continual every variant of the continual study, one process each, merged
+#   continual the continual study's variants with the shipped net, one process per variant and
+#             seed, steps per task sized to the time left by a probe (see the stage), merged
 #   diffusion fusionfm bench (FusionFM k = 1, 2, 4 against the DDPM baseline with DDIM S = 1..100,
 #             256x256 and 640x480) on VIFB test crops, scored with the pool bounds computed here
 #             (.gpudata/diffusion-ivf-bounds.json); DIFF_ARGS adds or overrides options
@@ -66,20 +67,42 @@ if has flow-ivf; then
   pack
 fi
 
-# the continual study, one process per variant; its small net and step count are the
-# software-GPU study's unless NET / S_TASK say otherwise
+# The continual study, one process per variant and seed, side by side. Its steps per task are
+# sized to the time left: a probe (every process at once, PROBE_S seconds of training and one
+# evaluation row each, bench/continual.ts --probe-seconds) measures the step and evaluation
+# times under the run's own contention, and bench/gpu/continual-steps.ts turns them into the
+# largest step count (at most S_MAX) that ends before CONT_END seconds after the start.
+# S_TASK fixes the count instead. NET (default: the shipped net), SEEDS and VARIANTS
+# (';'-separated names) choose the runs.
 if has continual; then
-  s_task=${S_TASK:-60}
-  stamp "continual: $s_task steps per task, net ${NET:-small}"
-  variants=('single' 'fine-tuning' 'EWC' 'replay' 'EWC + replay' 'EWC + replay, size 16' 'EWC + replay, size 32'
-    'EWC + replay, size 256' 'EWC + replay, lambda 0.03' 'EWC + replay, lambda 0.1' 'EWC + replay, lambda 0.3')
-  for i in "${!variants[@]}"; do
-    timeout ${CONT_S:-270} $R node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json \
-      --net "${NET:-small}" --batch 4 --crop 48 --steps "$s_task" --only "${variants[$i]}" --out "$res/continual/part$i" > "$res/continual-part$i.log" 2>&1 &
-  done
-  wait
-  parts=(); for d in "$res"/continual/part*; do [ -f "$d/results.json" ] && parts+=("$d"); done
-  $R node dist/bench/continual-merge.js --out "$res/continual" "${parts[@]}" > "$res/continual-merge.log" 2>&1
+  IFS=';' read -r -a variants <<< "${VARIANTS:-single;fine-tuning;EWC;replay;EWC + replay;EWC + replay, lambda 0.01;EWC + replay, lambda 0.001}"
+  read -r -a seeds <<< "${SEEDS:-1}"
+  C="node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --net ${NET:-default} --batch 4 --crop 48"
+  mkdir -p "$res/continual"
+  s_task=${S_TASK:-}
+  if [ -z "$s_task" ]; then
+    stamp "continual probe: ${#variants[@]} variants x ${#seeds[@]} seeds, net ${NET:-default}"
+    for s in "${seeds[@]}"; do for i in "${!variants[@]}"; do
+      timeout 150 $R $C --seed "$s" --only "${variants[$i]}" --probe-seconds "${PROBE_S:-15}" > "$res/continual/probe-s$s-$i.json" 2> "$res/continual/probe-s$s-$i.log" &
+    done; done
+    wait
+    left=$(( ${CONT_END:-480} - ($(date +%s) - t0) ))
+    s_task=$($R node dist/bench/gpu/continual-steps.js --seconds "$left" --max "${S_MAX:-800}" "$res"/continual/probe-*.json 2>> "$res/stages.log")
+  fi
+  if [ -n "$s_task" ] && [ "$s_task" -gt 0 ]; then
+    stamp "continual: $s_task steps per task"
+    for s in "${seeds[@]}"; do for i in "${!variants[@]}"; do
+      timeout $(( ${CONT_END:-480} - ($(date +%s) - t0) + 10 )) $R $C --seed "$s" --steps "$s_task" --only "${variants[$i]}" \
+        --out "$res/continual/s$s-part$i" > "$res/continual/s$s-part$i.log" 2>&1 &
+    done; done
+    wait
+    parts=(); for d in "$res"/continual/s*-part*; do [ -f "$d/results.json" ] && parts+=("$d"); done
+    stamp "continual: ${#parts[@]} runs finished; merging"
+    [ ${#parts[@]} -gt 0 ] && $R node dist/bench/continual-merge.js --out "$res/continual/merged" "${parts[@]}" > "$res/continual-merge.log" 2>&1
+  else
+    stamp "continual: no step count fits the time left; the probes are the result"
+  fi
+  pack
 fi
 if has diffusion; then
   stamp "diffusion: FusionFM vs DDIM"

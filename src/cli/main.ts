@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
   fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--resume]
-  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 1] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
+  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 1] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
       [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<void> {
       task: { type: 'string' }, tasks: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
       steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
-      'ewc-lambda': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
+      'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
       objective: { type: 'string', default: 'flow' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
@@ -152,6 +152,8 @@ async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);
     const replayRatio = num('replay-ratio', values['replay-ratio'], DEFAULT_CONTINUAL.replayRatio, 'nonneg');
     if (replayRatio >= 1) throw new InputError(`--replay-ratio must be below 1, got '${values['replay-ratio']}'`);
+    const fisherScale = values['ewc-fisher-scale'] ?? 'global';
+    if (fisherScale !== 'global' && fisherScale !== 'tensor') throw new InputError(`--ewc-fisher-scale: expected global or tensor, got '${fisherScale}'`);
     const continual: ContinualConfig | undefined = values.tasks ? {
       tasks, stepsPerTask: config.steps,
       ewcLambda: num('ewc-lambda', values['ewc-lambda'], DEFAULT_CONTINUAL.ewcLambda, 'nonneg'),
@@ -159,8 +161,10 @@ async function main(argv: string[]): Promise<void> {
       // --replay-size is the whole buffer; each task's quota is an equal share of it
       replayQuota: replaySize === 0 ? 0 : Math.max(1, Math.floor(replaySize / tasks.length)),
       replayRatio,
+      // recorded only when not the default, so that runs from before the option still resume
+      ...(fisherScale === 'tensor' ? { fisherScale } : {}),
     } : undefined;
-    if (!values.tasks) for (const k of ['ewc-lambda', 'fisher-samples', 'replay-size', 'replay-ratio'] as const) if (values[k] !== undefined) throw new InputError(`--${k} applies to sequential training (--tasks)`);
+    if (!values.tasks) for (const k of ['ewc-lambda', 'ewc-fisher-scale', 'fisher-samples', 'replay-size', 'replay-ratio'] as const) if (values[k] !== undefined) throw new InputError(`--${k} applies to sequential training (--tasks)`);
     useRuntime(await getNodeRuntime());
     const trainer = await runTrain({ task: taskList, data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, continual, command: `fusionfm train ${rest.join(' ')}` }, progressPrinter());
     console.log(`trained to step ${trainer.step}; model in ${values.out}/model.safetensors`);

@@ -2,7 +2,8 @@
  * Continual flow-matching training: one velocity net learns tasks in sequence (default IVF ->
  * MIF -> MEF -> MFF), kept from forgetting by
  *   - EWC: after each task, the diagonal Fisher of the flow-matching loss over `fisherSamples`
- *     crops of that task (one sample per backward pass), normalised to mean 1, merged with the
+ *     crops of that task (one sample per backward pass), scaled to mean 1 (over all parameters,
+ *     or per tensor with fisherScale 'tensor'), merged with the
  *     earlier tasks' penalties and applied inside the AdamW kernel as lambda F (p - anchor);
  *   - experience replay: a reservoir of every task's crops (per-task quota), a `replayRatio`
  *     share of each batch drawn from the earlier tasks' crops.
@@ -11,7 +12,9 @@
  */
 import { copyCrop, windowAt } from '../augment.js';
 import { tensor } from '../../autograd/create.js';
-import { estimateFisher, mergeEwc, normaliseFisher, type EwcState } from '../../nn/fisher.js';
+import type { Tensor } from '../../autograd/tensor.js';
+import type { Parameter } from '../../nn/module.js';
+import { estimateFisher, mergeEwc, normaliseFisher, type EwcState, type FisherScale } from '../../nn/fisher.js';
 import type { HostTensor } from '../../nn/safetensors.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
@@ -28,6 +31,8 @@ export interface ContinualConfig {
   /** replay crops kept per task; 0 turns replay off */
   replayQuota: number;
   replayRatio: number;
+  /** how the Fisher is scaled before lambda weighs it (nn/fisher.ts); absent: 'global' */
+  fisherScale?: FisherScale;
 }
 
 export const DEFAULT_CONTINUAL: Omit<ContinualConfig, 'tasks'> = { stepsPerTask: 500, ewcLambda: 1, fisherSamples: 64, replayQuota: 64, replayRatio: 0.25 };
@@ -75,22 +80,30 @@ export class ContinualTrainer {
     this.trainer.phaseSteps = this.cc.stepsPerTask;
   }
 
-  /** Diagonal Fisher of the current task at the current weights, merged into the penalty. */
-  private async consolidate(): Promise<void> {
-    if (!(this.cc.ewcLambda > 0)) return;
+  /**
+   * Diagonal Fisher (not normalised) of the current task's flow-matching loss at the current
+   * weights, over `fisherSamples` seeded crops of its training pairs, one sample per backward pass.
+   */
+  async estimateTaskFisher(): Promise<Map<Parameter, Tensor>> {
     const task = this.cc.tasks[this.taskIndex]!;
     const data = this.dataByTask.get(task)!;
     const S = this.train.crop;
     const rng = new SeededRng(pcgHash(this.train.seed * 7919 + this.taskIndex + 1));
     const net = this.trainer.net;
-    const fisher = await estimateFisher(net.parameters(), this.cc.fisherSamples, (i) => {
+    return estimateFisher(net.parameters(), this.cc.fisherSamples, (i) => {
       const d = data[rng.int(data.length)]!;
       const c = windowAt(rng.int(d.w - S + 1), rng.int(d.h - S + 1), S);
       const crop = (src: Float32Array) => tensor(copyCrop(src, d.w, c, new Float32Array(S * S)), [1, 1, S, S]);
       return trainingLoss(net, this.train, crop(d.a), crop(d.b), crop(d.label), [rng.next()], pcgHash(this.train.seed + 31 * i));
     });
-    this.fisherMeans.push(await normaliseFisher(fisher));
-    this.ewc = mergeEwc(this.ewc, fisher, net.parameters());
+  }
+
+  /** The current task's Fisher, scaled to mean 1 (globally or per tensor), merged into the penalty. */
+  private async consolidate(): Promise<void> {
+    if (!(this.cc.ewcLambda > 0)) return;
+    const fisher = await this.estimateTaskFisher();
+    this.fisherMeans.push(await normaliseFisher(fisher, this.cc.fisherScale));
+    this.ewc = mergeEwc(this.ewc, fisher, this.trainer.net.parameters());
     for (const f of fisher.values()) f.dispose();
     this.trainer.opt.ewc = { lambda: this.cc.ewcLambda, fisher: this.ewc.fisher, anchor: this.ewc.anchor };
   }
