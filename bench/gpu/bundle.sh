@@ -8,8 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 npm run build --silent
+# from scratch: a local trial of run.sh unpacks node and the loader libraries into .gpu
+rm -rf .gpu
 bash ../shared/tools/gpu-bundle.sh >/dev/null
-mapfile -t deps < <(npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep '^node_modules/' | grep -v -e sharp -e '@img' || true)
+# production dependencies only: packages installed by hand (e.g. onnxruntime-node for the CPU peer
+# bench, 70 MB compressed) are extraneous and stay out
+mapfile -t deps < <(npm query '.prod:not(:extraneous)' | node -e "for (const d of JSON.parse(require('fs').readFileSync(0, 'utf8'))) console.log(d.location)" | grep '^node_modules/' | grep -v -e sharp -e '@img' || true)
 tf=node_modules/@tensorflow
 deps+=("$tf/tfjs-core/package.json" "$tf/tfjs-core/dist/tf-core.node.js" "$tf/tfjs-backend-webgpu/package.json" "$tf/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js" node_modules/seedrandom)
 # tfjs-core's ESM files (no tests): its gradient registrations, for the U-Net training-step peer
