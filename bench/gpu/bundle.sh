@@ -25,4 +25,8 @@ tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/w
 [ -f .gpudata/continual-eval.json ] || node dist/bench/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
 [ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
 [ -f .gpudata/diffusion-ivf-bounds.json ] || node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json --prepare-bounds
+# the commit the bundled dist was built from (run.sh exports it as FUSIONFM_COMMIT): the device
+# machine's copy of the tree carried a stale .git and reported an older commit
+c=$(git rev-parse --short HEAD); [ -z "$(git status --porcelain --untracked-files=no)" ] || c="$c+changes"
+echo "$c" > .gpu/commit
 du -sh .gpu .gpudata dist

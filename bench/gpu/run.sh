@@ -24,6 +24,7 @@ R="bash .gpu/run.sh"
 export FUSIONFM_DATA=$PWD/.gpudata/data
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+[ -f .gpu/commit ] && export FUSIONFM_COMMIT="$(cat .gpu/commit)"
 t0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$res/stages.log"; }
 pack() { tar -C runs -cf "$out/results.tar" gpu-results; }

@@ -4,6 +4,9 @@ import type { AdapterDescription } from '../gpu/runtime.js';
 
 /** The short commit hash of the working directory (+changes when tracked files differ from it), or 'unknown' outside a git checkout. */
 export function gitCommit(): string {
+  // a copy of the tree on another machine (bench/gpu) may carry a stale .git: the bundle names its commit
+  const given = process.env.FUSIONFM_COMMIT;
+  if (given) return given;
   try {
     const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     // a figure measured with uncommitted changes to tracked files says so
