@@ -25,30 +25,45 @@ export interface YCbCr {
   cr: Float32Array;
 }
 
+// The loops below read the nine coefficients from locals: indexing nested arrays per pixel made
+// a 640x480 conversion several times slower, and it runs on every fused colour image. Same
+// arithmetic in the same order as the matrix product, so the values are unchanged.
 export function rgbToYCbCr(r: Float32Array, g: Float32Array, b: Float32Array): YCbCr {
   const n = r.length;
-  const out = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
-  const m = [0, 1, 2].map((row) => [at(FORWARD, row, 0), at(FORWARD, row, 1), at(FORWARD, row, 2)]);
+  const y = new Float32Array(n);
+  const cb = new Float32Array(n);
+  const cr = new Float32Array(n);
+  const [m00, m01, m02] = [at(FORWARD, 0, 0), at(FORWARD, 0, 1), at(FORWARD, 0, 2)];
+  const [m10, m11, m12] = [at(FORWARD, 1, 0), at(FORWARD, 1, 1), at(FORWARD, 1, 2)];
+  const [m20, m21, m22] = [at(FORWARD, 2, 0), at(FORWARD, 2, 1), at(FORWARD, 2, 2)];
   for (let i = 0; i < n; i++) {
     const R = r[i]!;
     const G = g[i]!;
     const B = b[i]!;
-    for (let k = 0; k < 3; k++) out[k][i] = m[k]![0]! * R + m[k]![1]! * G + m[k]![2]! * B + (k ? 0.5 : 0);
+    y[i] = m00 * R + m01 * G + m02 * B + 0;
+    cb[i] = m10 * R + m11 * G + m12 * B + 0.5;
+    cr[i] = m20 * R + m21 * G + m22 * B + 0.5;
   }
-  return { y: out[0], cb: out[1], cr: out[2] };
+  return { y, cb, cr };
 }
 
 export function yCbCrToRgb({ y, cb, cr }: YCbCr): [Float32Array, Float32Array, Float32Array] {
   const n = y.length;
-  const out = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as [Float32Array, Float32Array, Float32Array];
-  const m = [0, 1, 2].map((row) => [at(INVERSE, row, 0), at(INVERSE, row, 1), at(INVERSE, row, 2)]);
+  const r = new Float32Array(n);
+  const g = new Float32Array(n);
+  const b = new Float32Array(n);
+  const [m00, m01, m02] = [at(INVERSE, 0, 0), at(INVERSE, 0, 1), at(INVERSE, 0, 2)];
+  const [m10, m11, m12] = [at(INVERSE, 1, 0), at(INVERSE, 1, 1), at(INVERSE, 1, 2)];
+  const [m20, m21, m22] = [at(INVERSE, 2, 0), at(INVERSE, 2, 1), at(INVERSE, 2, 2)];
   for (let i = 0; i < n; i++) {
     const Y = y[i]!;
     const Cb = cb[i]! - 0.5;
     const Cr = cr[i]! - 0.5;
-    for (let k = 0; k < 3; k++) out[k][i] = Math.min(1, Math.max(0, m[k]![0]! * Y + m[k]![1]! * Cb + m[k]![2]! * Cr));
+    r[i] = Math.min(1, Math.max(0, m00 * Y + m01 * Cb + m02 * Cr));
+    g[i] = Math.min(1, Math.max(0, m10 * Y + m11 * Cb + m12 * Cr));
+    b[i] = Math.min(1, Math.max(0, m20 * Y + m21 * Cb + m22 * Cr));
   }
-  return out;
+  return [r, g, b];
 }
 
 /** Chroma of two sources: weights |C - 1/2| (the more saturated source dominates). */
@@ -66,23 +81,43 @@ export function fuseChroma(c1: Float32Array, c2: Float32Array): Float32Array {
 export function luminance(img: Image): Float32Array {
   const g = collapseGrey(img);
   if (g.planes.length === 1) return g.planes[0]!;
-  return rgbToYCbCr(g.planes[0]!, g.planes[1]!, g.planes[2]!).y;
+  // Y alone, by rgbToYCbCr's arithmetic (the same values without the two chroma planes)
+  const [r, gr, b] = g.planes as [Float32Array, Float32Array, Float32Array];
+  const [m00, m01, m02] = [at(FORWARD, 0, 0), at(FORWARD, 0, 1), at(FORWARD, 0, 2)];
+  const y = new Float32Array(r.length);
+  for (let i = 0; i < y.length; i++) y[i] = m00 * r[i]! + m01 * gr[i]! + m02 * b[i]! + 0;
+  return y;
 }
 
-/**
- * Fuses two images with a luminance fuser: Y planes are fused by `fuseY`; the result is colour
- * when either source is colour (chroma by fuseChroma, or the one colour source's chroma).
- */
-export function fuseColour(a: Image, b: Image, fuseY: (ya: Float32Array, yb: Float32Array) => Float32Array, source?: string): Image {
+/** The Y planes of two sources and how a fused Y becomes the output image: fuseColour's two halves, for fusers that are async. */
+export interface ColourSplit {
+  ya: Float32Array;
+  yb: Float32Array;
+  /** clamps y to [0, 1] in place; colour when either source is colour (chroma by fuseChroma, or the one colour source's chroma) */
+  compose(y: Float32Array): Image;
+}
+
+export function splitColour(a: Image, b: Image, source?: string): ColourSplit {
   const ga = collapseGrey(a);
   const gb = collapseGrey(b);
   const ca = ga.planes.length === 3 ? rgbToYCbCr(ga.planes[0]!, ga.planes[1]!, ga.planes[2]!) : null;
   const cb = gb.planes.length === 3 ? rgbToYCbCr(gb.planes[0]!, gb.planes[1]!, gb.planes[2]!) : null;
-  const y = fuseY(ca ? ca.y : ga.planes[0]!, cb ? cb.y : gb.planes[0]!);
-  for (let i = 0; i < y.length; i++) y[i] = Math.min(1, Math.max(0, y[i]!));
-  if (!ca && !cb) return makeImage(a.width, a.height, [y], 8, source);
-  const chroma = (k: 'cb' | 'cr') => (ca && cb ? fuseChroma(ca[k], cb[k]) : (ca ?? cb)![k]);
-  return makeImage(a.width, a.height, yCbCrToRgb({ y, cb: chroma('cb'), cr: chroma('cr') }), 8, source);
+  return {
+    ya: ca ? ca.y : ga.planes[0]!,
+    yb: cb ? cb.y : gb.planes[0]!,
+    compose(y) {
+      for (let i = 0; i < y.length; i++) y[i] = Math.min(1, Math.max(0, y[i]!));
+      if (!ca && !cb) return makeImage(a.width, a.height, [y], 8, source);
+      const chroma = (k: 'cb' | 'cr') => (ca && cb ? fuseChroma(ca[k], cb[k]) : (ca ?? cb)![k]);
+      return makeImage(a.width, a.height, yCbCrToRgb({ y, cb: chroma('cb'), cr: chroma('cr') }), 8, source);
+    },
+  };
+}
+
+/** Fuses two images with a luminance fuser: Y planes are fused by `fuseY` (see splitColour for the rest). */
+export function fuseColour(a: Image, b: Image, fuseY: (ya: Float32Array, yb: Float32Array) => Float32Array, source?: string): Image {
+  const s = splitColour(a, b, source);
+  return s.compose(fuseY(s.ya, s.yb));
 }
 
 /** The image with its luminance replaced by y (chroma kept; a grey image becomes y itself). */

@@ -12,7 +12,7 @@
  */
 import { tensor } from '../../autograd/create.js';
 import { noGrad, tidy } from '../../autograd/tensor.js';
-import { fuseColour, luminance } from '../colour.js';
+import { splitColour } from '../colour.js';
 import { assertSameSize, type Image } from '../image.js';
 import type { VelocityNet } from './model.js';
 import { cropTopLeft, reflectWindow } from '../pad.js';
@@ -94,8 +94,7 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
 /** Fuses two images (any size, grey or colour) with the model; colour in, colour out. */
 export async function fuseImages(net: VelocityNet, a: Image, b: Image, opts: FuseOptions = {}): Promise<Image> {
   assertSameSize('fuse', a, b);
-  const ya = luminance(a);
-  const yb = luminance(b);
-  const y = await fuseLuminance(net, ya, yb, a.width, a.height, opts);
-  return fuseColour(a, b, () => y, `fused(${a.source ?? 'A'}, ${b.source ?? 'B'})`);
+  // each source converted to YCbCr once: its Y feeds the net, its chroma the output
+  const s = splitColour(a, b, `fused(${a.source ?? 'A'}, ${b.source ?? 'B'})`);
+  return s.compose(await fuseLuminance(net, s.ya, s.yb, a.width, a.height, opts));
 }
