@@ -73,6 +73,27 @@ describe('nn: training a small network', () => {
   }, 600_000);
 });
 
+describe('nn: AdamW gradient clipping', () => {
+  it('the global gradient norm (one gathered readback) is the float64 norm of every gradient; parameters without a gradient are skipped', async () => {
+    await gpu();
+    const net = withInitSeed(3, () => new Linear(5, 3));
+    const idle = withInitSeed(4, () => new Linear(2, 2));
+    const x = tensor(Float32Array.from({ length: 10 }, (_, i) => Math.sin(i + 1)), [2, 5]);
+    const y = tensor(Float32Array.from({ length: 6 }, (_, i) => Math.cos(i)), [2, 3]);
+    await scope(async () => backward(mseLoss(net.forward(x), y)));
+    let sq = 0;
+    for (const p of net.parameters()) for (const g of await p.grad!.data()) sq += g * g;
+    const opt = new AdamW([...idle.parameters(), ...net.parameters()], { lr: 1e-3, clipNorm: 1e-6 });
+    expect(await opt.gradNorm()).toBeCloseTo(Math.sqrt(sq), 6);
+    expect(Math.sqrt(sq)).toBeGreaterThan(0.01);
+    // the step clips to 1e-6 and reports the norm it clipped
+    expect(await opt.step()).toBeCloseTo(Math.sqrt(sq), 6);
+    opt.dispose();
+    net.dispose();
+    idle.dispose();
+  });
+});
+
 describe('nn: layers', () => {
   it('Linear matches x W^T + b', async () => {
     await gpu();
