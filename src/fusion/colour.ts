@@ -18,6 +18,8 @@ const RGB_TO_YCBCR = [
 const FORWARD = mat3d.create(...[0, 1, 2].flatMap((c) => [0, 1, 2].map((r) => RGB_TO_YCBCR[r]![c]!)));
 const INVERSE = mat3d.inverse(FORWARD);
 const at = (m: ArrayLike<number>, row: number, col: number) => m[col * 4 + row]!;
+/** the nine coefficients row by row, for loops that keep them in locals */
+const rowMajor = (m: ArrayLike<number>) => [0, 1, 2].flatMap((row) => [at(m, row, 0), at(m, row, 1), at(m, row, 2)]) as [number, number, number, number, number, number, number, number, number];
 
 export interface YCbCr {
   y: Float32Array;
@@ -33,9 +35,7 @@ export function rgbToYCbCr(r: Float32Array, g: Float32Array, b: Float32Array): Y
   const y = new Float32Array(n);
   const cb = new Float32Array(n);
   const cr = new Float32Array(n);
-  const [m00, m01, m02] = [at(FORWARD, 0, 0), at(FORWARD, 0, 1), at(FORWARD, 0, 2)];
-  const [m10, m11, m12] = [at(FORWARD, 1, 0), at(FORWARD, 1, 1), at(FORWARD, 1, 2)];
-  const [m20, m21, m22] = [at(FORWARD, 2, 0), at(FORWARD, 2, 1), at(FORWARD, 2, 2)];
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = rowMajor(FORWARD);
   for (let i = 0; i < n; i++) {
     const R = r[i]!;
     const G = g[i]!;
@@ -52,9 +52,7 @@ export function yCbCrToRgb({ y, cb, cr }: YCbCr): [Float32Array, Float32Array, F
   const r = new Float32Array(n);
   const g = new Float32Array(n);
   const b = new Float32Array(n);
-  const [m00, m01, m02] = [at(INVERSE, 0, 0), at(INVERSE, 0, 1), at(INVERSE, 0, 2)];
-  const [m10, m11, m12] = [at(INVERSE, 1, 0), at(INVERSE, 1, 1), at(INVERSE, 1, 2)];
-  const [m20, m21, m22] = [at(INVERSE, 2, 0), at(INVERSE, 2, 1), at(INVERSE, 2, 2)];
+  const [m00, m01, m02, m10, m11, m12, m20, m21, m22] = rowMajor(INVERSE);
   for (let i = 0; i < n; i++) {
     const Y = y[i]!;
     const Cb = cb[i]! - 0.5;
@@ -83,7 +81,7 @@ export function luminance(img: Image): Float32Array {
   if (g.planes.length === 1) return g.planes[0]!;
   // Y alone, by rgbToYCbCr's arithmetic (the same values without the two chroma planes)
   const [r, gr, b] = g.planes as [Float32Array, Float32Array, Float32Array];
-  const [m00, m01, m02] = [at(FORWARD, 0, 0), at(FORWARD, 0, 1), at(FORWARD, 0, 2)];
+  const [m00, m01, m02] = rowMajor(FORWARD);
   const y = new Float32Array(r.length);
   for (let i = 0; i < y.length; i++) y[i] = m00 * r[i]! + m01 * gr[i]! + m02 * b[i]! + 0;
   return y;
