@@ -140,12 +140,19 @@ const variants: Variant[] = [
   { name: 'EWC, Fisher per tensor', ewcLambda: L, replaySize: 0, group: 'Fisher per tensor', fisherScale: 'tensor' as const },
 ].filter((v) => !only || only.has(v.name));
 
+/** A variant's training settings with the study's per-task budget (the replay buffer split equally over the tasks). */
+const configOf = (v: Variant, stepsPerTask: number): ContinualConfig => ({
+  tasks: TASKS, stepsPerTask, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']),
+  replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0, ...(v.fisherScale ? { fisherScale: v.fisherScale } : {}),
+});
+
 if (values['probe-seconds'] !== undefined) await probe(Number(values['probe-seconds']), variants[0] ?? { name: 'single', ewcLambda: 0, replaySize: 0, group: 'main' });
 /** Times training steps for `seconds` (after three warm-up steps that compile the pipelines) and one evaluation row, then exits. */
 async function probe(seconds: number, v: Variant): Promise<never> {
   if (!(seconds > 0)) throw new Error(`--probe-seconds: expected a positive number, got ${values['probe-seconds']}`);
   const setupS = performance.now() / 1000;
-  const ct = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: 1e6, ewcLambda: 0, fisherSamples: 1, replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0 }, byTask);
+  // one task that does not end within the probe, so no Fisher is estimated
+  const ct = new ContinualTrainer(train, configOf(v, 1e6), byTask);
   const warm = 3;
   await ct.trainer.run(warm, () => {});
   const t = performance.now();
@@ -202,8 +209,7 @@ function write(): void {
   });
 }
 for (const v of variants) {
-  const cc: ContinualConfig = { tasks: TASKS, stepsPerTask: steps, ewcLambda: v.ewcLambda, fisherSamples: Number(values['fisher-samples']), replayQuota: Math.floor(v.replaySize / TASKS.length), replayRatio: v.replaySize ? 0.25 : 0, ...(v.fisherScale ? { fisherScale: v.fisherScale } : {}) };
-  const ct = new ContinualTrainer(train, cc, byTask);
+  const ct = new ContinualTrainer(train, configOf(v, steps), byTask);
   const R: Scores[][] = [];
   const tv = performance.now();
   await ct.run(() => {}, undefined, async () => {

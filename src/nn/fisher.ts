@@ -11,6 +11,7 @@ import { backward } from '../autograd/backward.js';
 import { add, affine, div, mean, mul, square } from '../autograd/ops.js';
 import { noGrad, scope, tidy, type Tensor } from '../autograd/tensor.js';
 import type { Parameter } from './module.js';
+import { readScalars } from './readback.js';
 
 /**
  * Diagonal Fisher of `params`: for each of n samples, the gradient of lossOf(i) (a scalar loss
@@ -62,22 +63,19 @@ export type FisherScale = 'global' | 'tensor';
 
 /** Scales a Fisher estimate in place (see FisherScale); returns its mean over all parameters before scaling. */
 export async function normaliseFisher(fisher: Map<Parameter, Tensor>, scale: FisherScale = 'global'): Promise<number> {
+  const tensors = [...fisher.values()];
+  const means = await readScalars(tensors.length, (i) => mean(tensors[i]!));
   let total = 0;
   let count = 0;
-  const means = new Map<Tensor, number>();
-  for (const f of fisher.values()) {
-    const m = noGrad(() => mean(f));
-    const v = await m.item();
-    m.dispose();
-    means.set(f, v);
-    total += v * f.size;
+  for (const [i, f] of tensors.entries()) {
+    total += means[i]! * f.size;
     count += f.size;
   }
   const avg = total / Math.max(1, count);
   if (!(avg > 0)) return avg;
   noGrad(() => tidy(() => {
-    for (const f of fisher.values()) {
-      const by = scale === 'global' ? avg : means.get(f)!;
+    for (const [i, f] of tensors.entries()) {
+      const by = scale === 'global' ? avg : means[i]!;
       // a tensor without any gradient stays zero: nothing in it matters to the task
       if (!(by > 0)) continue;
       const s = affine(f, 1 / by, 0);

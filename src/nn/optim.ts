@@ -1,9 +1,10 @@
 /** AdamW over a parameter list, with global-norm gradient clipping and an optional EWC penalty. */
 import { zeros } from '../autograd/create.js';
 import { square, sum } from '../autograd/ops.js';
-import { noGrad, tidy, type Tensor } from '../autograd/tensor.js';
+import type { Tensor } from '../autograd/tensor.js';
 import { adamwStep, type EwcTerm } from '../kernels/adamw.js';
 import type { Parameter } from './module.js';
+import { readScalars } from './readback.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -44,20 +45,13 @@ export class AdamW {
   }
 
   /**
-   * The global L2 norm of all gradients. Each parameter's sum of squares is computed on the GPU
-   * and gathered into one buffer, so a step costs one readback instead of one per parameter
-   * tensor (on an H100 each readback is a round trip that made a small net's training step
-   * 0.3 s); the partial sums are added in float64 in parameter order, as before.
+   * The global L2 norm of all gradients: each parameter's sum of squares on the GPU, read back
+   * together (readScalars: one readback per step, not one per tensor) and added in float64 in
+   * parameter order.
    */
   async gradNorm(): Promise<number> {
     const withGrad = this.params.filter((p) => p.grad);
-    if (!withGrad.length) return 0;
-    const gathered = zeros([withGrad.length]);
-    noGrad(() => tidy(() => {
-      withGrad.forEach((p, i) => gathered.rt.copy(sum(square(p.grad!)).storage, 0, gathered.storage, 4 * i, 4));
-    }));
-    const parts = await gathered.data();
-    gathered.dispose();
+    const parts = await readScalars(withGrad.length, (i) => sum(square(withGrad[i]!.grad!)));
     let total = 0;
     for (const x of parts) total += x;
     return Math.sqrt(total);
