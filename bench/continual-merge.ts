@@ -2,14 +2,16 @@
  * Merges results of bench/continual.ts run as several processes (--only, possibly several
  * --seed values) into one report; the rules are mergeContinualResults' (continual-report.ts).
  *
- *   node dist/bench/continual-merge.js --out bench/results/continual-<adapter> dirA dirB ...
+ *   node dist/bench/continual-merge.js --out bench/results/continual-<adapter> [--mixed-adapters] dirA dirB ...
+ * --mixed-adapters lets seeds come from different adapters (each seed from one; the report names
+ * the adapter of every seed): a seed on another adapter is another trajectory, like another seed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mergeContinualResults, writeContinualReport, type ContinualResults } from './continual-report.js';
 
-const { values, positionals } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { out: { type: 'string' }, 'mixed-adapters': { type: 'boolean', default: false } }, allowPositionals: true });
 if (!values.out || !positionals.length) throw new Error('usage: continual-merge --out <dir> <result dir>...');
 const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults;
 const parts = positionals.map(read);
@@ -21,6 +23,6 @@ for (const sub of ['qabf']) {
   if (!dirs.length) continue;
   if (dirs.length < positionals.length) console.error(`${sub}: only ${dirs.length} of ${positionals.length} runs have it; merged those`);
   const subParts = dirs.map(read);
-  writeContinualReport(join(values.out, sub), mergeContinualResults(subParts, commandOf(subParts)));
+  writeContinualReport(join(values.out, sub), mergeContinualResults(subParts, commandOf(subParts), { mixedAdapters: values['mixed-adapters'] }));
 }
-console.log(writeContinualReport(values.out, mergeContinualResults(parts, commandOf(parts))));
+console.log(writeContinualReport(values.out, mergeContinualResults(parts, commandOf(parts), { mixedAdapters: values['mixed-adapters'] })));

@@ -57,22 +57,28 @@ export function seedSummary(r: ContinualResults): { variant: string; group: stri
 
 /**
  * Merges results of several processes (bench/continual.ts --only, possibly different --seed):
- * the same adapter, budget and training setting but the seed; runs of one seed must agree on the
+ * the same adapter (or, with mixedAdapters, one adapter per seed, named per seed), budget and training setting but the seed; runs of one seed must agree on the
  * untrained scores, and on R where they ran the same variant (kept once); each seed's single-task references come from the run of that seed that made
  * them; variants keep the study's order, seeds ascending.
  */
-export function mergeContinualResults(parts: ContinualResults[], command: string): ContinualResults {
+export function mergeContinualResults(parts: ContinualResults[], command: string, opts: { mixedAdapters?: boolean } = {}): ContinualResults {
   const first = parts[0];
   if (!first) throw new Error('continual merge: no results');
   const seedOf = (p: ContinualResults) => (p.train as { seed?: number }).seed ?? 1;
   const withoutSeed = (p: ContinualResults) => JSON.stringify({ ...(p.train as object), seed: 0 });
   const refs = new Map<number, SeedReference>();
+  // with mixedAdapters, seeds may come from different adapters, but each seed from one: two
+  // adapters follow different float paths, so their runs of one seed are not the same run
+  const adapterOfSeed = new Map<number, string>();
   for (const p of parts) {
     if ((p.score ?? 'composite') !== (first.score ?? 'composite')) throw new Error(`${p.command}: scores ${p.score ?? 'composite'}, not ${first.score ?? 'composite'} like ${first.command}`);
-    if (p.adapter !== first.adapter || p.steps_per_task !== first.steps_per_task || withoutSeed(p) !== withoutSeed(first)) {
+    if ((!opts.mixedAdapters && p.adapter !== first.adapter) || p.steps_per_task !== first.steps_per_task || withoutSeed(p) !== withoutSeed(first)) {
       throw new Error(`${p.command}: another adapter, budget or training setting than ${first.command}`);
     }
     const seed = seedOf(p);
+    const seedAdapter = adapterOfSeed.get(seed) ?? p.adapter;
+    if (seedAdapter !== p.adapter) throw new Error(`${p.command}: seed ${seed} ran on ${seedAdapter} in another run; one seed must come from one adapter`);
+    adapterOfSeed.set(seed, p.adapter);
     const ref = refs.get(seed);
     if (!ref) refs.set(seed, { seed, untrained: p.untrained, single_task: p.single_task, single_task_mean: p.single_task_mean });
     else {
@@ -80,7 +86,7 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
       if (!ref.single_task.length && p.single_task.length) Object.assign(ref, { single_task: p.single_task, single_task_mean: p.single_task_mean });
     }
   }
-  const order = ['main', 'replay sweep', 'lambda sweep'];
+  const order = ['main', 'replay sweep', 'lambda sweep', 'Fisher per tensor'];
   // a variant run twice with one seed (a rerun) must give the same R, since a run is
   // deterministic on one adapter; it is kept once
   const byKey = new Map<string, { v: VariantResult; command: string }>();
@@ -98,9 +104,58 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
   }).sort((a, b) => order.indexOf(a.group) - order.indexOf(b.group) || a.replay_size - b.replay_size || a.ewc_lambda - b.ewc_lambda || a.seed - b.seed);
   const seeds = [...refs.values()].sort((a, b) => a.seed - b.seed);
   const firstRef = seeds.find((s) => s.single_task.length) ?? seeds[0]!;
+  const adapters = [...new Set(adapterOfSeed.values())];
+  const adapter = adapters.length === 1 ? adapters[0]! : adapters.map((a) => `${a} (seed ${[...adapterOfSeed].filter(([, x]) => x === a).map(([s]) => s).sort((x, y) => x - y).join(', ')})`).join('; ');
   return {
-    ...first, commit: [...new Set(parts.map((p) => p.commit))].join(', '), command, untrained: seeds[0]!.untrained, single_task: firstRef.single_task, single_task_mean: firstRef.single_task_mean,
+    ...first, adapter, commit: [...new Set(parts.map((p) => p.commit))].join(', '), command, untrained: seeds[0]!.untrained, single_task: firstRef.single_task, single_task_mean: firstRef.single_task_mean,
     variants, seconds: parts.reduce((s, p) => s + p.seconds, 0), ...(seeds.length > 1 ? { seeds } : {}),
+  };
+}
+
+// two-sided 95% quantiles of Student's t by degrees of freedom (1 .. 10); 1.96 beyond
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
+
+/** Mean and 95% t-interval of paired differences (null interval with one pair). */
+export function pairedInterval(diffs: number[]): { mean: number; lo: number | null; hi: number | null; n: number } {
+  const n = diffs.length;
+  const m = mean(diffs);
+  if (n < 2) return { mean: m, lo: null, hi: null, n };
+  const sd = Math.sqrt(diffs.reduce((s, d) => s + (d - m) ** 2, 0) / (n - 1));
+  const half = (T975[n - 2] ?? 1.96) * sd / Math.sqrt(n);
+  return { mean: m, lo: m - half, hi: m + half, n };
+}
+
+type Interval = ReturnType<typeof pairedInterval>;
+export interface PairedDifference { variant: string; other: string; seeds: number[]; BWT: Interval; ACC: Interval }
+
+/**
+ * variant minus other, paired by seed (one seed gives both runs the same initial weights and data
+ * order): the per-seed differences of BWT and ACC, their mean and 95% t-interval. An interval
+ * that holds 0 means the seeds do not tell the two apart. Null when they share no seed.
+ */
+export function pairedDifference(r: ContinualResults, variant: string, other: string): PairedDifference | null {
+  const of = (name: string) => new Map(r.variants.filter((v) => v.variant === name).map((v) => [v.seed ?? 1, v]));
+  const mine = of(variant), theirs = of(other);
+  const seeds = [...mine.keys()].filter((s) => theirs.has(s)).sort((a, b) => a - b);
+  if (!seeds.length) return null;
+  const diff = (k: 'BWT' | 'ACC') => pairedInterval(seeds.map((s) => mine.get(s)![k] - theirs.get(s)![k]));
+  return { variant, other, seeds, BWT: diff('BWT'), ACC: diff('ACC') };
+}
+
+/**
+ * The two paired questions of the study: the target's (EWC + replay against each other main
+ * variant) and whether EWC adds anything to replay at any setting (each EWC + replay variant
+ * with replay's buffer size, minus replay alone).
+ */
+export function pairedComparisons(r: ContinualResults): { target: PairedDifference[]; ewcOverReplay: PairedDifference[] } {
+  const names = [...new Set(r.variants.map((v) => v.variant))];
+  const main = names.filter((n) => r.variants.find((v) => v.variant === n)!.group === 'main');
+  const replaySize = r.variants.find((v) => v.variant === 'replay')?.replay_size;
+  const withEwc = names.filter((n) => r.variants.some((v) => v.variant === n && v.ewc_lambda > 0 && v.replay_size > 0 && v.replay_size === replaySize));
+  const keep = (xs: (PairedDifference | null)[]) => xs.filter((x): x is PairedDifference => x !== null);
+  return {
+    target: keep(main.filter((n) => n !== 'EWC + replay').map((n) => pairedDifference(r, 'EWC + replay', n))),
+    ewcOverReplay: keep(withEwc.map((n) => pairedDifference(r, n, 'replay'))),
   };
 }
 
@@ -157,6 +212,18 @@ function tradeoffSvg(r: ContinualResults): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n${parts.join('\n')}\n</svg>\n`;
 }
 
+/** The paired-by-seed sections of results.md (each only when some pair in it ran with two seeds or more). */
+function paired(r: ContinualResults, f: (x: number | null) => string): string[] {
+  const { target, ewcOverReplay } = pairedComparisons(r);
+  const ci = (x: Interval) => `${x.mean >= 0 ? '+' : ''}${f(x.mean)}${x.lo === null ? '' : ` (${f(x.lo)} .. ${f(x.hi)})${x.lo > 0 ? ', above 0' : x.hi! < 0 ? ', below 0' : ''}`}`;
+  const table = (title: string, head: string, rows: PairedDifference[], name: (x: PairedDifference) => string) => rows.some((x) => x.seeds.length > 1)
+    ? [`## ${title}, paired by seed: mean (95% t-interval)`, '', `| ${head} | seeds | BWT difference | ACC difference |`, '|---|---|---|---|',
+      ...rows.map((x) => `| ${name(x)} | ${x.seeds.join(', ')} | ${ci(x.BWT)} | ${ci(x.ACC)} |`), ''] : [];
+  const sections = [...table('EWC + replay minus each main variant', 'against', target, (x) => x.other),
+    ...table('Each EWC + replay setting minus replay alone (same buffer)', 'setting', ewcOverReplay, (x) => x.variant)];
+  return sections.length ? ['A seed gives both runs of a pair the same initial weights and data order; an interval that holds 0 means these seeds do not tell the two apart.', '', ...sections] : [];
+}
+
 export function writeContinualReport(dir: string, r: ContinualResults): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
@@ -180,6 +247,7 @@ export function writeContinualReport(dir: string, r: ContinualResults): string {
       : `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).${existsSync(join(dir, 'qabf', 'results.md')) ? ' The same outputs scored by Qabf alone (bounded): qabf/results.md.' : ''}`, '', ...refLines.flatMap((l) => [l, '']),
     'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j); ACC / single-task against the single-task mean of the same seed. Plot: tradeoff.svg.', '',
     ...target,
+    ...paired(r, f),
     ...(summary.some((v) => v.seeds.length > 1) ? [
       '## Over seeds: mean (min .. max)', '',
       '| variant | seeds | ACC | BWT | FWT | ACC / single-task |', '|---|---|---|---|---|---|',

@@ -11,7 +11,7 @@ import { Linear } from '../src/nn/layers.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
-import { mergeContinualResults, seedSummary, transferMetrics, type ContinualResults } from '../bench/continual-report.js';
+import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, type ContinualResults } from '../bench/continual-report.js';
 import { stepsThatFit } from '../bench/gpu/continual-steps.js';
 import { gpu, randomArray } from './helpers.js';
 
@@ -214,6 +214,48 @@ describe('continual study report', () => {
     // a named metric's matrices are another scale: never merged with the composite's
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm')).toThrow(/scores Qabf, not composite/);
     expect(mergeContinualResults([{ ...a, score: 'Qabf' }, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm').score).toBe('Qabf');
+  });
+
+  it('paired differences by seed: mean and 95% t-interval, against every main variant that shares seeds', () => {
+    // differences 0.1, 0.2, 0.3: mean 0.2, sd 0.1, half width 4.303 * 0.1 / sqrt(3)
+    const x = pairedInterval([0.1, 0.2, 0.3]);
+    expect(x.mean).toBeCloseTo(0.2, 12);
+    expect(x.hi! - x.mean).toBeCloseTo((4.303 * 0.1) / Math.sqrt(3), 12);
+    expect(pairedInterval([0.5])).toEqual({ mean: 0.5, lo: null, hi: null, n: 1 });
+    const R = (a: number) => [[0.5, 0.5], [a, 0.5]];
+    const merged = mergeContinualResults([
+      run(1, [0, 0], [], [['EWC + replay', R(0.5)], ['replay', R(0.3)], ['EWC', R(0.5)]]),
+      run(2, [0, 0], [], [['EWC + replay', R(0.6)], ['replay', R(0.3)]]),
+    ], 'm');
+    const { target: rows, ewcOverReplay } = pairedComparisons(merged);
+    expect(rows.map((r) => [r.other, r.seeds])).toEqual([['replay', [1, 2]], ['EWC', [1]]]);
+    // replay_size is 0 in these runs, so no setting shares replay's buffer with EWC on
+    expect(ewcOverReplay).toEqual([]);
+    // BWT differences: 0.2 and 0.3 (R[1][0] - R[0][0] per run)
+    expect(rows[0]!.BWT.mean).toBeCloseTo(0.25, 12);
+    expect(rows[0]!.BWT.lo).toBeCloseTo(0.25 - (12.706 * Math.sqrt(0.005)) / Math.sqrt(2), 12);
+  });
+
+  it('EWC over replay: every EWC + replay setting with replay\'s buffer size, minus replay alone', () => {
+    const R = (a: number) => [[0.5, 0.5], [a, 0.5]];
+    const withSize = (r: ContinualResults, sizes: Record<string, [number, number]>) => ({ ...r, variants: r.variants.map((v) => ({ ...v, ewc_lambda: sizes[v.variant]![0], replay_size: sizes[v.variant]![1] })) });
+    const sizes: Record<string, [number, number]> = { replay: [0, 64], 'EWC + replay': [1, 64], 'EWC + replay, lambda 0.1': [0.1, 64], 'EWC + replay, size 16': [1, 16], EWC: [1, 0] };
+    const vs: [string, number[][]][] = [['replay', R(0.4)], ['EWC + replay', R(0.5)], ['EWC + replay, lambda 0.1', R(0.3)], ['EWC + replay, size 16', R(0.6)], ['EWC', R(0.2)]];
+    const merged = mergeContinualResults([withSize(run(1, [0, 0], [], vs), sizes), withSize(run(2, [0, 0], [], vs), sizes)], 'm');
+    const { ewcOverReplay } = pairedComparisons(merged);
+    // in the merged report's order (lambda ascending within a group)
+    expect(ewcOverReplay.map((x) => x.variant)).toEqual(['EWC + replay, lambda 0.1', 'EWC + replay']);
+    expect(ewcOverReplay.map((x) => x.BWT.mean)).toEqual([0.3 - 0.4, 0.5 - 0.4].map((d) => expect.closeTo(d, 12)));
+  });
+
+  it('merging seeds of different adapters only when asked, one adapter per seed, each named in the report', () => {
+    const gpu = { ...run(1, [0.1, 0.2], [0.8, 0.6], []), adapter: 'gpu' };
+    const soft = run(2, [0.0, 0.1], [1.0, 0.8], []);
+    expect(() => mergeContinualResults([gpu, soft], 'm')).toThrow(/another adapter/);
+    expect(mergeContinualResults([gpu, soft], 'm', { mixedAdapters: true }).adapter).toBe('gpu (seed 1); test (seed 2)');
+    expect(mergeContinualResults([soft, { ...soft, command: 'rerun' }], 'm', { mixedAdapters: true }).adapter).toBe('test');
+    // one seed on two adapters is two different runs, never one
+    expect(() => mergeContinualResults([gpu, run(1, [0.1, 0.2], [], [])], 'm', { mixedAdapters: true })).toThrow(/seed 1 ran on gpu .* one adapter/);
   });
 });
 
