@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { tensor } from '../src/autograd/create.js';
@@ -11,7 +14,7 @@ import { Linear } from '../src/nn/layers.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
-import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, type ContinualResults } from '../bench/continual-report.js';
+import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, writeContinualReport, type ContinualResults } from '../bench/continual-report.js';
 import { stepsThatFit } from '../bench/gpu/continual-steps.js';
 import { gpu, randomArray } from './helpers.js';
 
@@ -234,6 +237,21 @@ describe('continual study report', () => {
     // BWT differences: 0.2 and 0.3 (R[1][0] - R[0][0] per run)
     expect(rows[0]!.BWT.mean).toBeCloseTo(0.25, 12);
     expect(rows[0]!.BWT.lo).toBeCloseTo(0.25 - (12.706 * Math.sqrt(0.005)) / Math.sqrt(2), 12);
+  });
+
+  it('the report\'s target line says how many paired BWT intervals back a best-by-the-means EWC + replay', () => {
+    const R = (a: number) => [[0.5, 0.5], [a, 0.5]];
+    // EWC + replay's BWT beats replay by 0.2 in both seeds (resolved) and fine-tuning by 0.3 and -0.1 (not)
+    const merged = mergeContinualResults([
+      run(1, [0, 0], [1, 1], [['EWC + replay', R(0.5)], ['replay', R(0.3)], ['fine-tuning', R(0.2)]]),
+      run(2, [0, 0], [1, 1], [['EWC + replay', R(0.6)], ['replay', R(0.4)], ['fine-tuning', R(0.7)]]),
+    ], 'm');
+    const dir = mkdtempSync(join(tmpdir(), 'fusionfm-report-'));
+    try {
+      expect(writeContinualReport(dir, merged)).toMatch(/EWC \+ replay \(0\.0500\), met by the means; paired by seed, its BWT interval lies above 1 of the 2 other main variants;/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('EWC over replay: every EWC + replay setting with replay\'s buffer size, minus replay alone', () => {
