@@ -17,8 +17,8 @@ const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'ut
 const parts = positionals.map(read);
 // what made a merged report: the runs' commands, then this one
 const commandOf = (ps: ContinualResults[]) => `${ps.map((p) => p.command).join(' && ')} && node dist/bench/continual-merge.js ${process.argv.slice(2).join(' ')}`;
-// the named-metric reports (e.g. <dir>/qabf) of the runs that wrote one (older runs did not)
-for (const sub of ['qabf']) {
+// the named-metric reports (<dir>/qabf) and validation reports (<dir>/validation, runs with --val-pairs) of the runs that wrote one
+for (const sub of ['qabf', 'validation']) {
   const dirs = positionals.map((d) => join(d, sub)).filter((d) => existsSync(join(d, 'results.json')));
   if (!dirs.length) continue;
   if (dirs.length < positionals.length) console.error(`${sub}: only ${dirs.length} of ${positionals.length} runs have it; merged those`);

@@ -20,6 +20,8 @@ export interface ContinualResults {
   bench: 'continual'; adapter: string; commit: string; command: string; tasks: string[]; steps_per_task: number;
   /** what R holds: the task composite when absent, else a named metric's raw value */
   score?: string;
+  /** which pairs R is scored on: the test split when absent, or 'validation' (training pairs held out of training, for choosing settings) */
+  split?: 'validation';
   train: unknown; eval: unknown; untrained: number[]; single_task: number[]; single_task_mean: number | null;
   variants: VariantResult[]; seconds: number;
   /** per seed, when runs of several seeds were merged (untrained / single_task above are the first seed's) */
@@ -72,6 +74,7 @@ export function mergeContinualResults(parts: ContinualResults[], command: string
   const adapterOfSeed = new Map<number, string>();
   for (const p of parts) {
     if ((p.score ?? 'composite') !== (first.score ?? 'composite')) throw new Error(`${p.command}: scores ${p.score ?? 'composite'}, not ${first.score ?? 'composite'} like ${first.command}`);
+    if ((p.split ?? 'test') !== (first.split ?? 'test')) throw new Error(`${p.command}: scored on the ${p.split ?? 'test'} pairs, not the ${first.split ?? 'test'} pairs like ${first.command}`);
     if ((!opts.mixedAdapters && p.adapter !== first.adapter) || p.steps_per_task !== first.steps_per_task || withoutSeed(p) !== withoutSeed(first)) {
       throw new Error(`${p.command}: another adapter, budget or training setting than ${first.command}`);
     }
@@ -246,8 +249,9 @@ export function writeContinualReport(dir: string, r: ContinualResults): string {
     `${both.acc_vs_single && both.acc_vs_single.mean >= 0.95 ? 'within' : 'not within'} 5%.`, ''] : [];
   const md = [`# Continual learning: ${r.tasks.join(' -> ')}, ${r.steps_per_task} steps per task`, '',
     `Adapter ${r.adapter}; commit ${r.commit}; command \`${r.command}\`; ${Math.round(r.seconds)} s of compute (summed over processes).`, '',
-    r.score ? `Scores: ${r.score} (raw, mean over the pairs) on 128x128 centre crops of the test pairs; the task composite of the same outputs is in ../results.md.`
-      : `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).${existsSync(join(dir, 'qabf', 'results.md')) ? ' The same outputs scored by Qabf alone (bounded): qabf/results.md.' : ''}`, '', ...refLines.flatMap((l) => [l, '']),
+    r.split === 'validation' ? `Scores: task composite on 128x128 centre crops of the validation pairs (training pairs held out of every run's training; 1 = best candidate of the pool), for choosing settings; the test scores of the same runs are in ../results.md.`
+      : r.score ? `Scores: ${r.score} (raw, mean over the pairs) on 128x128 centre crops of the test pairs; the task composite of the same outputs is in ../results.md.`
+      : `Scores: task composite on 128x128 centre crops of the test pairs (1 = best candidate of the pool).${existsSync(join(dir, 'qabf', 'results.md')) ? ' The same outputs scored by Qabf alone (bounded): qabf/results.md.' : ''}${existsSync(join(dir, 'validation', 'results.md')) ? ' The runs\' scores on held-out training pairs: validation/results.md.' : ''}`, '', ...refLines.flatMap((l) => [l, '']),
     'ACC = mean_j R[T][j]; BWT = mean_{j<T} (R[T][j] - R[j][j]); FWT = mean_{j>1} (R[j-1][j] - untrained_j); ACC / single-task against the single-task mean of the same seed. Plot: tradeoff.svg.', '',
     ...target,
     ...paired(comparisons, f),

@@ -17,6 +17,25 @@ export async function studyData(labels: string): Promise<Map<string, Triple[]>> 
   return byTask;
 }
 
+/**
+ * Splits off k training pairs per task as a validation set (for choosing settings such as the
+ * EWC lambda without looking at the test split): the pairs at evenly spaced positions of the
+ * task's list, so that a task of several datasets (MIF) gives pairs of more than one of them.
+ * Returns the remaining training triples and the held-out ones, both by task.
+ */
+export function holdOutPairs(byTask: Map<string, Triple[]>, k: number): { train: Map<string, Triple[]>; val: Map<string, Triple[]> } {
+  if (!Number.isInteger(k) || k < 0) throw new Error(`--val-pairs: expected a whole number >= 0, got ${k}`);
+  const train = new Map<string, Triple[]>();
+  const val = new Map<string, Triple[]>();
+  for (const [task, ts] of byTask) {
+    if (k >= ts.length) throw new Error(`--val-pairs ${k}: task ${task} has only ${ts.length} training pairs`);
+    const picked = new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * ts.length) / k)));
+    train.set(task, ts.filter((_, i) => !picked.has(i)));
+    val.set(task, ts.filter((_, i) => picked.has(i)));
+  }
+  return { train, val };
+}
+
 // 'small' fits a software GPU's budget; 'default' is the shipped architecture (DEFAULT_VELOCITY)
 const SMALL = { baseChannels: 8, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 2, groups: 4, timeDim: 16 };
 

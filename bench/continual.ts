@@ -14,12 +14,16 @@
  *
  *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
  *        [--only '<variant>;...;single'] [--net small|default] [--batch 4] [--crop 48] [--fisher-samples 32]
- *        [--seed 1] [--eval-cache file.json [--prepare-only]] [--probe-seconds 20]
+ *        [--seed 1] [--eval-cache file.json [--prepare-only]] [--probe-seconds 20] [--val-pairs 2]
  * --only runs some variants (by name; 'single' = the single-task references) so that variants
  * can run as parallel processes and be merged by bench/continual-merge.ts. --eval-cache keeps the
  * evaluation crops and their pool bounds in one file, so a machine without the candidate
  * folders (a GPU machine) can score. --seed changes the initial weights and the data order; runs of
  * several seeds, merged, give the spread that differences between variants must exceed.
+ * --val-pairs K holds K training pairs per task out of every run's training (continual-setup.ts
+ * says which) and scores each R row on their centre crops too, into <out>/validation: the
+ * numbers bench/continual-select.ts chooses lambda by, so that the test split is not used for it
+ * (the cache of those crops: <eval-cache minus .json>.valK.json).
  * --probe-seconds times, for the first selected variant, this machine's training step and one
  * evaluation row, prints them as one JSON line and exits: bench/gpu/run.sh runs one probe per
  * variant side by side, so the times include the contention of the real run, and sizes the
@@ -39,15 +43,15 @@ import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type B
 import { getNodeRuntime } from '../src/gpu/node-device.js';
 import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
 import { gitCommit } from '../src/io/provenance.js';
-import { Dataset, DEFAULT_DATASETS } from '../src/io/dataset.js';
-import { STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
+import { Dataset, DEFAULT_DATASETS, type PairEntry } from '../src/io/dataset.js';
+import { holdOutPairs, STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 import { transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
 const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
   only: { type: 'string' }, net: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' },
   'fisher-samples': { type: 'string', default: '32' }, seed: { type: 'string', default: '1' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
-  'probe-seconds': { type: 'string' },
+  'probe-seconds': { type: 'string' }, 'val-pairs': { type: 'string', default: '0' },
 } });
 // ';'-separated, since variant names hold commas
 const only = values.only ? new Set(values.only.split(';')) : null;
@@ -57,46 +61,80 @@ useRuntime(rt);
 const TASKS = STUDY_TASKS;
 const CROP = 128;
 
-// evaluation crops (luminance) and their candidate-pool bounds, computed once or read from --eval-cache
+// evaluation crops (luminance) and their candidate-pool bounds, computed once or read from a cache
 interface EvalPair { name: string; a: Image; b: Image; bounds: Bounds }
-const evalSets = new Map<Task, EvalPair[]>();
-// the cache: <file> (names, bounds, offsets) and <file>.bin (the crops' float32 planes)
-if (values['eval-cache'] && existsSync(values['eval-cache'])) {
-  const cache = JSON.parse(readFileSync(values['eval-cache'], 'utf8')) as Record<Task, { name: string; offset: number; bounds: Bounds }[]>;
-  const bin = readFileSync(`${values['eval-cache']}.bin`);
-  const plane = (offset: number) => new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + CROP * CROP * 4));
-  for (const task of TASKS) evalSets.set(task, cache[task].map((p) => ({ name: p.name, a: makeImage(CROP, CROP, [plane(p.offset)]), b: makeImage(CROP, CROP, [plane(p.offset + CROP * CROP * 4)]), bounds: p.bounds })));
-} else {
+type EvalSets = Map<Task, EvalPair[]>;
+/** 128x128 centre crops of the given pairs (by task) and their pool bounds, cropped identically. */
+async function buildEvalSets(pairsOf: (task: Task) => { ds: Dataset; pair: PairEntry }[]): Promise<EvalSets> {
+  const sets: EvalSets = new Map();
+  const pools = new Map<string, ReturnType<typeof candidatePool>>();
   for (const task of TASKS) {
-    const ids = DEFAULT_DATASETS[task];
-    const per = Math.ceil(6 / ids.length);
     const pairs: EvalPair[] = [];
-    for (const id of ids) {
-      const ds = new Dataset(id);
-      const pool = candidatePool(ds, { published: true, classical: true, folders: [] });
-      for (const p of ds.split('test').slice(0, per)) {
-        const full = await ds.readPair(p);
-        const crop = windowAt((full.a.width - CROP) >> 1, (full.a.height - CROP) >> 1, CROP);
-        // luminance crops: what the net sees, and (8-bit grey conversion aside) what the metrics see
-        const a = makeImage(CROP, CROP, [luminance(applyCrop(full.a, crop))]);
-        const b = makeImage(CROP, CROP, [luminance(applyCrop(full.b, crop))]);
-        const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
-        pairs.push({ name: `${id}/${p.name}`, a, b, bounds: await pairPoolBounds(pool, p.name, full, { a, b }, metrics, crop) });
-      }
+    for (const { ds, pair } of pairsOf(task)) {
+      if (!pools.has(ds.id)) pools.set(ds.id, candidatePool(ds, { published: true, classical: true, folders: [] }));
+      const full = await ds.readPair(pair);
+      const crop = windowAt((full.a.width - CROP) >> 1, (full.a.height - CROP) >> 1, CROP);
+      // luminance crops: what the net sees, and (8-bit grey conversion aside) what the metrics see
+      const a = makeImage(CROP, CROP, [luminance(applyCrop(full.a, crop))]);
+      const b = makeImage(CROP, CROP, [luminance(applyCrop(full.b, crop))]);
+      const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
+      pairs.push({ name: `${ds.id}/${pair.name}`, a, b, bounds: await pairPoolBounds(pools.get(ds.id)!, pair.name, full, { a, b }, metrics, crop) });
     }
-    evalSets.set(task, pairs);
+    sets.set(task, pairs);
     console.error(`eval set ${task}: ${pairs.length} crops`);
   }
-  if (values['eval-cache']) {
+  return sets;
+}
+/**
+ * The sets read from `file` (names, bounds, offsets) and `<file>.bin` (the crops' float32 planes)
+ * where they exist, else built and, with a file named, written there.
+ */
+async function cachedEvalSets(file: string | undefined, build: () => Promise<EvalSets>): Promise<EvalSets> {
+  if (file && existsSync(file)) {
+    const cache = JSON.parse(readFileSync(file, 'utf8')) as Record<Task, { name: string; offset: number; bounds: Bounds }[]>;
+    const bin = readFileSync(`${file}.bin`);
+    const plane = (offset: number) => new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + CROP * CROP * 4));
+    return new Map(TASKS.map((task) => [task, cache[task].map((p) => ({ name: p.name, a: makeImage(CROP, CROP, [plane(p.offset)]), b: makeImage(CROP, CROP, [plane(p.offset + CROP * CROP * 4)]), bounds: p.bounds }))]));
+  }
+  const sets = await build();
+  if (file) {
     const planes: Float32Array[] = [];
-    const cache = Object.fromEntries([...evalSets].map(([t, ps]) => [t, ps.map((p) => {
+    const cache = Object.fromEntries([...sets].map(([t, ps]) => [t, ps.map((p) => {
       planes.push(p.a.planes[0]!, p.b.planes[0]!);
       return { name: p.name, offset: (planes.length - 2) * CROP * CROP * 4, bounds: p.bounds };
     })]));
-    writeFileSync(values['eval-cache'], JSON.stringify(cache));
-    writeFileSync(`${values['eval-cache']}.bin`, Buffer.concat(planes.map((q) => Buffer.from(q.buffer, q.byteOffset, q.byteLength))));
-    console.error(`wrote ${values['eval-cache']}`);
+    writeFileSync(file, JSON.stringify(cache));
+    writeFileSync(`${file}.bin`, Buffer.concat(planes.map((q) => Buffer.from(q.buffer, q.byteOffset, q.byteLength))));
+    console.error(`wrote ${file}`);
   }
+  return sets;
+}
+// test: up to 6 pairs per task from the start of the test split (MIF: 2 from each medical set)
+const evalSets = await cachedEvalSets(values['eval-cache'], () => buildEvalSets((task) => {
+  const ids = DEFAULT_DATASETS[task];
+  return ids.flatMap((id) => {
+    const ds = new Dataset(id);
+    return ds.split('test').slice(0, Math.ceil(6 / ids.length)).map((pair) => ({ ds, pair }));
+  });
+}));
+// validation: --val-pairs training pairs per task, held out of every run's training
+const valPairs = Number(values['val-pairs']);
+// the test crops alone need no training data (a machine preparing the cache may have no labels)
+if (values['prepare-only'] && valPairs === 0) process.exit(0);
+const held = holdOutPairs(await studyData(values.labels!), valPairs);
+const byTask = held.train;
+const valSets = valPairs > 0 ? await cachedEvalSets(values['eval-cache']?.replace(/(\.json)?$/, `.val${valPairs}.json`), () => buildEvalSets((task) => held.val.get(task)!.map((t) => {
+  const cut = t.name.lastIndexOf('/');
+  const ds = new Dataset(t.name.slice(0, cut));
+  const pair = ds.split('train').find((p) => p.name === t.name.slice(cut + 1));
+  if (!pair) throw new Error(`validation pair ${t.name} is not in the train split`);
+  return { ds, pair };
+}))) : null;
+// a cache made with other labels or another split would hold other pairs
+if (valSets) for (const task of TASKS) {
+  const want = held.val.get(task)!.map((t) => t.name).join(', ');
+  const got = valSets.get(task)!.map((p) => p.name).join(', ');
+  if (want !== got) throw new Error(`validation cache for ${task} holds ${got}, but the held-out pairs are ${want}`);
 }
 if (values['prepare-only']) process.exit(0);
 
@@ -105,12 +143,12 @@ type Scores = [composite: number, named: number];
 // Qabf is in every task's table and lies in [0, 1]: unlike the composite it cannot swing by whole
 // units when a pair's pool spans a narrow range (e.g. MEF-SSIM 0.977 .. 0.997 on ICCV_01)
 const NAMED = 'Qabf';
-async function score(net: VelocityNet, task: Task): Promise<Scores> {
+async function score(net: VelocityNet, task: Task, sets: EvalSets = evalSets): Promise<Scores> {
   const metrics = tableMetrics(DEFAULT_WEIGHTS[task]);
   const k = metrics.indexOf(NAMED);
   if (k < 0) throw new Error(`${task}: the metric table has no ${NAMED}`);
   let s = 0, q = 0;
-  const set = evalSets.get(task)!;
+  const set = sets.get(task)!;
   for (const p of set) {
     const y = await fuseLuminance(net, luminance(p.a), luminance(p.b), CROP, CROP, { steps: 1 });
     const f = makeImage(CROP, CROP, [y]);
@@ -122,8 +160,9 @@ async function score(net: VelocityNet, task: Task): Promise<Scores> {
 }
 const column = (xs: Scores[], i: 0 | 1) => xs.map((x) => x[i]);
 
-const byTask = await studyData(values.labels!);
 const train = studyTrainConfig(values);
+// runs that held pairs out trained on less data: the record says so, and merging refuses to mix them with full runs
+const trainRecord = valPairs > 0 ? { ...train, held_out_per_task: valPairs } : train;
 interface Variant { name: string; ewcLambda: number; replaySize: number; group: string; fisherScale?: 'tensor' }
 const L = 1;
 const Q = 64;
@@ -169,13 +208,15 @@ async function probe(seconds: number, v: Variant): Promise<never> {
 }
 
 // per variant, R under each score
-const results: { v: Variant; R: Scores[][]; seconds: number }[] = [];
+const results: { v: Variant; R: Scores[][]; RV: number[][]; seconds: number }[] = [];
 const commit = gitCommit();
 const t0 = performance.now();
 // b_j: the untrained net
 const init = new ContinualTrainer(train, { tasks: TASKS, stepsPerTask: steps, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0 }, byTask);
 const base: Scores[] = [];
 for (const t of TASKS) base.push(await score(init.trainer.net, t));
+const baseVal: number[] = [];
+if (valSets) for (const t of TASKS) baseVal.push((await score(init.trainer.net, t, valSets))[0]);
 init.dispose();
 // single-task references: a fresh net per task with the same per-task budget
 const single: Scores[] = [];
@@ -202,25 +243,38 @@ function write(): void {
     const md = writeContinualReport(i === 0 ? values.out! : join(values.out!, NAMED.toLowerCase()), {
       bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
       ...(i === 1 ? { score: NAMED } : {}),
-      tasks: [...TASKS], steps_per_task: steps, train, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+      tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
       untrained: baseI, single_task: singleI, single_task_mean: singleMean, variants: variantsI, seconds: (performance.now() - t0) / 1000,
     });
     if (i === 0) console.log(md);
+  });
+  // the composite on the held-out training pairs, for choosing settings (bench/continual-select.ts)
+  if (valSets) writeContinualReport(join(values.out!, 'validation'), {
+    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`, split: 'validation',
+    tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...valSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+    untrained: baseVal, single_task: [], single_task_mean: null, seconds: (performance.now() - t0) / 1000,
+    variants: results.map(({ v, RV, seconds }) => ({ variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R: RV, ...transferMetrics(RV, baseVal), acc_vs_single: null, seconds })),
   });
 }
 for (const v of variants) {
   const ct = new ContinualTrainer(train, configOf(v, steps), byTask);
   const R: Scores[][] = [];
+  const RV: number[][] = [];
   const tv = performance.now();
   await ct.run(() => {}, undefined, async () => {
     const row: Scores[] = [];
     for (const t of TASKS) row.push(await score(ct.trainer.net, t));
     R.push(row);
+    if (valSets) {
+      const vrow: number[] = [];
+      for (const t of TASKS) vrow.push((await score(ct.trainer.net, t, valSets))[0]);
+      RV.push(vrow);
+    }
     // in the log as it comes, so that a run cut short still shows the rows it finished
     console.error(`${v.name}: after ${TASKS[R.length - 1]}: ${row.map((x) => x.map((y) => y.toFixed(4)).join('/')).join(' ')} (${((performance.now() - tv) / 1000).toFixed(0)} s)`);
   });
   ct.dispose();
-  results.push({ v, R, seconds: (performance.now() - tv) / 1000 });
+  results.push({ v, R, RV, seconds: (performance.now() - tv) / 1000 });
   const m = transferMetrics(R.map((row) => column(row, 0)), column(base, 0));
   const mq = transferMetrics(R.map((row) => column(row, 1)), column(base, 1));
   console.error(`${v.name}: composite ACC ${m.ACC.toFixed(4)} BWT ${m.BWT.toFixed(4)} FWT ${m.FWT.toFixed(4)}; ${NAMED} ACC ${mq.ACC.toFixed(4)} BWT ${mq.BWT.toFixed(4)}`);

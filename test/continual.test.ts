@@ -16,6 +16,8 @@ import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
 import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, writeContinualReport, type ContinualResults } from '../bench/continual-report.js';
 import { stepsThatFit } from '../bench/gpu/continual-steps.js';
+import { chooseLambda } from '../bench/continual-lambda.js';
+import { holdOutPairs } from '../bench/continual-setup.js';
 import { gpu, randomArray } from './helpers.js';
 
 const IN = 3;
@@ -206,7 +208,7 @@ describe('continual study report', () => {
     expect(ewc!.BWT.mean).toBeCloseTo(-0.2, 12);
   });
 
-  it('merging refuses runs of one seed that disagree on the untrained net or on the R of a variant, of another training setting or of another score; keeps an agreeing rerun once', () => {
+  it('merging refuses runs of one seed that disagree on the untrained net or on the R of a variant, of another training setting, score or split; keeps an agreeing rerun once', () => {
     const a = run(1, [0.1, 0.2], [0.8, 0.6], []);
     expect(() => mergeContinualResults([a, run(1, [0.1, 0.3], [], [])], 'm')).toThrow(/untrained scores differ .* seed 1/);
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), train: { lr: 2, seed: 2 } }], 'm')).toThrow(/training setting/);
@@ -217,6 +219,8 @@ describe('continual study report', () => {
     // a named metric's matrices are another scale: never merged with the composite's
     expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm')).toThrow(/scores Qabf, not composite/);
     expect(mergeContinualResults([{ ...a, score: 'Qabf' }, { ...run(2, [0.1, 0.2], [], []), score: 'Qabf' }], 'm').score).toBe('Qabf');
+    // scores on held-out training pairs are never merged with test scores
+    expect(() => mergeContinualResults([a, { ...run(2, [0.1, 0.2], [], []), split: 'validation' }], 'm')).toThrow(/scored on the validation pairs, not the test pairs/);
   });
 
   it('paired differences by seed: mean and 95% t-interval, against every main variant that shares seeds', () => {
@@ -274,6 +278,47 @@ describe('continual study report', () => {
     expect(mergeContinualResults([soft, { ...soft, command: 'rerun' }], 'm', { mixedAdapters: true }).adapter).toBe('test');
     // one seed on two adapters is two different runs, never one
     expect(() => mergeContinualResults([gpu, run(1, [0.1, 0.2], [], [])], 'm', { mixedAdapters: true })).toThrow(/seed 1 ran on gpu .* one adapter/);
+  });
+});
+
+describe('choosing the EWC lambda on held-out training pairs', () => {
+  it('holds out k evenly spaced pairs per task, disjoint from the training pairs, and refuses a k the task cannot spare', () => {
+    const triple = (name: string): Triple => ({ name, w: 1, h: 1, a: new Float32Array(1), b: new Float32Array(1), label: new Float32Array(1) });
+    const byTask = new Map([['ivf', Array.from({ length: 10 }, (_, i) => triple(`ivf/${i}`))], ['mef', [triple('mef/0'), triple('mef/1'), triple('mef/2')]]]);
+    const { train, val } = holdOutPairs(byTask, 2);
+    expect(val.get('ivf')!.map((t) => t.name)).toEqual(['ivf/2', 'ivf/7']);
+    expect(val.get('mef')!.map((t) => t.name)).toEqual(['mef/0', 'mef/2']);
+    expect(train.get('ivf')!).toHaveLength(8);
+    expect(train.get('ivf')!.some((t) => val.get('ivf')!.includes(t))).toBe(false);
+    expect(holdOutPairs(byTask, 0).train.get('mef')).toHaveLength(3);
+    expect(() => holdOutPairs(byTask, 3)).toThrow(/--val-pairs 3: task mef has only 3 training pairs/);
+  });
+
+  const results = (split: 'validation' | undefined, runs: [string, number, number, number, number][]): ContinualResults => ({
+    bench: 'continual', adapter: 'test', commit: 'x', command: 'val', tasks: ['a', 'b'], steps_per_task: 10, train: {}, eval: {}, untrained: [0, 0],
+    single_task: [], single_task_mean: null, seconds: 1, ...(split ? { split } : {}),
+    // [variant, seed, lambda, replay size, ACC]; R, BWT, FWT do not enter the choice beyond being reported
+    variants: runs.map(([variant, seed, ewc_lambda, replay_size, ACC]) => ({ variant, seed, group: 'x', ewc_lambda, replay_size, R: [], ACC, BWT: -ACC / 10, FWT: 0, acc_vs_single: null, seconds: 1 })),
+  });
+
+  it('picks the lambda > 0 of the best mean validation ACC over the seeds every setting ran, the smaller on a tie, and never reads a test report', () => {
+    const val = results('validation', [
+      ['replay', 1, 0, 64, 0.9], ['replay', 2, 0, 64, 0.9],
+      ['EWC + replay, lambda 0.01', 1, 0.01, 64, 0.5], ['EWC + replay, lambda 0.01', 2, 0.01, 64, 0.7],
+      ['EWC + replay, lambda 0.1', 1, 0.1, 64, 0.7], ['EWC + replay, lambda 0.1', 2, 0.1, 64, 0.5],
+      // seed 3 ran only lambda 1: not in the means, or lambda 1 would win on it
+      ['EWC + replay', 1, 1, 64, 0.4], ['EWC + replay', 2, 1, 64, 0.6], ['EWC + replay', 3, 1, 64, 2],
+      // other buffer sizes and Fisher scalings are other settings, not lambdas of this one
+      ['EWC + replay, size 16', 1, 1, 16, 5], ['EWC + replay, Fisher per tensor, lambda 0.1', 1, 0.1, 64, 5],
+    ]);
+    const c = chooseLambda(val);
+    expect(c.rows.map((r) => [r.lambda, r.seeds])).toEqual([[0, [1, 2]], [0.01, [1, 2]], [0.1, [1, 2]], [1, [1, 2]]]);
+    expect(c.rows.map((r) => r.ACC)).toEqual([0.9, 0.6, 0.6, 0.5].map((x) => expect.closeTo(x, 12)));
+    // 0.01 and 0.1 tie on ACC 0.6: the smaller lambda; replay (0.9) is reported, not chosen
+    expect(c.chosen.lambda).toBe(0.01);
+    expect(c.replay?.ACC).toBeCloseTo(0.9, 12);
+    expect(() => chooseLambda(results(undefined, [['replay', 1, 0, 64, 1]]))).toThrow(/not scored on validation pairs/);
+    expect(() => chooseLambda(results('validation', [['replay', 1, 0, 64, 1]]))).toThrow(/no EWC \+ replay setting/);
   });
 });
 

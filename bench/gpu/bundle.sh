@@ -23,6 +23,8 @@ tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/w
     --exclude='node_modules/webgpu/dist/linux-arm64' -cf - "${deps[@]}" | xz -T2 -6 > .gpu/node_modules.tar.xz
 [ -d .gpudata ] || { node dist/bench/gpu-pack.js; }
 [ -f .gpudata/continual-eval.json ] || node dist/bench/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
+# the validation crops of VAL_PAIRS=2 (held-out training pairs; their pools are not packed)
+[ -f .gpudata/continual-eval.val2.json ] || node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --val-pairs 2 --prepare-only
 [ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
 [ -f .gpudata/diffusion-ivf-bounds.json ] || node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json --prepare-bounds
 # the commit the bundled dist was built from (run.sh exports it as FUSIONFM_COMMIT): the device

@@ -74,11 +74,12 @@ fi
 # times under the run's own contention, and bench/gpu/continual-steps.ts turns them into the
 # largest step count (at most S_MAX) that ends before CONT_END seconds after the start.
 # S_TASK fixes the count instead. NET (default: the shipped net), SEEDS and VARIANTS
-# (';'-separated names) choose the runs.
+# (';'-separated names) choose the runs; VAL_PAIRS=2 adds the validation scores lambda is chosen by.
 if has continual; then
   IFS=';' read -r -a variants <<< "${VARIANTS:-single;fine-tuning;EWC;replay;EWC + replay;EWC + replay, lambda 0.01;EWC + replay, lambda 0.001}"
   read -r -a seeds <<< "${SEEDS:-1}"
-  C="node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --net ${NET:-default} --batch 4 --crop 48"
+  # VAL_PAIRS=2 holds two training pairs per task out and scores them too, for choosing lambda (bench/continual-select.ts)
+  C="node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --net ${NET:-default} --batch 4 --crop 48${VAL_PAIRS:+ --val-pairs $VAL_PAIRS}"
   mkdir -p "$res/continual"
   s_task=${S_TASK:-}
   if [ -z "$s_task" ]; then

@@ -35,7 +35,9 @@ export interface ContinualConfig {
   fisherScale?: FisherScale;
 }
 
-export const DEFAULT_CONTINUAL: Omit<ContinualConfig, 'tasks'> = { stepsPerTask: 500, ewcLambda: 1, fisherSamples: 64, replayQuota: 64, replayRatio: 0.25 };
+// lambda 0.01: the best validation ACC on held-out training pairs (bench/continual-select.ts,
+// bench/results/continual/lambda-selection), and with the shipped net the best test BWT of the main variants
+export const DEFAULT_CONTINUAL: Omit<ContinualConfig, 'tasks'> = { stepsPerTask: 500, ewcLambda: 0.01, fisherSamples: 64, replayQuota: 64, replayRatio: 0.25 };
 
 export interface ContinualMeta {
   taskIndex: number;
