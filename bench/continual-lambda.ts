@@ -6,15 +6,13 @@
  * gets, and it already pays for forgetting; BWT alone would reward a net that learnt little.
  * The test split plays no part in the choice.
  */
-import type { ContinualResults, VariantResult } from './continual-report.js';
+import { mean, type ContinualResults, type VariantResult } from './continual-report.js';
 
 export interface LambdaRow { variant: string; lambda: number; seeds: number[]; ACC: number; BWT: number }
 export interface LambdaChoice { rows: LambdaRow[]; chosen: LambdaRow; replay: LambdaRow | null }
 
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-
 /** Replay alone and the EWC + replay settings that vary lambda only (global Fisher, replay's buffer size). */
-export function lambdaFamily(r: ContinualResults): VariantResult[] {
+function lambdaFamily(r: ContinualResults): VariantResult[] {
   const replaySize = r.variants.find((v) => v.variant === 'replay')?.replay_size;
   if (replaySize === undefined) throw new Error(`${r.command}: no 'replay' runs, so no buffer size to hold fixed`);
   return r.variants.filter((v) => v.replay_size === replaySize && (v.variant === 'replay' || v.variant === 'EWC + replay' || v.variant.startsWith('EWC + replay, lambda ')));

@@ -28,7 +28,7 @@ export interface ContinualResults {
   seeds?: SeedReference[];
 }
 
-const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+export const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 /** ACC, BWT, FWT of one R matrix (rows: after task i; columns: task j), FWT against the untrained net. */
 export function transferMetrics(R: number[][], untrained: number[]): { ACC: number; BWT: number; FWT: number } {

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseLambda } from './continual-lambda.js';
-import { pairedDifference, seedSummary, type ContinualResults } from './continual-report.js';
+import { mean, pairedDifference, seedSummary, type ContinualResults } from './continual-report.js';
 
 const { values } = parseArgs({ options: { val: { type: 'string' }, test: { type: 'string' }, out: { type: 'string' } } });
 if (!values.val || !values.test || !values.out) throw new Error('usage: continual-select --val <dir> --test <dir> --out <dir>');
@@ -45,8 +45,7 @@ const iv = (x: { mean: number; lo: number | null; hi: number | null }) => `${x.m
 const both = choice.rows.filter((r) => testOf(r.variant));
 const testSeeds = both.length ? both.map((r) => testOf(r.variant)!.seeds).reduce((a, b) => a.filter((x) => b.includes(x))) : [];
 const testMean = (variant: string, k: 'ACC' | 'BWT') => {
-  const vs = test.variants.filter((v) => v.variant === variant && testSeeds.includes(v.seed ?? 1));
-  return vs.reduce((t, v) => t + v[k], 0) / vs.length;
+  return mean(test.variants.filter((v) => v.variant === variant && testSeeds.includes(v.seed ?? 1)).map((v) => v[k]));
 };
 const ranks = (xs: number[]) => xs.map((x) => xs.filter((y) => y > x).length);
 const spearman = (k: 'ACC' | 'BWT') => {

@@ -45,7 +45,7 @@ import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
 import { gitCommit } from '../src/io/provenance.js';
 import { Dataset, DEFAULT_DATASETS, type PairEntry } from '../src/io/dataset.js';
 import { holdOutPairs, STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
-import { transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
+import { mean, transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
 const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
@@ -228,33 +228,26 @@ if (!only || only.has('single')) for (const t of TASKS) {
   console.error(`single-task ${t}: ${single.at(-1)!.map((x) => x.toFixed(4)).join(' ')}`);
 }
 if (only?.has('single')) write();
+/** One report of the runs so far: R of each variant from rOf, with transfer metrics against `untrained` and ACC against the single-task mean where there is one. */
+function writeReport(dir: string, tag: { score?: string; split?: 'validation' }, sets: EvalSets, untrained: number[], singleTask: number[], rOf: (r: (typeof results)[number]) => number[][]): string {
+  const singleMean = singleTask.length ? mean(singleTask) : null;
+  return writeContinualReport(dir, {
+    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`, ...tag,
+    tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...sets].map(([k, v]) => [k, v.map((p) => p.name)])) },
+    untrained, single_task: singleTask, single_task_mean: singleMean, seconds: (performance.now() - t0) / 1000,
+    variants: results.map((r): VariantResult => {
+      const R = rOf(r);
+      const m = transferMetrics(R, untrained);
+      return { variant: r.v.name, seed: train.seed, group: r.v.group, ewc_lambda: r.v.ewcLambda, replay_size: r.v.replaySize, R, ...m, acc_vs_single: singleMean === null ? null : m.ACC / singleMean, seconds: r.seconds };
+    }),
+  });
+}
 function write(): void {
-  // one report per score: the composite in --out, the named metric in --out/<metric>
-  // the named metric first, so that the composite report can point to it
-  ([1, 0] as const).forEach((i) => {
-    const singleI = column(single, i);
-    const baseI = column(base, i);
-    const singleMean = singleI.length ? singleI.reduce((s, x) => s + x, 0) / singleI.length : null;
-    const variantsI: VariantResult[] = results.map(({ v, R, seconds }) => {
-      const Ri = R.map((row) => column(row, i));
-      const m = transferMetrics(Ri, baseI);
-      return { variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R: Ri, ...m, acc_vs_single: singleMean === null ? null : m.ACC / singleMean, seconds };
-    });
-    const md = writeContinualReport(i === 0 ? values.out! : join(values.out!, NAMED.toLowerCase()), {
-      bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`,
-      ...(i === 1 ? { score: NAMED } : {}),
-      tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...evalSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
-      untrained: baseI, single_task: singleI, single_task_mean: singleMean, variants: variantsI, seconds: (performance.now() - t0) / 1000,
-    });
-    if (i === 0) console.log(md);
-  });
-  // the composite on the held-out training pairs, for choosing settings (bench/continual-select.ts)
-  if (valSets) writeContinualReport(join(values.out!, 'validation'), {
-    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`, split: 'validation',
-    tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...valSets].map(([k, v]) => [k, v.map((p) => p.name)])) },
-    untrained: baseVal, single_task: [], single_task_mean: null, seconds: (performance.now() - t0) / 1000,
-    variants: results.map(({ v, RV, seconds }) => ({ variant: v.name, seed: train.seed, group: v.group, ewc_lambda: v.ewcLambda, replay_size: v.replaySize, R: RV, ...transferMetrics(RV, baseVal), acc_vs_single: null, seconds })),
-  });
+  // the sub-reports first, so that the composite report can point to them: the composite on the
+  // held-out training pairs (what bench/continual-select.ts chooses by), the named metric on the test pairs
+  if (valSets) writeReport(join(values.out!, 'validation'), { split: 'validation' }, valSets, baseVal, [], (r) => r.RV);
+  writeReport(join(values.out!, NAMED.toLowerCase()), { score: NAMED }, evalSets, column(base, 1), column(single, 1), (r) => r.R.map((row) => column(row, 1)));
+  console.log(writeReport(values.out!, {}, evalSets, column(base, 0), column(single, 0), (r) => r.R.map((row) => column(row, 0))));
 }
 for (const v of variants) {
   const ct = new ContinualTrainer(train, configOf(v, steps), byTask);
