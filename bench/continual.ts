@@ -1,7 +1,8 @@
 /**
  * The continual-learning study: one small velocity net trained on IVF -> MIF -> MEF -> MFF with
  * the same budget under four variants (plain fine-tuning, EWC only, replay only, EWC + replay),
- * a replay-size sweep and a lambda sweep, plus single-task models for reference.
+ * a replay-size sweep (at lambda 1 and at the lambda chosen on validation) and a lambda sweep,
+ * plus single-task models for reference.
  *
  * R[i][j]: the task composite (stage-1 selection score: metrics min-max normalised over the
  * pair's candidate pool, published + classical) of the one-step output on task j's test pairs
@@ -34,7 +35,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../src/autograd/tensor.js';
 import { applyCrop, windowAt } from '../src/fusion/augment.js';
-import { ContinualTrainer, type ContinualConfig } from '../src/fusion/flow/continual.js';
+import { ContinualTrainer, DEFAULT_CONTINUAL, type ContinualConfig } from '../src/fusion/flow/continual.js';
 import { fuseLuminance } from '../src/fusion/flow/fuse.js';
 import type { VelocityNet } from '../src/fusion/flow/model.js';
 import { luminance } from '../src/fusion/colour.js';
@@ -165,6 +166,7 @@ const train = studyTrainConfig(values);
 const trainRecord = valPairs > 0 ? { ...train, held_out_per_task: valPairs } : train;
 interface Variant { name: string; ewcLambda: number; replaySize: number; group: string; fisherScale?: 'tensor' }
 const L = 1;
+const CHOSEN = DEFAULT_CONTINUAL.ewcLambda;
 const Q = 64;
 const variants: Variant[] = [
   { name: 'fine-tuning', ewcLambda: 0, replaySize: 0, group: 'main' },
@@ -172,6 +174,9 @@ const variants: Variant[] = [
   { name: 'replay', ewcLambda: 0, replaySize: Q, group: 'main' },
   { name: 'EWC + replay', ewcLambda: L, replaySize: Q, group: 'main' },
   ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, size ${q}`, ewcLambda: L, replaySize: q, group: 'replay sweep' })),
+  // the same sweep at the lambda chosen on validation pairs (continual-select.ts), which
+  // `fusionfm train` and the bundled checkpoint use
+  ...[16, 32, 128, 256].map((q) => ({ name: `EWC + replay, lambda ${CHOSEN}, size ${q}`, ewcLambda: CHOSEN, replaySize: q, group: 'replay sweep' })),
   ...[0.1, 10, 100].map((l) => ({ name: `EWC, lambda ${l}`, ewcLambda: l, replaySize: 0, group: 'lambda sweep' })),
   ...[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 10].map((l) => ({ name: `EWC + replay, lambda ${l}`, ewcLambda: l, replaySize: Q, group: 'lambda sweep' })),
   // the Fisher scaled to mean 1 per tensor instead of over the whole net (nn/fisher.ts says why)

@@ -1,7 +1,8 @@
 /**
- * FusionFM on the VIFB test split: one-step output vs its pseudo labels vs the classical
- * fusers, the coupling ablation (models trained with sum / average / gaussian flow sources)
- * and k = 1, 2, 4, 8 Euler steps, quality and time side by side.
+ * FusionFM on a dataset's test split (VIFB by default): one-step output vs its pseudo labels vs
+ * the classical fusers, the coupling ablation (models trained with sum / average / gaussian flow
+ * sources) and k = 1, 2, 4, 8 Euler steps, quality and time side by side. bench/default-model.sh
+ * runs it on every shared test split for the bundled four-task checkpoint.
  *
  *   node dist/bench/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
@@ -60,11 +61,14 @@ const row = (name: string, kind: string, extra: Partial<Row> = {}) => {
   return rows.get(name)!;
 };
 
-const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path) }));
+// the task names the model must serve (a four-task checkpoint serves every task)
+const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path, task) }));
 const cachePath = values['bounds-cache'];
 const cache: Record<string, Bounds> = cachePath && existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
 const pool = cachePath && existsSync(cachePath) ? [] : candidatePool(ds, { published: true, classical: true, folders: [] });
 const commit = gitCommit();
+// the fused images, for looking at: runs/flow-<task>-<dataset>/<method>/<pair>.png
+const imagesDir = join('runs', `flow-${ds.id.replace(/\//g, '-')}`);
 // results are rewritten after every pair, so that a run cut short still leaves its figures
 function writeResults(done: number): void {
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
@@ -116,8 +120,9 @@ for (const [pi, p] of pairs.entries()) {
     const t0 = performance.now();
     const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling });
     const ms = performance.now() - t0;
-    mkdirSync(join('runs', 'flow-ivf', name.replace(/[^\w=-]+/g, '_')), { recursive: true });
-    writePng(join('runs', 'flow-ivf', name.replace(/[^\w=-]+/g, '_'), `${p.name}.png`), f, { overwrite: true });
+    const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));
+    mkdirSync(dir, { recursive: true });
+    writePng(join(dir, `${p.name}.png`), f, { overwrite: true });
     record(row(name, 'fusionfm', { coupling: m.meta.coupling, steps: k, nfe: k }), f, ms);
   }
   for (const c of classicalNames()) {

@@ -42,12 +42,35 @@ const USAGE = `usage:
   fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir] [--bounds-cache file.json [--prepare-bounds]]
   fusionfm metrics`;
 
+/** The usage lines of one command (with their indented continuations), or all of them. */
+function usageOf(cmd: string | undefined): string {
+  const lines = USAGE.split('\n').slice(1);
+  const out: string[] = [];
+  let inCmd = false;
+  for (const l of lines) {
+    if (l.startsWith('  fusionfm ')) inCmd = l.startsWith(`  fusionfm ${cmd} `) || l === `  fusionfm ${cmd}`;
+    if (inCmd) out.push(l);
+  }
+  return out.length ? `usage:\n${out.join('\n')}` : USAGE;
+}
+
+const HELP = new Set(['--help', '-h', 'help']);
+
 function list(v: string | undefined, dflt: string[]): string[] {
   return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt;
 }
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  // `fusionfm --help`, `fusionfm help [cmd]` and `fusionfm <cmd> --help` print usage and succeed
+  if (cmd !== undefined && HELP.has(cmd)) {
+    console.log(usageOf(rest[0]));
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(usageOf(cmd));
+    return;
+  }
   if (cmd === 'eval') {
     const { values } = parseArgs({ args: rest, options: {
       data: { type: 'string' }, split: { type: 'string', default: 'test' }, methods: { type: 'string' },
@@ -187,7 +210,15 @@ async function main(argv: string[]): Promise<void> {
   throw new InputError(`${cmd ? `unknown command '${cmd}'` : 'no command'}\n${USAGE}`);
 }
 
+/** node:util parseArgs rejects an unknown option or a missing value with a code, not an InputError */
+const isArgError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
+
 main(process.argv.slice(2)).catch((e: Error) => {
+  const argv = process.argv.slice(2);
+  if (isArgError(e)) {
+    console.error(`fusionfm ${argv[0]}: ${e.message.split('. To specify')[0]}\n${usageOf(argv[0])}`);
+    process.exit(2);
+  }
   console.error(e instanceof InputError ? `fusionfm: ${e.message}` : e);
   process.exit(e instanceof InputError ? 2 : 1);
 });

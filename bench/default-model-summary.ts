@@ -1,0 +1,54 @@
+/**
+ * One table over the test splits that bench/default-model.sh scored: per dataset, the task
+ * composite of each FusionFM model and of the best classical fuser, and per task the mean over
+ * its datasets' pairs (MIF: three medical sets).
+ *
+ *   node dist/bench/default-model-summary.js [--root bench/results/default-model]
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+interface Row { name: string; kind: string; median_ms: number | null; composite: number }
+interface FlowResults { dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[] }
+
+const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
+const root = values.root!;
+if (!existsSync(root)) throw new Error(`--root ${root}: not found (run bench/default-model.sh first)`);
+const results: FlowResults[] = [];
+for (const task of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+  for (const set of readdirSync(join(root, task.name), { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const file = join(root, task.name, set.name, 'results.json');
+    if (existsSync(file)) results.push(JSON.parse(readFileSync(file, 'utf8')) as FlowResults);
+  }
+}
+if (!results.length) throw new Error(`${root}: no <task>/<dataset>/results.json`);
+const incomplete = results.filter((r) => r.pairs !== r.of_pairs);
+if (incomplete.length) throw new Error(`${incomplete.map((r) => `${r.dataset}: ${r.pairs} of ${r.of_pairs} pairs`).join('; ')}: the run was cut short`);
+
+const models = [...new Set(results.flatMap((r) => r.rows.filter((x) => x.kind === 'fusionfm').map((x) => x.name)))];
+const f = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3));
+const bestClassical = (r: FlowResults) => r.rows.filter((x) => x.kind === 'classical').reduce((a, b) => (b.composite > a.composite ? b : a));
+const composite = (r: FlowResults, name: string) => r.rows.find((x) => x.name === name)?.composite;
+
+const tasks = [...new Set(results.map((r) => r.dataset.split('/')[0]!))];
+// per task: the mean over all its test pairs, each dataset weighted by its pair count
+const taskMean = (task: string, value: (r: FlowResults) => number | undefined) => {
+  const rs = results.filter((r) => r.dataset.startsWith(`${task}/`));
+  const n = rs.reduce((s, r) => s + r.pairs, 0);
+  return rs.some((r) => value(r) === undefined) ? undefined : rs.reduce((s, r) => s + value(r)! * r.pairs, 0) / n;
+};
+const md = [
+  '# The bundled model on every shared test split', '',
+  `Adapter ${[...new Set(results.map((r) => r.adapter))].join('; ')}; commit ${[...new Set(results.map((r) => r.commit))].join(', ')}.`, '',
+  'Task composite of the one-step output on the full-size test pairs: each metric min-max normalised over the pair\'s candidate pool (published methods + classical fusers), 1 = the best of the pool on every metric. Per-dataset tables, with the standard metrics and times: `<task>/<dataset>/results.md`.', '',
+  `| dataset | pairs | ${models.join(' | ')} | best classical |`, `|---|---|${models.map(() => '---').join('|')}|---|`,
+  ...results.map((r) => `| ${r.dataset} | ${r.pairs} | ${models.map((m) => f(composite(r, m))).join(' | ')} | ${bestClassical(r).name} ${f(bestClassical(r).composite)} |`),
+  '', '## Per task (mean over its test pairs)', '',
+  `| task | pairs | ${models.join(' | ')} | best classical per dataset |`, `|---|---|${models.map(() => '---').join('|')}|---|`,
+  ...tasks.map((t) => `| ${t} | ${results.filter((r) => r.dataset.startsWith(`${t}/`)).reduce((s, r) => s + r.pairs, 0)} | ${models.map((m) => f(taskMean(t, (r) => composite(r, m)))).join(' | ')} | ${f(taskMean(t, (r) => bestClassical(r).composite))} |`),
+  '', 'Commands:', '', ...results.map((r) => `- \`${r.command}\``), '',
+];
+writeFileSync(join(root, 'summary.md'), md.join('\n'));
+writeFileSync(join(root, 'summary.json'), JSON.stringify({ models, datasets: results.map((r) => ({ dataset: r.dataset, pairs: r.pairs, composite: Object.fromEntries(models.map((m) => [m, composite(r, m) ?? null])), best_classical: { name: bestClassical(r).name, composite: bestClassical(r).composite } })) }, null, 1) + '\n');
+console.log(md.join('\n'));

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+// the CLI's argument handling, in a child process as a user runs it (no GPU needed: every case
+// here ends before a device is opened)
+const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('fusionfm command line', () => {
+  it('prints the usage of every command for --help and of one command for `<cmd> --help` or `help <cmd>`, and succeeds', () => {
+    const all = cli('--help');
+    expect(all.status).toBe(0);
+    for (const c of ['eval', 'fuse', 'train', 'pseudo-gt', 'demo', 'bench', 'metrics']) expect(all.stdout).toContain(`fusionfm ${c}`);
+    for (const r of [cli('train', '--help'), cli('help', 'train'), cli('train', '-h')]) {
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('fusionfm train --tasks');
+      expect(r.stdout).not.toContain('fusionfm eval');
+    }
+  });
+
+  it('answers an unknown option or a missing value with the command, the option and its usage, exit code 2, no stack trace', () => {
+    const unknown = cli('fuse', '--bogus', 'x');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("fusionfm fuse: Unknown option '--bogus'");
+    expect(unknown.stderr).toContain('fusionfm fuse --method');
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+    const missing = cli('train', '--steps');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("fusionfm train: Option '--steps <value>' argument missing");
+    const command = cli('fusee');
+    expect(command.status).toBe(2);
+    expect(command.stderr).toContain("unknown command 'fusee'");
+  });
+});
