@@ -18,7 +18,7 @@ run=runs/default; ckpt=checkpoints/default.safetensors
 [ "$objective" = ddpm ] && { run=runs/baseline-ddpm; ckpt=checkpoints/baseline-ddpm.safetensors; }
 node dist/src/cli/main.js train --tasks ivf,mif,mef,mff --labels runs/labels --out "$run" --objective "$objective" \
   --steps "${STEPS:-150}" --batch 4 --crop 64 --seed 1 --ema-decay 0.99 \
-  --ewc-lambda 1 --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume}
+  --ewc-lambda 0.01 --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume}
 mkdir -p checkpoints
 cp "$run/model.safetensors" "$ckpt.tmp"
 mv "$ckpt.tmp" "$ckpt"
