@@ -6,10 +6,17 @@
 #    Dawn); otherwise it prints the exact commands and stops;
 #  - Debian's chromium for the web demo's browser tests (headless, driven by playwright-core;
 #    no browser download), as root on Debian; elsewhere those tests skip and say why.
-#    FUSIONFM_SKIP_BROWSER=1 skips it.
+#    FUSIONFM_SKIP_BROWSER=1 (or --runtime) skips it.
+# --runtime: only what running fusionfm needs (npm packages and an adapter), as `npm run demo` asks.
 # Safe to run repeatedly: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for arg in "$@"; do
+  case "$arg" in
+    --runtime) FUSIONFM_SKIP_BROWSER=1 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --runtime)" >&2; exit 2 ;;
+  esac
+done
 
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The bundled default checkpoint, reproducibly: pseudo labels of every shared dataset's train
-# split (bench/pseudo-gt.sh, skipped when runs/labels already holds them), then one model trained
+# split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model trained
 # on the four tasks in sequence (IVF -> MIF -> MEF -> MFF) with EWC + experience replay, seeds
 # fixed, copied to checkpoints/default.safetensors. About 15 min on a 2-core software GPU with nothing else running
 # (STEPS=<per task> to change the budget; RESUME=1 to continue an interrupted run).
@@ -12,7 +12,7 @@ npm run build --silent
 sets=(ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/MEFB mff/Lytro)
 missing=()
 for ds in "${sets[@]}"; do [ -f "runs/labels/$ds/summary.json" ] || missing+=("$ds"); done
-[ ${#missing[@]} -gt 0 ] && bash bench/pseudo-gt.sh "${missing[@]}"
+[ ${#missing[@]} -gt 0 ] && bash bench/eval/pseudo-gt.sh "${missing[@]}"
 objective=${OBJECTIVE:-flow}
 run=runs/default; ckpt=checkpoints/default.safetensors
 [ "$objective" = ddpm ] && { run=runs/baseline-ddpm; ckpt=checkpoints/baseline-ddpm.safetensors; }

@@ -3,7 +3,7 @@
  * (the full 21 + 20 image run is `npm run conformance`, results in bench/results/).
  */
 import { describe, expect, it } from 'vitest';
-import { scoreShard, summarize } from '../bench/conformance.js';
+import { scoreShard, summarize } from '../bench/eval/conformance.js';
 import { hasData } from '../src/io/dataset.js';
 
 const LOOSE = new Set(['Qcb', 'Qcv']);

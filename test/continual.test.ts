@@ -14,10 +14,10 @@ import { Linear } from '../src/nn/layers.js';
 import { withInitSeed } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { SeededRng } from '../src/util/rng.js';
-import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, writeContinualReport, type ContinualResults } from '../bench/continual-report.js';
+import { mergeContinualResults, pairedComparisons, pairedInterval, seedSummary, transferMetrics, writeContinualReport, type ContinualResults } from '../bench/continual/continual-report.js';
 import { stepsThatFit } from '../bench/gpu/continual-steps.js';
-import { chooseLambda } from '../bench/continual-lambda.js';
-import { holdOutPairs } from '../bench/continual-setup.js';
+import { chooseLambda } from '../bench/continual/continual-lambda.js';
+import { holdOutPairs } from '../bench/continual/continual-setup.js';
 import { gpu, randomArray } from './helpers.js';
 
 const IN = 3;

@@ -73,9 +73,9 @@ describe('image decoding', () => {
   });
   it('names the file and the problem for corrupt, truncated, unsupported and missing files', async () => {
     const good = readFileSync('samples/mif-MRI-CT/13_a.png');
-    await expect(decodeImage(new Uint8Array(good.subarray(0, 200)), 'cut.png')).rejects.toThrow(/cut.png: corrupt or truncated PNG/);
+    await expect(decodeImage(new Uint8Array(good.subarray(0, 200)), 'cut.png')).rejects.toThrow('cut.png: cannot read this PNG: the file ends early (truncated, or not completely copied)');
     const jpg = readFileSync('samples/ivf-VIFB/carWhite_a.jpg');
-    await expect(decodeImage(new Uint8Array(jpg.subarray(0, 300)), 'cut.jpg')).rejects.toThrow(/cut.jpg: corrupt or truncated JPEG/);
+    await expect(decodeImage(new Uint8Array(jpg.subarray(0, 300)), 'cut.jpg')).rejects.toThrow(/^cut.jpg: cannot read this JPEG: (the file ends early \(truncated, or not completely copied\)|its data is damaged)$/);
     await expect(decodeImage(new TextEncoder().encode('GIF89a....'), 'x.gif')).rejects.toThrow(/x.gif: unsupported image format \(expected PNG or JPEG; the file starts with 47 49 46 38\)/);
     await expect(readImage('nope/missing.png')).rejects.toThrow('nope/missing.png: image file not found');
   });

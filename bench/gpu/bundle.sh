@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Packs what bench/gpu/run.sh needs on a GPU machine into .gpu/ (node, node_modules, Vulkan
-# loader libraries: ../shared/tools/gpu-bundle.sh) and .gpudata/ (bench/gpu-pack.ts), within
+# loader libraries: ../shared/tools/gpu-bundle.sh) and .gpudata/ (bench/gpu/pack.ts), within
 # the device tool's 64 MiB. Differences from the shared bundle, to fit: sharp is left out
 # (optional; jpeg-js decodes, and the packed data is PNG), and the TF.js peer's two Node builds
-# are added (bench/kernels.ts compares against TF.js-WebGPU on the same adapter), with
+# are added (bench/engine/kernels.ts compares against TF.js-WebGPU on the same adapter), with
 # tfjs-core's ESM files for its gradients (about 0.6 MB compressed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,11 +21,11 @@ mapfile -t tfesm < <(find "$tf/tfjs-core/dist" -name '*.js' ! -name '*_test.js' 
 deps+=("${tfesm[@]}" node_modules/long)
 tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/win32-*' \
     --exclude='node_modules/webgpu/dist/linux-arm64' -cf - "${deps[@]}" | xz -T2 -6 > .gpu/node_modules.tar.xz
-[ -d .gpudata ] || { node dist/bench/gpu-pack.js; }
-[ -f .gpudata/continual-eval.json ] || node dist/bench/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
+[ -d .gpudata ] || { node dist/bench/gpu/pack.js; }
+[ -f .gpudata/continual-eval.json ] || node dist/bench/continual/continual.js --eval-cache .gpudata/continual-eval.json --prepare-only
 # the validation crops of VAL_PAIRS=2 (held-out training pairs; their pools are not packed)
-[ -f .gpudata/continual-eval.val2.json ] || node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --val-pairs 2 --prepare-only
-[ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
+[ -f .gpudata/continual-eval.val2.json ] || node dist/bench/continual/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --val-pairs 2 --prepare-only
+[ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
 [ -f .gpudata/diffusion-ivf-bounds.json ] || node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json --prepare-bounds
 # the commit the bundled dist was built from (run.sh exports it as FUSIONFM_COMMIT): the device
 # machine's copy of the tree carried a stale .git and reported an older commit

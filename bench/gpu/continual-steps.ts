@@ -1,5 +1,5 @@
 /**
- * Sizes the GPU continual stage: from the probes of every process (bench/continual.ts
+ * Sizes the GPU continual stage: from the probes of every process (bench/continual/continual.ts
  * --probe-seconds, all run at once), the largest steps per task, a multiple of 10, with which
  * the slowest process still ends within --seconds. Prints the number (0 when none fits).
  *

@@ -37,10 +37,10 @@ has() { [[ ",$stages," == *",$1,"* ]]; }
 stamp "unpack ($stages)"; $R true
 
 if has speed; then
-  stamp "flow-speed"; timeout 90 $R node dist/bench/flow-speed.js --checkpoint checkpoints/default.safetensors --out "$res" > "$res/flow-speed.log" 2>&1
+  stamp "flow-speed"; timeout 90 $R node dist/bench/flow/flow-speed.js --checkpoint checkpoints/default.safetensors --out "$res" > "$res/flow-speed.log" 2>&1
 fi
 if has kernels; then
-  stamp "kernels"; timeout 90 $R node dist/bench/kernels.js --out "$res/kernels.json" > "$res/kernels.log" 2>&1
+  stamp "kernels"; timeout 90 $R node dist/bench/engine/kernels.js --out "$res/kernels.json" > "$res/kernels.log" 2>&1
 fi
 pack
 
@@ -63,14 +63,14 @@ fi
 
 if has flow-ivf; then
   stamp "flow-ivf (models from $models)"
-  timeout ${IVF_S:-200} $R node dist/bench/flow-ivf.js --models sum=$models/ivf-sum.safetensors,average=$models/ivf-average.safetensors,gaussian=$models/ivf-gaussian.safetensors \
+  timeout ${IVF_S:-200} $R node dist/bench/flow/flow-ivf.js --models sum=$models/ivf-sum.safetensors,average=$models/ivf-average.safetensors,gaussian=$models/ivf-gaussian.safetensors \
     --bounds-cache .gpudata/vifb-test-bounds.json --out "$res/flow-ivf" --steps 1,2,4,8 --other-steps ${OTHER:-1,8} > "$res/flow-ivf.log" 2>&1
   pack
 fi
 
 # The continual study, one process per variant and seed, side by side. Its steps per task are
 # sized to the time left: a probe (every process at once, PROBE_S seconds of training and one
-# evaluation row each, bench/continual.ts --probe-seconds) measures the step and evaluation
+# evaluation row each, bench/continual/continual.ts --probe-seconds) measures the step and evaluation
 # times under the run's own contention, and bench/gpu/continual-steps.ts turns them into the
 # largest step count (at most S_MAX) that ends before CONT_END seconds after the start.
 # S_TASK fixes the count instead. NET (default: the shipped net), SEEDS and VARIANTS
@@ -78,8 +78,8 @@ fi
 if has continual; then
   IFS=';' read -r -a variants <<< "${VARIANTS:-single;fine-tuning;EWC;replay;EWC + replay;EWC + replay, lambda 0.01;EWC + replay, lambda 0.001}"
   read -r -a seeds <<< "${SEEDS:-1}"
-  # VAL_PAIRS=2 holds two training pairs per task out and scores them too, for choosing lambda (bench/continual-select.ts)
-  C="node dist/bench/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --net ${NET:-default} --batch 4 --crop 48${VAL_PAIRS:+ --val-pairs $VAL_PAIRS}"
+  # VAL_PAIRS=2 holds two training pairs per task out and scores them too, for choosing lambda (bench/continual/continual-select.ts)
+  C="node dist/bench/continual/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --net ${NET:-default} --batch 4 --crop 48${VAL_PAIRS:+ --val-pairs $VAL_PAIRS}"
   mkdir -p "$res/continual"
   s_task=${S_TASK:-}
   if [ -z "$s_task" ]; then
@@ -100,7 +100,7 @@ if has continual; then
     wait
     parts=(); for d in "$res"/continual/s*-part*; do [ -f "$d/results.json" ] && parts+=("$d"); done
     stamp "continual: ${#parts[@]} runs finished; merging"
-    [ ${#parts[@]} -gt 0 ] && $R node dist/bench/continual-merge.js --out "$res/continual/merged" "${parts[@]}" > "$res/continual-merge.log" 2>&1
+    [ ${#parts[@]} -gt 0 ] && $R node dist/bench/continual/continual-merge.js --out "$res/continual/merged" "${parts[@]}" > "$res/continual-merge.log" 2>&1
   else
     stamp "continual: no step count fits the time left; the probes are the result"
   fi

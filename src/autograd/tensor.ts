@@ -82,6 +82,12 @@ export class Tensor implements DeviceArray {
     return new Tensor(this.rt, owner, shape);
   }
 
+  /** Replaces the values in place with host data of the same size (restoring a checkpoint). */
+  write(data: Float32Array): void {
+    if (data.length !== this.size) throw new ShapeError(`write: ${data.length} values for a tensor of shape ${fmtShape(this.shape)} (${this.size})`);
+    this.rt.upload(this.storage, data);
+  }
+
   /** Same values, cut from the tape. */
   detach(): Tensor {
     return this.view(this.shape);

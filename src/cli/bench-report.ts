@@ -4,7 +4,7 @@
  */
 import type { Image } from '../fusion/image.js';
 import { dataUri, thumbnail } from '../io/report.js';
-import type { BenchResult } from './bench.js';
+import type { BenchResult } from './bench-result.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f4 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(4)).toString() : '-');

@@ -27,6 +27,9 @@ import { syntheticPlane } from '../util/synthetic.js';
 import { InputError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
 import { benchHtml } from './bench-report.js';
+import type { BenchResult, EngineRecord, MethodRow } from './bench-result.js';
+
+export type { BenchResult, EngineRecord, MethodRow } from './bench-result.js';
 
 export interface BenchOptions {
   task: Task;
@@ -51,25 +54,6 @@ export interface BenchOptions {
 
 export const QUICK = { flowSteps: [1, 2, 4], ddimSteps: [1, 5, 10], pairs: 2, crop: 128, sizes: [[256, 256]] as [number, number][], rounds: 1 };
 export const FULL = { flowSteps: [1, 2, 4], ddimSteps: [1, 5, 10, 25, 50, 100], pairs: 0, crop: 256, sizes: [[256, 256], [640, 480]] as [number, number][], rounds: 3 };
-
-export interface MethodRow {
-  name: string; family: 'fusionfm' | 'ddim'; steps: number; nfe: number;
-  composite: number; metrics: Record<string, number>;
-  /** median ms per image by size ('256x256') */
-  ms: Record<string, number>;
-}
-
-export interface BenchResult {
-  bench: 'fusionfm-vs-diffusion'; adapter: string; commit: string; command: string; task: Task; dataset: string;
-  pairs: string[]; crop: number; models: { flow: string; ddpm: string }; rows: MethodRow[];
-  speedup: { size: string; ddim_steps: number; matched: boolean; fusionfm_ms: number; ddim_ms: number; ratio: number }[];
-  /** the engine and peer benchmarks saved for this adapter (empty when none ran) */
-  engine: EngineRecord[];
-  composite_definition: string;
-}
-
-/** one timing of bench:kernels, bench:cpu-peers or bench:torch, with the file it came from */
-export interface EngineRecord { source: string; commit: string; case: string; impl: string; device: string; median_ms: number; gflops?: number }
 
 /** the test pairs a bench scores: the first n of the split (0: all) */
 const testPairs = (ds: Dataset, n: number) => (n > 0 ? ds.split('test').slice(0, n) : ds.split('test'));

@@ -1,5 +1,5 @@
 /** `fusionfm fuse`: a pair or a whole dataset split, with a FusionFM model or a classical fuser. */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -8,10 +8,12 @@ import { fuseClassical } from '../fusion/classical/index.js';
 import { fuseImages } from '../fusion/flow/fuse.js';
 import { SOLVERS, type Solver } from '../fusion/flow/sampler.js';
 import type { Image } from '../fusion/image.js';
+import { checkTask } from '../fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../gpu/node-device.js';
 import { Dataset } from '../io/dataset.js';
 import { loadFlowModel } from '../io/flow-checkpoint.js';
-import { readImage, writePng } from '../io/image.js';
+import { readImage, writeImage } from '../io/image.js';
+import { prepareOutputDir, prepareOutputFile } from '../io/output.js';
 import { InputError } from '../util/errors.js';
 import { progressPrinter } from './progress.js';
 
@@ -25,16 +27,58 @@ export function defaultCheckpoint(): string | null {
   return null;
 }
 
+interface Job {
+  read: () => Promise<{ a: Image; b: Image }>;
+  out: string;
+  name: string;
+}
+
+/** What was converted on the way out, said rather than done silently. */
+function conversionNotes(a: Image, b: Image, out: string, format: 'PNG' | 'JPEG'): string[] {
+  const notes: string[] = [];
+  for (const s of [a, b]) if (s.alphaDropped) notes.push(`${s.source}: its alpha channel (transparency) is not fused; ${out} has none`);
+  if (format === 'JPEG' && Math.max(a.bitDepth, b.bitDepth) > 8) notes.push(`${out}: written as 8-bit JPEG from ${Math.max(a.bitDepth, b.bitDepth)}-bit sources; name it .png to keep the depth`);
+  return notes;
+}
+
 export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
     solver: { type: 'string', default: 'euler' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
-    data: { type: 'string' }, split: { type: 'string', default: 'test' },
+    data: { type: 'string' }, split: { type: 'string' },
   } });
   if (!values.output) throw new InputError('fuse needs -o <out.png> (or -o <folder> with --data)');
   const steps = Number(values.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
+  if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
+  if (values.task !== undefined) checkTask(values.task);
+  if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
+
+  // every input and output is checked before the model loads or any pair is fused
+  const overwrite = values.overwrite!;
+  const jobs: Job[] = [];
+  let task = values.task;
+  if (values.data) {
+    if (positionals.length) throw new InputError(`fuse --data takes no source images on the command line (got ${positionals.join(', ')})`);
+    const ds = new Dataset(values.data);
+    task ??= ds.task() ?? undefined;
+    // a shared dataset defaults to its test split; a plain folder of pairs has no splits: all of it
+    const split = (values.split ?? (ds.hasSplits() ? 'test' : 'all')) as 'train' | 'test' | 'all';
+    if (split !== 'all' && !ds.hasSplits()) throw new InputError(`--split ${split}: ${values.data} is not listed in splits.json, so it has no ${split} split; leave --split out to fuse all its pairs`);
+    if (existsSync(values.output) && !statSync(values.output).isDirectory()) throw new InputError(`-o ${values.output}: is a file; with --data, -o names a folder for the fused images`);
+    prepareOutputDir(values.output, '-o');
+    // each job reads its pair only when it runs, so a whole split is never held in memory at once
+    for (const p of ds.split(split)) jobs.push({ read: () => ds.readPair(p), out: join(values.output, `${p.name}.png`), name: p.name });
+    const taken = jobs.filter((j) => existsSync(j.out));
+    if (taken.length && !overwrite) throw new InputError(`-o ${values.output}: ${taken.length} of the ${jobs.length} outputs exist already (e.g. ${taken[0]!.out}); pass --overwrite to replace them`);
+  } else {
+    if (positionals.length !== 2) throw new InputError(`fuse needs two source images (or --data <task/dataset or folder>); got ${positionals.length}`);
+    for (const p of positionals) if (!existsSync(p)) throw new InputError(`${p}: image file not found`);
+    prepareOutputFile(values.output, { overwrite, arg: '-o' });
+    jobs.push({ read: async () => ({ a: await readImage(positionals[0]!), b: await readImage(positionals[1]!) }), out: values.output, name: positionals.join(' + ') });
+  }
+
   let fuse: (a: Image, b: Image) => Promise<Image>;
   let label: string;
   if (values.method) {
@@ -44,34 +88,27 @@ export async function runFuse(args: string[]): Promise<void> {
     const ckpt = values.checkpoint ?? defaultCheckpoint();
     if (!ckpt) throw new InputError('no --checkpoint given and no bundled checkpoints/default.safetensors; train one with `fusionfm train` or use --method <classical fuser>');
     useRuntime(await getNodeRuntime());
-    const { net, meta } = loadFlowModel(ckpt, values.task);
+    const { net, meta } = loadFlowModel(ckpt, task);
     fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective });
-    label = `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
+    const s = `${steps} step${steps > 1 ? 's' : ''}`;
+    label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
+    if (meta.objective === 'ddpm' && values.solver !== 'euler') console.error(`fusionfm: note: --solver ${values.solver} does not apply to a DDPM checkpoint; it is sampled with DDIM`);
   }
-  // each job reads its pair only when it runs, so a whole split is never held in memory at once
-  const jobs: { read: () => Promise<{ a: Image; b: Image }>; out: string; name: string }[] = [];
-  if (values.data) {
-    const ds = new Dataset(values.data);
-    if (!['train', 'test', 'all'].includes(values.split!)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-    mkdirSync(values.output, { recursive: true });
-    for (const p of ds.split(values.split as 'train' | 'test' | 'all')) {
-      jobs.push({ read: () => ds.readPair(p), out: join(values.output, `${p.name}.png`), name: p.name });
-    }
-  } else {
-    if (positionals.length !== 2) throw new InputError('fuse needs two source images (or --data <task/dataset>)');
-    jobs.push({ read: async () => ({ a: await readImage(positionals[0]!), b: await readImage(positionals[1]!) }), out: values.output, name: positionals.join(' + ') });
-  }
+  if (values.data) console.log(`fusing ${jobs.length} pair${jobs.length === 1 ? '' : 's'} of ${values.data}${task ? ` (task ${task})` : ''} with ${label} into ${values.output}`);
   const progress = progressPrinter();
   let done = 0;
   for (const j of jobs) {
-    if (!values.overwrite && existsSync(j.out)) throw new InputError(`${j.out}: output exists; pass --overwrite to replace it`);
     const { a, b } = await j.read();
     const t0 = performance.now();
-    const f = await fuse(a, b);
+    const fused = await fuse(a, b);
     const ms = performance.now() - t0;
-    writePng(j.out, f, { overwrite: values.overwrite });
-    if (jobs.length === 1) console.log(`${j.out}: ${f.width}x${f.height} ${f.planes.length === 3 ? 'colour' : 'grey'} by ${label} in ${ms.toFixed(0)} ms`);
-    else progress({ task: 'fuse', done: ++done, total: jobs.length, item: j.name });
+    // the output keeps the sources' depth (16-bit PNG for 16-bit sources)
+    const f: Image = { ...fused, bitDepth: Math.max(a.bitDepth, b.bitDepth) };
+    const format = j.out.toLowerCase().endsWith('.png') ? 'PNG' : 'JPEG';
+    writeImage(j.out, f, { overwrite });
+    for (const n of conversionNotes(a, b, j.out, format)) console.error(`fusionfm: note: ${n}`);
+    if (jobs.length === 1) console.log(`${j.out}: ${f.width}x${f.height} ${f.planes.length === 3 ? 'colour' : 'grey'} ${f.bitDepth}-bit ${format} by ${label} in ${ms.toFixed(0)} ms`);
+    else progress({ task: 'fuse', done: ++done, total: jobs.length, item: `${j.name} (${f.width}x${f.height}, ${(ms / 1000).toFixed(2)} s)`, values: { 's/image': ms / 1000 } });
   }
   if (!values.method) (await getNodeRuntime()).destroy();
 }

@@ -1,224 +1,42 @@
 #!/usr/bin/env node
 /**
- * fusionfm command line.
- *   fusionfm eval --data <task/dataset | dir> [--split test] [--methods ...] [--metrics ...] --out <dir>
- *   fusionfm fuse --method <classical fuser> <a> <b> -o <out.png>
- *   fusionfm metrics            (list metric names and conventions)
+ * The fusionfm executable. The commands (commands.ts) run in a child process whose stderr passes
+ * through noiseFilter (dawn-noise.ts): Dawn prints adapter warnings from native code that no
+ * JavaScript hook can catch. FUSIONFM_DAWN_LOG=1 runs the commands in this process, warnings and all.
+ * The child gets this process's stdin, stdout and arguments; its exit code or signal becomes ours.
  */
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { classicalNames } from '../fusion/classical/index.js';
-import { METRICS } from '../fusion/metrics/index.js';
-import { InputError } from '../util/errors.js';
-import { DEFAULT_METRICS, runEval } from './eval.js';
-import { progressPrinter } from './progress.js';
-import { benchBounds, FULL, QUICK, runBench } from './bench.js';
-import { runDemo } from './demo.js';
-import { runFuse } from './fuse.js';
-import { runTrain } from './train.js';
-import { existsSync } from 'node:fs';
-import { checkTask } from '../fusion/pseudo/selection.js';
-import { pseudoGtCommand } from './pseudo-gt-command.js';
-import { DEFAULT_TRAIN, type TrainConfig } from '../fusion/flow/trainer.js';
-import { DEFAULT_CONTINUAL, type ContinualConfig } from '../fusion/flow/continual.js';
-import { DEFAULT_DATASETS } from '../io/dataset.js';
-import { checkCoupling } from '../fusion/flow/path.js';
-import { getNodeRuntime } from '../gpu/node-device.js';
-import { useRuntime } from '../autograd/tensor.js';
+import { spawn } from 'node:child_process';
+import { noiseFilter } from './dawn-noise.js';
 
-const USAGE = `usage:
-  fusionfm eval --data <task/dataset or folder> [--split test|train|all] [--methods m1,m2,...] [--metrics EN,SD,...] [--convention vifb|mefb|cddfuse] --out <dir> [--overwrite]
-      methods: published candidate folders, 'all', classical:<${classicalNames().join('|')}>, 'classical', or label=<folder of fused images>
-  fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
-  fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
-  fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--resume]
-  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
-      (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
-  fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
-      [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
-  fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
-  fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
-  fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir] [--bounds-cache file.json [--prepare-bounds]]
-  fusionfm metrics`;
+const CHILD = 'FUSIONFM_CLI_CHILD';
 
-/** The usage lines of one command (with their indented continuations), or all of them. */
-function usageOf(cmd: string | undefined): string {
-  const lines = USAGE.split('\n').slice(1);
-  const out: string[] = [];
-  let inCmd = false;
-  for (const l of lines) {
-    if (l.startsWith('  fusionfm ')) inCmd = l.startsWith(`  fusionfm ${cmd} `) || l === `  fusionfm ${cmd}`;
-    if (inCmd) out.push(l);
+if (process.env[CHILD] === '1' || process.env.FUSIONFM_DAWN_LOG === '1') {
+  await import('./commands.js');
+} else {
+  const env: NodeJS.ProcessEnv = { ...process.env, [CHILD]: '1' };
+  // the child's stderr is a pipe: tell it what the real one is, so progress bars still draw
+  if (process.stderr.isTTY) {
+    env.FUSIONFM_STDERR_TTY = '1';
+    env.FUSIONFM_STDERR_COLUMNS = String(process.stderr.columns ?? 120);
   }
-  return out.length ? `usage:\n${out.join('\n')}` : USAGE;
-}
-
-const HELP = new Set(['--help', '-h', 'help']);
-
-function list(v: string | undefined, dflt: string[]): string[] {
-  return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt;
-}
-
-async function main(argv: string[]): Promise<void> {
-  const [cmd, ...rest] = argv;
-  // `fusionfm --help`, `fusionfm help [cmd]` and `fusionfm <cmd> --help` print usage and succeed
-  if (cmd !== undefined && HELP.has(cmd)) {
-    console.log(usageOf(rest[0]));
-    return;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(usageOf(cmd));
-    return;
-  }
-  if (cmd === 'eval') {
-    const { values } = parseArgs({ args: rest, options: {
-      data: { type: 'string' }, split: { type: 'string', default: 'test' }, methods: { type: 'string' },
-      metrics: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, convention: { type: 'string' },
-    } });
-    if (values.convention && !['vifb', 'mefb', 'cddfuse'].includes(values.convention)) throw new InputError(`--convention must be vifb, mefb or cddfuse, got '${values.convention}'`);
-    if (!values.data || !values.out) throw new InputError(`eval needs --data and --out\n${USAGE}`);
-    if (!['train', 'test', 'all'].includes(values.split!)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-    const { means, metrics } = await runEval({
-      data: values.data, split: values.split as 'train' | 'test' | 'all', methods: list(values.methods, ['all', 'classical']),
-      metrics: list(values.metrics, DEFAULT_METRICS), convention: values.convention as 'vifb' | 'mefb' | 'cddfuse' | undefined, out: values.out, overwrite: values.overwrite,
-    }, progressPrinter());
-    const ids = metrics.map((m) => m.id);
-    console.log(['method'.padEnd(20), ...ids.map((i) => i.padStart(14))].join(''));
-    for (const m of means) console.log([m.method.padEnd(20), ...m.values.map((v) => (Number.isFinite(v) ? v.toPrecision(5) : 'NaN').padStart(14))].join(''));
-    console.log(`wrote ${values.out}/per_image.csv, mean.csv, report.html`);
-    return;
-  }
-  if (cmd === 'fuse') {
-    await runFuse(rest);
-    return;
-  }
-  if (cmd === 'bench') {
-    const { values } = parseArgs({ args: rest, options: {
-      task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, flow: { type: 'string', default: 'checkpoints/default.safetensors' }, ddpm: { type: 'string', default: 'checkpoints/baseline-ddpm.safetensors' },
-      quick: { type: 'boolean', default: false }, pairs: { type: 'string' }, crop: { type: 'string' }, 'flow-steps': { type: 'string' }, 'ddim-steps': { type: 'string' },
-      sizes: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, 'bounds-cache': { type: 'string' }, 'prepare-bounds': { type: 'boolean', default: false },
-    } });
-    const task = checkTask(values.task);
-    const preset = values.quick ? QUICK : FULL;
-    const ints = (name: string, v: string | undefined, dflt: number[]) => {
-      if (v === undefined) return dflt;
-      const xs = v.split(',').map(Number);
-      if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new InputError(`--${name} must be positive integers separated by commas, got '${v}'`);
-      return xs;
-    };
-    const sizes = values.sizes === undefined ? preset.sizes : values.sizes.split(',').map((s) => {
-      const m = /^(\d+)x(\d+)$/.exec(s);
-      if (!m || +m[1]! < 1 || +m[2]! < 1) throw new InputError(`--sizes entries must look like 640x480, got '${s}'`);
-      return [+m[1]!, +m[2]!] as [number, number];
-    });
-    const pairsN = values.pairs === undefined ? preset.pairs : ints('pairs', values.pairs, [1])[0]!;
-    const cropN = ints('crop', values.crop, [preset.crop])[0]!;
-    if (values['prepare-bounds']) {
-      // the pool bounds only (CPU), for a machine without the candidate folders
-      if (!values['bounds-cache']) throw new InputError('--prepare-bounds needs --bounds-cache <file.json>');
-      const b = await benchBounds({ task, data: values.data ?? DEFAULT_DATASETS[task][0], pairs: pairsN, crop: cropN, boundsCache: values['bounds-cache'] });
-      console.log(`${values['bounds-cache']}: pool bounds of ${b.bounds.size} test crops (${cropN}x${cropN}), pool ${b.pool}`);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { env, stdio: ['inherit', 'inherit', 'pipe'] });
+  const filter = noiseFilter();
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => process.stderr.write(filter.push(s)));
+  // Ctrl-C reaches the whole process group: the child handles it; termination requests are passed on
+  process.on('SIGINT', () => {});
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('error', (e) => {
+    process.stderr.write(`fusionfm: could not start ${process.execPath}: ${e.message}\n`);
+    process.exit(1);
+  });
+  child.on('close', (code, signal) => {
+    process.stderr.write(filter.end());
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
       return;
     }
-    if (!existsSync(values.ddpm!)) throw new InputError(`--ddpm ${values.ddpm}: no such file; the diffusion baseline is made by npm run train:baseline (or fusionfm train --objective ddpm)`);
-    useRuntime(await getNodeRuntime());
-    const r = await runBench({
-      task, data: values.data ?? DEFAULT_DATASETS[task][0], flow: values.flow!, ddpm: values.ddpm!,
-      flowSteps: ints('flow-steps', values['flow-steps'], preset.flowSteps), ddimSteps: ints('ddim-steps', values['ddim-steps'], preset.ddimSteps),
-      pairs: pairsN, crop: cropN, sizes, boundsCache: values['bounds-cache'],
-      rounds: ints('rounds', values.rounds, [preset.rounds])[0]!, out: values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`),
-      command: `fusionfm bench ${rest.join(' ')}`,
-    }, progressPrinter());
-    for (const s of r.speedup) console.log(`${s.size}: FusionFM k=1 ${s.fusionfm_ms} ms, DDIM S=${s.ddim_steps} ${s.ddim_ms} ms -> ${s.ratio}x${s.matched ? '' : ' (DDIM never matched; largest S)'}`);
-    console.log(`wrote ${values.out ?? join('bench', 'results', `diffusion-${task}${values.quick ? '-quick' : ''}`)}/results.json, report.html (adapter ${r.adapter})`);
-    (await getNodeRuntime()).destroy();
-    return;
-  }
-  if (cmd === 'train') {
-    const { values } = parseArgs({ args: rest, options: {
-      task: { type: 'string' }, tasks: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
-      steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-      coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
-      'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
-      objective: { type: 'string', default: 'flow' },
-    } });
-    if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
-    if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
-    const taskList = values.tasks ?? values.task;
-    if (!taskList || !values.labels || !values.out) throw new InputError(`train needs --task or --tasks, --labels and --out\n${USAGE}`);
-    const tasks = taskList.split(',');
-    for (const t of tasks) checkTask(t);
-    if (values.tasks && new Set(tasks).size !== tasks.length) throw new InputError(`--tasks names a task twice: '${values.tasks}'`);
-    const data = values.data ?? tasks.flatMap((t) => DEFAULT_DATASETS[t as keyof typeof DEFAULT_DATASETS]).join(',');
-    for (const id of data.split(',')) if (!tasks.includes(id.split('/')[0]!) && !existsSync(id)) throw new InputError(`--data ${id} is not a dataset of ${values.tasks ? '--tasks' : '--task'} ${taskList}`);
-    const num = (name: string, v: string | undefined, dflt: number, kind: 'int' | 'pos' | 'nonneg' = 'int') => {
-      if (v === undefined) return dflt;
-      const x = Number(v);
-      const ok = Number.isFinite(x) && (kind === 'nonneg' ? x >= 0 : x > 0) && (kind !== 'int' || Number.isInteger(x));
-      if (!ok) throw new InputError(`--${name} must be a ${kind === 'int' ? 'positive integer' : kind === 'pos' ? 'positive number' : 'non-negative number'}, got '${v}'`);
-      return x;
-    };
-    const base = num('width', values.width, DEFAULT_TRAIN.model.baseChannels);
-    const ema = num('ema-decay', values['ema-decay'], DEFAULT_TRAIN.emaDecay, 'pos');
-    if (ema >= 1) throw new InputError(`--ema-decay must be below 1, got '${values['ema-decay']}'`);
-    const config: TrainConfig = {
-      ...DEFAULT_TRAIN,
-      model: { ...DEFAULT_TRAIN.model, baseChannels: base },
-      steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
-      crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, 'pos'), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
-      coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,
-      // only a ddpm run records its objective, so flow runs keep their configuration (and --resume) as before
-      ...(values.objective === 'ddpm' ? { objective: 'ddpm' as const } : {}),
-    };
-    const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');
-    if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);
-    const replayRatio = num('replay-ratio', values['replay-ratio'], DEFAULT_CONTINUAL.replayRatio, 'nonneg');
-    if (replayRatio >= 1) throw new InputError(`--replay-ratio must be below 1, got '${values['replay-ratio']}'`);
-    const fisherScale = values['ewc-fisher-scale'] ?? 'global';
-    if (fisherScale !== 'global' && fisherScale !== 'tensor') throw new InputError(`--ewc-fisher-scale: expected global or tensor, got '${fisherScale}'`);
-    const continual: ContinualConfig | undefined = values.tasks ? {
-      tasks, stepsPerTask: config.steps,
-      ewcLambda: num('ewc-lambda', values['ewc-lambda'], DEFAULT_CONTINUAL.ewcLambda, 'nonneg'),
-      fisherSamples: num('fisher-samples', values['fisher-samples'], DEFAULT_CONTINUAL.fisherSamples),
-      // --replay-size is the whole buffer; each task's quota is an equal share of it
-      replayQuota: replaySize === 0 ? 0 : Math.max(1, Math.floor(replaySize / tasks.length)),
-      replayRatio,
-      // recorded only when not the default, so that runs from before the option still resume
-      ...(fisherScale === 'tensor' ? { fisherScale } : {}),
-    } : undefined;
-    if (!values.tasks) for (const k of ['ewc-lambda', 'ewc-fisher-scale', 'fisher-samples', 'replay-size', 'replay-ratio'] as const) if (values[k] !== undefined) throw new InputError(`--${k} applies to sequential training (--tasks)`);
-    useRuntime(await getNodeRuntime());
-    const trainer = await runTrain({ task: taskList, data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, continual, command: `fusionfm train ${rest.join(' ')}` }, progressPrinter());
-    console.log(`trained to step ${trainer.step}; model in ${values.out}/model.safetensors`);
-    (await getNodeRuntime()).destroy();
-    return;
-  }
-  if (cmd === 'pseudo-gt') {
-    await pseudoGtCommand(rest);
-    return;
-  }
-  if (cmd === 'demo') {
-    const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: 'out/demo' }, method: { type: 'string' }, checkpoint: { type: 'string' } } });
-    await runDemo(values.out!, { method: values.method, checkpoint: values.checkpoint });
-    return;
-  }
-  if (cmd === 'metrics') {
-    for (const m of METRICS.values()) console.log(`${m.id.padEnd(24)} ${m.higherIsBetter ? 'higher' : 'lower '} is better  ${m.description}`);
-    return;
-  }
-  throw new InputError(`${cmd ? `unknown command '${cmd}'` : 'no command'}\n${USAGE}`);
+    process.exit(code ?? 1);
+  });
 }
-
-/** node:util parseArgs rejects an unknown option or a missing value with a code, not an InputError */
-const isArgError = (e: unknown) => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
-
-main(process.argv.slice(2)).catch((e: Error) => {
-  const argv = process.argv.slice(2);
-  if (isArgError(e)) {
-    console.error(`fusionfm ${argv[0]}: ${e.message.split('. To specify')[0]}\n${usageOf(argv[0])}`);
-    process.exit(2);
-  }
-  console.error(e instanceof InputError ? `fusionfm: ${e.message}` : e);
-  process.exit(e instanceof InputError ? 2 : 1);
-});

@@ -1,14 +1,22 @@
 /** Renders progress: a bar with rate and ETA on a terminal, JSON lines otherwise (stderr). */
 import type { ProgressEvent, ProgressSink } from '../util/progress.js';
 
+/** Whether a stream is a terminal; for stderr, also when the launcher (main.ts) says its own stderr is one. */
+function terminal(stream: NodeJS.WriteStream): { tty: boolean; columns: number } {
+  if (stream.isTTY) return { tty: true, columns: stream.columns ?? 120 };
+  if (stream === process.stderr && process.env.FUSIONFM_STDERR_TTY === '1') return { tty: true, columns: Number(process.env.FUSIONFM_STDERR_COLUMNS) || 120 };
+  return { tty: false, columns: 120 };
+}
+
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): ProgressSink {
   const start = performance.now();
+  const { tty, columns } = terminal(stream);
   let lastDraw = 0;
   return (e: ProgressEvent) => {
     const elapsed = (performance.now() - start) / 1000;
     const rate = e.done / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (e.total - e.done) / rate : NaN;
-    if (!stream.isTTY) {
+    if (!tty) {
       stream.write(JSON.stringify({ ...e, elapsed_s: Number(elapsed.toFixed(2)), eta_s: Number.isFinite(eta) ? Number(eta.toFixed(1)) : null }) + '\n');
       return;
     }
@@ -19,7 +27,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): Pr
     const fill = Math.round((width * e.done) / Math.max(1, e.total));
     const vals = e.values ? Object.entries(e.values).map(([k, v]) => ` ${k} ${v.toPrecision(4)}`).join('') : '';
     const line = `${e.task} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${e.done}/${e.total} ${rate.toFixed(2)} it/s ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)}s` : '?'}${vals}${e.item ? ` ${e.item}` : ''}`;
-    stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1).padEnd(Math.min(stream.columns ?? 120, 120) - 1)}`);
+    stream.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns, 120) - 1)}`);
     if (e.done >= e.total) stream.write('\n');
   };
 }

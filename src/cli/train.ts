@@ -2,12 +2,13 @@
  * `fusionfm train`: flow-matching training of the velocity field on the train split of one or
  * more datasets (several tasks at once are sampled evenly by task).
  * The run directory holds model.safetensors (EMA weights, self-describing, what `fuse`
- * loads), state.safetensors + state.json (everything --resume needs), loss.svg and
- * samples/. Every file is replaced atomically, so an interrupted run leaves the last good
- * checkpoint in place.
+ * loads), state.safetensors (everything --resume needs: tensors, and step, data order and
+ * configuration in its header), state.json (a readable copy of that header), loss.svg,
+ * samples/ and run.lock while a run is alive. Every file is replaced atomically, so an
+ * interrupted run leaves the last good checkpoint in place.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseClassical } from '../fusion/classical/index.js';
 import { luminance } from '../fusion/colour.js';
@@ -16,7 +17,8 @@ import { ContinualTrainer, type ContinualConfig, type ContinualMeta } from '../f
 import { FlowTrainer, type TrainConfig, type TrainerMeta, type Triple } from '../fusion/flow/trainer.js';
 import type { HostTensor } from '../nn/safetensors.js';
 import { makeImage, type Image } from '../fusion/image.js';
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../io/checkpoint.js';
+import { loadSafetensors, removeStaleTemps, saveSafetensors, writeFileAtomic } from '../io/checkpoint.js';
+import { acquireRunLock } from '../io/run-lock.js';
 import { Dataset } from '../io/dataset.js';
 import { saveFlowModel } from '../io/flow-checkpoint.js';
 import { readImage, writePng } from '../io/image.js';
@@ -57,7 +59,8 @@ export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels'>): Pro
   const triples: Triple[] = [];
   for (const id of o.data.split(',').map((s) => s.trim()).filter(Boolean)) {
     const ds = new Dataset(id);
-    for (const p of ds.split('train')) {
+    // a folder that splits.json does not list (e.g. the user's own pairs) is all training data
+    for (const p of ds.split(ds.hasSplits() ? 'train' : 'all')) {
       const { a, b } = await ds.readPair(p);
       const l = await labelImage(ds, o.labels, p.name, a, b);
       if (l.width !== a.width || l.height !== a.height) throw new InputError(`${l.source}: label is ${l.width}x${l.height}, pair '${p.name}' is ${a.width}x${a.height}`);
@@ -100,9 +103,16 @@ interface Checkpointable {
   restore(tensors: Map<string, HostTensor>, meta: TrainerMeta & { continual?: ContinualMeta }, source: string): void;
 }
 
+/** The state file's format: tensors plus, in its header, everything else --resume needs (one atomic unit). */
+const STATE_FORMAT = 'fusionfm-train-state/2';
+
 export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise<FlowTrainer> {
-  const { triples, hash } = await loadTriples(o);
   mkdirSync(join(o.out, 'samples'), { recursive: true });
+  acquireRunLock(o.out, (m) => console.error(`fusionfm: note: ${m}`));
+  // we hold the lock, so any temp file here is a killed save's
+  const stale = [...removeStaleTemps(o.out), ...removeStaleTemps(join(o.out, 'samples'))];
+  if (stale.length) console.error(`fusionfm: note: removed ${stale.length} temp file(s) of an interrupted save in ${o.out}`);
+  const { triples, hash } = await loadTriples(o);
   const statePath = join(o.out, 'state.safetensors');
   const metaPath = join(o.out, 'state.json');
   let run: Checkpointable;
@@ -119,22 +129,29 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
   const trainer = run.trainer;
   const settings = { config: o.config, continual: o.continual ?? null };
   if (o.resume) {
-    if (!existsSync(metaPath) || !existsSync(statePath)) throw new InputError(`--resume: ${o.out} holds no state.json/state.safetensors to resume from`);
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-    if (JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null }) !== JSON.stringify(settings)) {
-      throw new InputError(`--resume: ${metaPath} was written with another configuration (${JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null })})`);
+    if (!existsSync(statePath)) throw new InputError(`--resume: ${o.out} holds no state.safetensors to resume from`);
+    const { tensors, metadata } = loadSafetensors(statePath);
+    if (metadata.format !== STATE_FORMAT || !metadata.state) {
+      throw new InputError(`--resume: ${statePath} is a ${metadata.format ?? 'unknown'} state, written before the training state became one file; its step cannot be checked against state.json, so it is not resumed (start the run again)`);
     }
-    if (meta.dataHash !== hash) throw new InputError(`--resume: the training data or labels changed since ${metaPath} was written (hash ${meta.dataHash} != ${hash})`);
-    run.restore(loadSafetensors(statePath).tensors, meta, statePath);
-  } else if (existsSync(metaPath)) {
-    throw new InputError(`${o.out} already holds a run (state.json); pass --resume to continue it or choose another --out`);
+    const meta = JSON.parse(metadata.state);
+    if (JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null }) !== JSON.stringify(settings)) {
+      throw new InputError(`--resume: ${statePath} was written with another configuration (${JSON.stringify({ config: meta.config, continual: meta.continualConfig ?? null })})`);
+    }
+    if (meta.dataHash !== hash) throw new InputError(`--resume: the training data or labels changed since ${statePath} was written (hash ${meta.dataHash} != ${hash})`);
+    run.restore(tensors, meta, statePath);
+  } else if (existsSync(statePath) || existsSync(metaPath)) {
+    throw new InputError(`${o.out} already holds a run (state.safetensors); pass --resume to continue it or choose another --out`);
   }
   const sample = triples[0]!;
   const tasksSoFar = () => (o.continual ? o.continual.tasks.slice(0, Math.max(1, Math.ceil(trainer.step / o.continual.stepsPerTask))) : o.task.split(','));
   const save = async () => {
     const st = await run.state();
-    saveSafetensors(statePath, st.tensors, { format: 'fusionfm-train-state/1' });
-    writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify({ ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command }, null, 1)));
+    const meta = { ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command };
+    // weights, moments, step and data order land in one rename: no kill can pair one step's weights with another's metadata
+    saveSafetensors(statePath, st.tensors, { format: STATE_FORMAT, state: JSON.stringify(meta) });
+    // a copy for people (and scripts) to read; --resume never reads it
+    writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(meta, null, 1)));
     const ema = new Map([...st.tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
     saveFlowModel(join(o.out, 'model.safetensors'), ema, {
       tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
@@ -153,8 +170,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
       // after consolidation: the state now carries this task's penalty; keep this task's model too
       await save();
       const dst = join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`);
-      copyFileSync(join(o.out, 'model.safetensors'), `${dst}.tmp`);
-      renameSync(`${dst}.tmp`, dst);
+      writeFileAtomic(dst, readFileSync(join(o.out, 'model.safetensors')));
     });
   } else {
     await trainer.run(o.config.steps, progress, onStep);

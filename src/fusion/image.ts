@@ -10,6 +10,8 @@ export interface Image {
   bitDepth: number;
   /** where it came from, for error messages */
   source?: string;
+  /** the file had an alpha channel that was not fully opaque; fusion ignores alpha, so it was dropped */
+  alphaDropped?: boolean;
 }
 
 export function imageName(img: Image): string {

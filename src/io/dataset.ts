@@ -62,20 +62,53 @@ export function parseCsv(text: string, source: string): Record<string, string>[]
   });
 }
 
+const TASK_NAMES = ['ivf', 'mif', 'mef', 'mff'] as const;
+const IMAGE_EXT = /\.(png|jpe?g)$/i;
+
+function isDir(p: string): boolean {
+  return existsSync(p) && statSync(p).isDirectory();
+}
+
+/** Pairs of a plain folder: a/<name>.<ext> with b/<name>.<ext> (any image extension on each side). */
+function plainPairs(dir: string): PairEntry[] {
+  const byName = (side: string) => new Map(readdirSync(join(dir, side)).filter((f) => IMAGE_EXT.test(f)).map((f) => [f.replace(IMAGE_EXT, ''), f]));
+  const a = byName('a');
+  const b = byName('b');
+  const pairs = [...a.keys()].filter((n) => b.has(n)).sort().map((n) => ({ name: n, a: `a/${a.get(n)}`, b: `b/${b.get(n)}` }));
+  if (!pairs.length) throw new InputError(`${dir}: no pairs (a/ and b/ hold no images of the same name; expected e.g. a/01.png with b/01.png)`);
+  return pairs;
+}
+
 export class Dataset {
   readonly dir: string;
-  readonly pairs: PairEntry[];
+  readonly pairs!: PairEntry[];
 
   /** `id` is "<task>/<dataset>", e.g. "ivf/VIFB"; or pass an absolute directory. */
   constructor(readonly id: string, readonly root = dataRoot()) {
     this.dir = existsSync(id) && statSync(id).isDirectory() ? resolve(id) : join(root, id);
     const csv = join(this.dir, 'pairs.csv');
-    if (!existsSync(csv)) throw new InputError(`${this.dir}: no pairs.csv (expected a dataset folder with pairs.csv, a/ and b/)`);
+    if (!existsSync(csv) && isDir(join(this.dir, 'a')) && isDir(join(this.dir, 'b'))) {
+      this.pairs = plainPairs(this.dir);
+      return;
+    }
+    if (!existsSync(csv)) throw new InputError(`${this.dir}: no pairs.csv, and no a/ and b/ folders (expected a dataset folder with pairs.csv, or a/ and b/ holding same-named images)`);
     this.pairs = parseCsv(readFileSync(csv, 'utf8'), csv).map((r) => {
       if (!r.name || !r.a || !r.b) throw new InputError(`${csv}: rows need name, a and b columns`);
       return { name: r.name, a: r.a, b: r.b };
     });
     if (!this.pairs.length) throw new InputError(`${csv}: no pairs listed`);
+  }
+
+  /** Whether splits.json names this dataset's train/test pairs. */
+  hasSplits(): boolean {
+    const path = join(this.root, 'splits.json');
+    return existsSync(path) && JSON.parse(readFileSync(path, 'utf8')).splits?.[this.id] !== undefined;
+  }
+
+  /** The task a dataset belongs to, read from its id or folder path (…/<task>/<dataset>), or null. */
+  task(): string | null {
+    const parts = [...this.id.split(/[\\/]/), ...this.dir.split(/[\\/]/).slice(-2)];
+    return parts.find((p) => (TASK_NAMES as readonly string[]).includes(p)) ?? null;
   }
 
   /** Pair names of a split from splits.json ('all' for every pair). */

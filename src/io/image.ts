@@ -29,7 +29,7 @@ function decodePng(bytes: Uint8Array, name: string): Image {
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { skipRescale: true });
   } catch (e) {
-    throw new InputError(`${name}: corrupt or truncated PNG (${(e as Error).message})`);
+    throw new InputError(`${name}: cannot read this PNG: ${pngProblem((e as Error).message)}`);
   }
   const { width, height } = png;
   const depth = (png as unknown as { depth: number }).depth ?? 8;
@@ -47,7 +47,31 @@ function decodePng(bytes: Uint8Array, name: string): Image {
     for (let i = 0; i < n; i++) p[i] = data[i * 4 + c]! / scale;
     return p;
   });
-  return makeImage(width, height, planes, bitDepth, name);
+  const img = makeImage(width, height, planes, bitDepth, name);
+  if (colorType === 4 || colorType === 6 || colorType === 3) {
+    for (let i = 0; i < n; i++) if (data[i * 4 + 3]! < max) {
+      img.alphaDropped = true;
+      break;
+    }
+  }
+  return img;
+}
+
+/** What a pngjs (or zlib) error means, in our words: the file is what is wrong, not the decoder. */
+function pngProblem(message: string): string {
+  // pngjs says 'unrecognised content at end of stream' for damaged data (a flipped checksum too): test it before 'end of'
+  if (/unrecognised content|crc|header check|invalid (distance|code|block|stored|literal)|zlib|inflate/i.test(message)) return 'its data is damaged (a chunk does not decode, or its checksum does not match)';
+  if (/waiti?ng on finished stream|unexpected end|end of (input|file)|truncat|premature/i.test(message)) return 'the file ends early (truncated, or not completely copied)';
+  if (/signature/i.test(message)) return 'it does not start like a PNG file';
+  if (/unsupported|not supported|interlace|bit depth|color ?type/i.test(message)) return 'it uses a PNG variant fusionfm cannot decode';
+  return 'the file is damaged';
+}
+
+/** What a JPEG decoder's error means, in our words. */
+function jpegProblem(message: string): string {
+  if (/premature|truncat|end of (file|data|input)|unexpected end|eof/i.test(message)) return 'the file ends early (truncated, or not completely copied)';
+  if (/unsupported|not supported|arithmetic|lossless/i.test(message)) return 'it uses a JPEG variant fusionfm cannot decode';
+  return 'its data is damaged';
 }
 
 type Sharp = typeof import('sharp');
@@ -83,7 +107,7 @@ async function decodeJpegLibjpeg(bytes: Uint8Array, name: string): Promise<Image
     // ignoreIcc: pixels as stored, like MATLAB, PIL and OpenCV (no conversion through an embedded profile)
     out = await sharp(bytes, { failOn: 'truncated', ignoreIcc: true }).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new InputError(`${name}: corrupt or truncated JPEG (${(e as Error).message})`);
+    throw new InputError(`${name}: cannot read this JPEG: ${jpegProblem((e as Error).message)}`);
   }
   const { width, height, channels } = out.info;
   const n = width * height;
@@ -100,7 +124,7 @@ function decodeJpeg(bytes: Uint8Array, name: string): Image {
   try {
     raw = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 2048, maxResolutionInMP: 400 });
   } catch (e) {
-    throw new InputError(`${name}: corrupt or truncated JPEG (${(e as Error).message})`);
+    throw new InputError(`${name}: cannot read this JPEG: ${jpegProblem((e as Error).message)}`);
   }
   const { width, height, data } = raw;
   const n = width * height;
@@ -118,16 +142,63 @@ export async function readImage(path: string): Promise<Image> {
   return decodeImage(new Uint8Array(readFileSync(path)), path);
 }
 
-/** 8-bit PNG (grey or RGB); values are clamped to [0, 1] and rounded. NaN is an error, not a black pixel. */
+/** 8-bit PNG (grey or RGB), or 16-bit when the image says bitDepth 16; values are clamped to [0, 1] and rounded. NaN is an error, not a black pixel. */
 export function encodePng(img: Image): Uint8Array {
   const { width, height } = img;
-  const png = new PNG({ width, height, colorType: img.planes.length === 1 ? 0 : 2, inputColorType: 6, inputHasAlpha: true });
+  const colorType = img.planes.length === 1 ? 0 : 2;
+  if (img.bitDepth === 16) return encodePng16(img, colorType);
+  const png = new PNG({ width, height, colorType, inputColorType: 6, inputHasAlpha: true });
   png.data.set(toRgba8(img));
-  return new Uint8Array(PNG.sync.write(png, { colorType: img.planes.length === 1 ? 0 : 2 }));
+  return new Uint8Array(PNG.sync.write(png, { colorType }));
+}
+
+function encodePng16(img: Image, colorType: 0 | 2): Uint8Array {
+  const { width, height, planes } = img;
+  const n = width * height;
+  const c = planes.length;
+  const samples = new Uint16Array(n * c);
+  for (let k = 0; k < c; k++) {
+    const p = planes[k]!;
+    for (let i = 0; i < n; i++) {
+      const v = p[i]!;
+      if (Number.isNaN(v)) throw new InputError(`${img.source ?? 'image'}: pixel ${i % width},${Math.floor(i / width)} is NaN; refusing to write it`);
+      samples[i * c + k] = Math.round(Math.min(1, Math.max(0, v)) * 65535);
+    }
+  }
+  // pngjs takes 16-bit samples in the platform's order when input and output colour types agree
+  const png = new PNG({ width, height, bitDepth: 16, colorType, inputColorType: colorType, inputHasAlpha: false });
+  png.data = Buffer.from(samples.buffer);
+  return new Uint8Array(PNG.sync.write(png, { bitDepth: 16, colorType, inputColorType: colorType, inputHasAlpha: false }));
+}
+
+/** Baseline JPEG (8-bit; quality 95) through jpeg-js's encoder. */
+export function encodeJpeg(img: Image, quality = 95): Uint8Array {
+  const data = toRgba8(img);
+  const out = jpeg.encode({ data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width: img.width, height: img.height }, quality);
+  return new Uint8Array(out.data);
+}
+
+/** The output formats, by file extension. */
+export const OUTPUT_FORMATS = { '.png': 'PNG', '.jpg': 'JPEG', '.jpeg': 'JPEG' } as const;
+
+/** The format a path's extension asks for, or an error naming the formats supported. */
+export function outputFormat(path: string, arg = 'output'): 'PNG' | 'JPEG' {
+  const m = /\.[^./\\]+$/.exec(path);
+  const ext = (m?.[0] ?? '').toLowerCase() as keyof typeof OUTPUT_FORMATS;
+  const f = OUTPUT_FORMATS[ext];
+  if (!f) throw new InputError(`${arg} ${path}: ${m ? `'${m[0]}' is not a format fusionfm writes` : 'no file extension'}; name the file .png (8 or 16 bit) or .jpg/.jpeg (8 bit)`);
+  return f;
 }
 
 /** Writes a PNG atomically; refuses to replace an existing file unless overwrite is set. */
 export function writePng(path: string, img: Image, opts: { overwrite?: boolean } = {}): void {
   if (!opts.overwrite && existsSync(path)) throw new InputError(`${path}: output exists; pass --overwrite (or choose another path) to replace it`);
   writeFileAtomic(path, encodePng(img));
+}
+
+/** Writes PNG or JPEG as the extension says, atomically; refuses to replace an existing file unless overwrite is set. */
+export function writeImage(path: string, img: Image, opts: { overwrite?: boolean } = {}): void {
+  const format = outputFormat(path);
+  if (!opts.overwrite && existsSync(path)) throw new InputError(`${path}: output exists; pass --overwrite (or choose another path) to replace it`);
+  writeFileAtomic(path, format === 'PNG' ? encodePng(img) : encodeJpeg(img));
 }

@@ -57,7 +57,7 @@ export async function estimateFisher(params: Parameter[], n: number, lossOf: (i:
  * Why 'tensor' exists: in a net with group norms most weights are scale-invariant, and their
  * squared gradients are orders of magnitude below those of the unnormalised input and output
  * convolutions, so the global scale puts almost all of the penalty on those few layers
- * (bench/continual-fisher.ts measures it: half the mass in 31 of 171,817 parameters).
+ * (bench/continual/continual-fisher.ts measures it: half the mass in 31 of 171,817 parameters).
  */
 export type FisherScale = 'global' | 'tensor';
 

@@ -12,7 +12,7 @@ export interface AdamWOptions {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
-  /** clip the global gradient norm to this value (reads one number back per step) */
+  /** clip the global gradient norm to this value (the norm is read back every step either way) */
   clipNorm?: number;
 }
 
@@ -57,16 +57,17 @@ export class AdamW {
     return Math.sqrt(total);
   }
 
-  /** Applies one update from the accumulated gradients; returns the gradient norm when clipping. */
-  async step(): Promise<number | undefined> {
+  /**
+   * Applies one update from the accumulated gradients; returns the gradient norm. The norm is
+   * read back every step, with or without clipping: one NaN or infinite gradient would otherwise
+   * turn every weight into NaN, silently. Such a step is refused (an error naming the step) and
+   * leaves the weights, moments and step count as they were.
+   */
+  async step(): Promise<number> {
+    const norm = await this.gradNorm();
+    if (!Number.isFinite(norm)) throw new Error(`AdamW: gradient norm is ${norm} at step ${this.stepCount + 1}; refusing to update the weights`);
     this.stepCount++;
-    let scale = 1;
-    let norm: number | undefined;
-    if (this.clipNorm !== undefined) {
-      norm = await this.gradNorm();
-      if (!Number.isFinite(norm)) throw new Error(`AdamW: gradient norm is ${norm} at step ${this.stepCount}; refusing to update the weights`);
-      if (norm > this.clipNorm) scale = this.clipNorm / norm;
-    }
+    const scale = this.clipNorm !== undefined && norm > this.clipNorm ? this.clipNorm / norm : 1;
     for (const p of this.params) {
       if (!p.grad) continue;
       const [m, v] = this.moments(p);

@@ -31,5 +31,5 @@ export function loadStateDict(m: Module, state: Map<string, HostTensor>, source 
     const extra = [...state.keys()].filter((k) => !known.has(k));
     if (extra.length) throw new InputError(`${source}: unexpected parameters ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''} (different architecture?)`);
   }
-  for (const [name, p] of params) p.rt.upload(p.storage, state.get(name)!.data);
+  for (const [name, p] of params) p.write(state.get(name)!.data);
 }

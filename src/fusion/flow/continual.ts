@@ -35,7 +35,7 @@ export interface ContinualConfig {
   fisherScale?: FisherScale;
 }
 
-// lambda 0.01: the best validation ACC on held-out training pairs (bench/continual-select.ts,
+// lambda 0.01: the best validation ACC on held-out training pairs (bench/continual/continual-select.ts,
 // bench/results/continual/lambda-selection), and with the shipped net the best test BWT of the main variants
 export const DEFAULT_CONTINUAL: Omit<ContinualConfig, 'tasks'> = { stepsPerTask: 500, ewcLambda: 0.01, fisherSamples: 64, replayQuota: 64, replayRatio: 0.25 };
 

@@ -201,10 +201,10 @@ export class FlowTrainer {
     const named = this.net.namedParameters();
     const o = this.opt.state();
     named.forEach(([name, p], i) => {
-      const put = (key: string, dst: { storage: import('../../gpu/runtime.js').Storage; shape: readonly number[] }) => {
+      const put = (key: string, dst: Tensor) => {
         const t = tensors.get(key);
         if (!t || t.shape.length !== dst.shape.length || t.shape.some((d, k) => d !== dst.shape[k])) throw new InputError(`${source}: '${key}' is missing or has another shape (checkpoint of another architecture?)`);
-        p.rt.upload(dst.storage, t.data);
+        dst.write(t.data);
       };
       put(name, p);
       put(`ema.${name}`, this.ema.shadow[i]!);

@@ -1,5 +1,5 @@
 /**
- * Our U-Net against a PyTorch reference of the same network (bench/torch_unet.py) with the same
+ * Our U-Net against a PyTorch reference of the same network (bench/engine/torch_unet.py) with the same
  * weights and input, checked to compute the same output, each timed on its own device: ours on
  * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores; and the
  * same network exported by PyTorch to ONNX, run by ONNX Runtime's WASM build (onnxruntime-web
@@ -11,22 +11,22 @@
  * python3 (or $PYTHON) has torch (Debian: apt-get install python3-torch, then PYTHON=/usr/bin/python3
  * where another python3 comes first on the PATH; the GPU machine's own PyTorch).
  *
- *   node dist/bench/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
+ *   node dist/bench/engine/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { randn } from '../src/autograd/create.js';
-import type { Tensor } from '../src/autograd/tensor.js';
-import { noGrad, tidy, useRuntime } from '../src/autograd/tensor.js';
-import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
-import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../src/io/provenance.js';
-import { withInitSeed } from '../src/nn/module.js';
-import { encodeSafetensors, type HostTensor } from '../src/nn/safetensors.js';
-import { UNet } from '../src/nn/unet.js';
+import { randn } from '../../src/autograd/create.js';
+import type { Tensor } from '../../src/autograd/tensor.js';
+import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
+import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { withInitSeed } from '../../src/nn/module.js';
+import { encodeSafetensors, type HostTensor } from '../../src/nn/safetensors.js';
+import { UNet } from '../../src/nn/unet.js';
 import { interleaved } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
@@ -55,7 +55,7 @@ for (const c of cases) {
   writeFileSync(join(dir, 'output.f32'), want);
   const { ours } = await interleaved({ ours: async () => { tidy(() => { noGrad(() => c.net.forward(x, t)); }); await rt.sync(); } }, { warmup: 1, rounds });
   const onnx = join(dir, 'net.onnx');
-  const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
+  const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/engine/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
   const tolerance = 1e-3 * Math.max(1, torch.output_scale);
   if (!(torch.max_abs_diff <= tolerance)) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
   records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
@@ -101,6 +101,6 @@ async function optionalImport<T>(name: string): Promise<T | null> {
 const commit = gitCommit();
 const out = values.out ?? `bench/results/torch-peer-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, command: `node dist/bench/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, command: `node dist/bench/engine/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

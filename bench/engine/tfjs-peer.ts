@@ -6,11 +6,11 @@
  */
 import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
-import type { UNet } from '../src/nn/unet.js';
-import type { ResBlock, SelfAttention2d } from '../src/nn/blocks.js';
-import type { Conv2d, GroupNorm } from '../src/nn/layers.js';
-import { sinusoidalEmbedding } from '../src/nn/blocks.js';
-import { gpuWait } from '../src/gpu/wait.js';
+import type { UNet } from '../../src/nn/unet.js';
+import type { ResBlock, SelfAttention2d } from '../../src/nn/blocks.js';
+import type { Conv2d, GroupNorm } from '../../src/nn/layers.js';
+import { sinusoidalEmbedding } from '../../src/nn/blocks.js';
+import { gpuWait } from '../../src/gpu/wait.js';
 
 export interface TfPeer {
   tf: typeof TF;

@@ -1,16 +1,16 @@
 /**
  * How waiting for the GPU affects throughput: dawn.node's own polling (spins a core through
  * setImmediate) against our hybrid wait (spin 0.5 ms, then 1 ms timer ticks), interleaved.
- *   node dist/bench/wait.js [--out file.json]
+ *   node dist/bench/engine/wait.js [--out file.json]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { randn } from '../src/autograd/create.js';
-import { conv2d } from '../src/kernels/conv2d.js';
-import { fillConstant } from '../src/kernels/fill.js';
-import { useRuntime } from '../src/autograd/tensor.js';
-import { createNodeRuntime } from '../src/gpu/node-device.js';
-import { setWaitMode, type WaitMode } from '../src/gpu/wait.js';
+import { randn } from '../../src/autograd/create.js';
+import { conv2d } from '../../src/kernels/conv2d.js';
+import { fillConstant } from '../../src/kernels/fill.js';
+import { useRuntime } from '../../src/autograd/tensor.js';
+import { createNodeRuntime } from '../../src/gpu/node-device.js';
+import { setWaitMode, type WaitMode } from '../../src/gpu/wait.js';
 import { interleaved } from './timing.js';
 
 const rt = await createNodeRuntime();

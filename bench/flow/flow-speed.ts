@@ -4,22 +4,22 @@
  * network with tiling + colour), for the default velocity net; plus its parameter count and
  * FLOPs per megapixel. Medians after warm-up.
  *
- *   node dist/bench/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--tiles portable|device]
+ *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--tiles portable|device]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useRuntime } from '../src/autograd/tensor.js';
-import { fuseImages, WEBGPU_BASELINE_BINDING_BYTES } from '../src/fusion/flow/fuse.js';
-import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
-import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../src/fusion/flow/trainer.js';
-import { makeImage } from '../src/fusion/image.js';
-import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { loadFlowModel } from '../src/io/flow-checkpoint.js';
-import { adapterSlug, gitCommit } from '../src/io/provenance.js';
-import { syntheticPlane as texture } from '../src/util/synthetic.js';
-import { withInitSeed } from '../src/nn/module.js';
-import { summarize } from './timing.js';
+import { useRuntime } from '../../src/autograd/tensor.js';
+import { fuseImages, WEBGPU_BASELINE_BINDING_BYTES } from '../../src/fusion/flow/fuse.js';
+import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
+import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../../src/fusion/flow/trainer.js';
+import { makeImage } from '../../src/fusion/image.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
+import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { syntheticPlane as texture } from '../../src/util/synthetic.js';
+import { withInitSeed } from '../../src/nn/module.js';
+import { summarize } from '../engine/timing.js';
 
 const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, tiles: { type: 'string', default: 'portable' } } });
 if (values.tiles !== 'portable' && values.tiles !== 'device') throw new Error(`--tiles: expected portable or device, got ${values.tiles}`);
@@ -59,7 +59,7 @@ const fuse = summarize(fuseMs);
 const side = net.maxSide((tiles === 'device' ? rt.maxBindingBytes : Math.min(rt.maxBindingBytes, WEBGPU_BASELINE_BINDING_BYTES)) / 2);
 const commit = gitCommit();
 const result = {
-  bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow-speed.js ${process.argv.slice(2).join(' ')}`,
+  bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
   fuse_640x480_one_step: { ...fuse, tiles_mode: tiles, tile_side: side, tiles: Math.ceil((W - 32) / (side - 32)) * Math.ceil((H - 32) / (side - 32)) },

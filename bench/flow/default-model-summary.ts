@@ -1,9 +1,9 @@
 /**
- * One table over the test splits that bench/default-model.sh scored: per dataset, the task
+ * One table over the test splits that bench/flow/default-model.sh scored: per dataset, the task
  * composite of each FusionFM model and of the best classical fuser, and per task the mean over
  * its datasets' pairs (MIF: three medical sets).
  *
- *   node dist/bench/default-model-summary.js [--root bench/results/default-model]
+ *   node dist/bench/flow/default-model-summary.js [--root bench/results/default-model]
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ interface FlowResults { dataset: string; pairs: number; of_pairs: number; adapte
 
 const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
 const root = values.root!;
-if (!existsSync(root)) throw new Error(`--root ${root}: not found (run bench/default-model.sh first)`);
+if (!existsSync(root)) throw new Error(`--root ${root}: not found (run bench/flow/default-model.sh first)`);
 const results: FlowResults[] = [];
 for (const task of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory())) {
   for (const set of readdirSync(join(root, task.name), { withFileTypes: true }).filter((d) => d.isDirectory())) {

@@ -1,22 +1,22 @@
 /**
  * What a CPU-only user gives up or gains: the same U-Net forward (128x128, 3->32->64->128, as in
- * bench/kernels.ts, and FusionFM's default velocity net on one 176 px fusion tile) on our engine over the
+ * bench/engine/kernels.ts, and FusionFM's default velocity net on one 176 px fusion tile) on our engine over the
  * software GPU (lavapipe) against TensorFlow.js's WASM backend (SIMD) on the same cores, the
  * TF.js model rebuilt from our module tree with our weights and checked to compute the same
  * function first. Interleaved rounds, medians.
  *
- *   node dist/bench/cpu-peers.js [--rounds 5] [--out bench/results/cpu-peers-<adapter>.json]
+ *   node dist/bench/engine/cpu-peers.js [--rounds 5] [--out bench/results/cpu-peers-<adapter>.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { randn } from '../src/autograd/create.js';
-import { noGrad, tidy, useRuntime } from '../src/autograd/tensor.js';
-import { DEFAULT_VELOCITY, VelocityNet } from '../src/fusion/flow/model.js';
-import { createNodeRuntime } from '../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../src/io/provenance.js';
-import { withInitSeed } from '../src/nn/module.js';
-import { UNet, type UNetConfig } from '../src/nn/unet.js';
+import { randn } from '../../src/autograd/create.js';
+import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
+import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
+import { createNodeRuntime } from '../../src/gpu/node-device.js';
+import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { withInitSeed } from '../../src/nn/module.js';
+import { UNet, type UNetConfig } from '../../src/nn/unet.js';
 import { mirrorUNet, toNHWC } from './tfjs-peer.js';
 import { interleaved } from './timing.js';
 
@@ -61,6 +61,6 @@ for (const c of cases) {
 const commit = gitCommit();
 const out = values.out ?? `bench/results/cpu-peers-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, command: `node dist/bench/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, command: `node dist/bench/engine/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

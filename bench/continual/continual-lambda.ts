@@ -1,5 +1,5 @@
 /**
- * Choosing the EWC lambda of EWC + replay on validation pairs (bench/continual.ts --val-pairs):
+ * Choosing the EWC lambda of EWC + replay on validation pairs (bench/continual/continual.ts --val-pairs):
  * among the EWC + replay settings that share replay's buffer and differ only in lambda, the one
  * with the best mean validation ACC over the seeds that every setting ran. ACC (the final
  * average quality over all tasks) is the rule because it is what a user of the four-task model
@@ -20,7 +20,7 @@ function lambdaFamily(r: ContinualResults): VariantResult[] {
 
 /** Mean ACC and BWT per setting of the family over the seeds all of them ran; the lambda (> 0) of the best ACC, the smaller on a tie. */
 export function chooseLambda(val: ContinualResults): LambdaChoice {
-  if (val.split !== 'validation') throw new Error(`${val.command}: not scored on validation pairs (run bench/continual.ts with --val-pairs); choosing on the test split is what this avoids`);
+  if (val.split !== 'validation') throw new Error(`${val.command}: not scored on validation pairs (run bench/continual/continual.ts with --val-pairs); choosing on the test split is what this avoids`);
   const family = lambdaFamily(val);
   const names = [...new Set(family.map((v) => v.variant))];
   const seedsOf = (name: string) => new Set(family.filter((v) => v.variant === name).map((v) => v.seed ?? 1));

@@ -45,5 +45,5 @@ for (const d of readdirSync(dir).sort()) {
   const rows = readFileSync(p, 'utf8').trim().split('\n').map((l) => l.split(','));
   lines.push('', `## c x alpha sweep: ${d}`, '', `| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`));
 }
-lines.push('', 'Command: `bash bench/pseudo-gt.sh` (per dataset: `fusionfm pseudo-gt --task <t> --data <task/dataset> --split train --sweep-c 0.3,0.5,0.7,0.9 --sweep-alpha 0.25,0.5,1,2,4`).', '');
+lines.push('', 'Command: `bash bench/eval/pseudo-gt.sh` (per dataset: `fusionfm pseudo-gt --task <t> --data <task/dataset> --split train --sweep-c 0.3,0.5,0.7,0.9 --sweep-alpha 0.25,0.5,1,2,4`).', '');
 console.log(lines.join('\n'));

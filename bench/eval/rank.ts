@@ -1,11 +1,11 @@
 /**
  * Ranks every method of an eval mean.csv per metric (1 = best, using each metric's direction)
  * and prints a Markdown table with the classical fusers' ranks and their mean rank.
- *   node dist/bench/rank.js <mean.csv>
+ *   node dist/bench/eval/rank.js <mean.csv>
  */
 import { readFileSync } from 'node:fs';
-import { getMetric } from '../src/fusion/metrics/index.js';
-import { parseCsv } from '../src/io/dataset.js';
+import { getMetric } from '../../src/fusion/metrics/index.js';
+import { parseCsv } from '../../src/io/dataset.js';
 
 const path = process.argv[2]!;
 const rows = parseCsv(readFileSync(path, 'utf8'), path);

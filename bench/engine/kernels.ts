@@ -10,16 +10,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
-import { conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
-import { randn } from '../src/autograd/create.js';
-import { conv2d, groupNorm, matmul, mseLoss, softmax } from '../src/autograd/ops.js';
-import { backward } from '../src/autograd/backward.js';
-import { noGrad, scope, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
-import { createNodeRuntime } from '../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../src/io/provenance.js';
-import { withInitSeed } from '../src/nn/module.js';
-import { UNet, type UNetConfig } from '../src/nn/unet.js';
-import { AdamW } from '../src/nn/optim.js';
+import { conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
+import { randn } from '../../src/autograd/create.js';
+import { conv2d, groupNorm, matmul, mseLoss, softmax } from '../../src/autograd/ops.js';
+import { backward } from '../../src/autograd/backward.js';
+import { noGrad, scope, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor.js';
+import { createNodeRuntime } from '../../src/gpu/node-device.js';
+import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { withInitSeed } from '../../src/nn/module.js';
+import { UNet, type UNetConfig } from '../../src/nn/unet.js';
+import { AdamW } from '../../src/nn/optim.js';
 import { loadTfGradients, loadTfPeer, mirrorUNet, toHWIO, toNHWC } from './tfjs-peer.js';
 import { interleaved, round } from './timing.js';
 
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), command: `node dist/bench/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), command: `node dist/bench/engine/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
   console.log(`wrote ${out} (${records.length} records, adapter ${adapter})`);
   rt.destroy();
 }

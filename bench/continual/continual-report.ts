@@ -1,7 +1,7 @@
 /**
  * The continual study's report: results.json, results.md (R matrices, ACC/BWT/FWT) and
  * tradeoff.svg (BWT against final average quality, one point per variant, the sweeps joined),
- * from one run of bench/continual.ts or several merged by bench/continual-merge.ts. Runs of
+ * from one run of bench/continual/continual.ts or several merged by bench/continual/continual-merge.ts. Runs of
  * several seeds are summarised per variant as the mean and the range over seeds: the range is
  * the noise a difference between variants has to exceed.
  */
@@ -58,7 +58,7 @@ export function seedSummary(r: ContinualResults): { variant: string; group: stri
 }
 
 /**
- * Merges results of several processes (bench/continual.ts --only, possibly different --seed):
+ * Merges results of several processes (bench/continual/continual.ts --only, possibly different --seed):
  * the same adapter (or, with mixedAdapters, one adapter per seed, named per seed), budget and training setting but the seed; runs of one seed must agree on the
  * untrained scores, and on R where they ran the same variant (kept once); each seed's single-task references come from the run of that seed that made
  * them; variants keep the study's order, seeds ascending.

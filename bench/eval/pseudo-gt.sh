@@ -3,10 +3,10 @@
 # shared dataset, with the c x alpha sweep; the sweep's best setting writes the labels.
 # Labels go to runs/labels/<task>/<dataset>/ (what `fusionfm train --labels` reads); the
 # tables and reports are copied to bench/results/pseudo-gt/<task>-<dataset>/.
-# Usage: bash bench/pseudo-gt.sh [dataset ...]   (default: all six; two run at a time)
-#        SWEEP_C=0.3,0.7 SWEEP_ALPHA=0.25,1 bash bench/pseudo-gt.sh ...   (a smaller grid)
+# Usage: bash bench/eval/pseudo-gt.sh [dataset ...]   (default: all six; two run at a time)
+#        SWEEP_C=0.3,0.7 SWEEP_ALPHA=0.25,1 bash bench/eval/pseudo-gt.sh ...   (a smaller grid)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 cli="node dist/src/cli/main.js"
 sets=("$@")
 [ ${#sets[@]} -eq 0 ] && sets=(ivf/VIFB mef/MEFB mff/Lytro mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT)
@@ -24,5 +24,5 @@ for ((i = 0; i < ${#sets[@]}; i += 2)); do
   [ $((i + 1)) -lt ${#sets[@]} ] && one "${sets[i + 1]}" &
   wait
 done
-node dist/bench/pseudo-gt-table.js > bench/results/pseudo-gt/summary.md
+node dist/bench/eval/pseudo-gt-table.js > bench/results/pseudo-gt/summary.md
 cat bench/results/pseudo-gt/summary.md

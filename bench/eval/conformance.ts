@@ -14,12 +14,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collapseGrey, levels255, type Image } from '../src/fusion/image.js';
-import { mefSsim } from '../src/fusion/metrics/mefssim.js';
-import { plane, rgb2gray } from '../src/fusion/metrics/plane.js';
-import { mefbSpatialFrequency, VIFB_METRICS, type MetricInput } from '../src/fusion/metrics/vifb.js';
-import { Dataset, dataRoot, hasData } from '../src/io/dataset.js';
-import { jpegDecoder, readImage } from '../src/io/image.js';
+import { collapseGrey, levels255, type Image } from '../../src/fusion/image.js';
+import { mefSsim } from '../../src/fusion/metrics/mefssim.js';
+import { plane, rgb2gray } from '../../src/fusion/metrics/plane.js';
+import { mefbSpatialFrequency, VIFB_METRICS, type MetricInput } from '../../src/fusion/metrics/vifb.js';
+import { Dataset, dataRoot, hasData } from '../../src/io/dataset.js';
+import { jpegDecoder, readImage } from '../../src/io/image.js';
 
 interface Cell {
   dataset: string;

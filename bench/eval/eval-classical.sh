@@ -3,7 +3,7 @@
 # published methods. Outputs under bench/results/eval/ (mean.csv, per_image.csv, report.html)
 # and bench/results/vifb-test-ranking.md. Needs ../shared/data (or FUSIONFM_DATA) and a build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 cli="node dist/src/cli/main.js"
 out=bench/results/eval
 mkdir -p "$out"
@@ -15,5 +15,5 @@ done
 vifb="Cross_entropy,EN,MI,PSNR,AG,Edge_intensity,Qabf,SD,SF,RMSE,SSIM,Qcb,Qcv"
 $cli eval --data ivf/VIFB --split test --methods all,classical --metrics "$vifb" --convention vifb \
   --out "$out/ivf-VIFB-test-all" --overwrite 2>/dev/null
-node dist/bench/rank.js "$out/ivf-VIFB-test-all/mean.csv" > bench/results/vifb-test-ranking.md
+node dist/bench/eval/rank.js "$out/ivf-VIFB-test-all/mean.csv" > bench/results/vifb-test-ranking.md
 cat bench/results/vifb-test-ranking.md

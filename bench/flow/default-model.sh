@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The bundled four-task checkpoint on every shared test split at full size, one Euler step,
 # against the classical fusers, scored by the task composite over each pair's candidate pool
-# (bench/flow-ivf.ts per dataset), then one summary table (bench/default-model-summary.ts).
-#   bash bench/default-model.sh                      -> bench/results/default-model/
-#   COMPARE=lambda1=old.safetensors bash bench/default-model.sh   (another checkpoint beside it)
+# (bench/flow/flow-ivf.ts per dataset), then one summary table (bench/flow/default-model-summary.ts).
+#   bash bench/flow/default-model.sh                      -> bench/results/default-model/
+#   COMPARE=lambda1=old.safetensors bash bench/flow/default-model.sh   (another checkpoint beside it)
 # The pool bounds are cached in runs/bounds/ (computing them is most of a first run's CPU time).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 npm run build --silent
 models="default=${CHECKPOINT:-checkpoints/default.safetensors}${COMPARE:+,$COMPARE}"
 out=${OUT:-bench/results/default-model}
 mkdir -p runs/bounds
 for ds in ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/MEFB mff/Lytro; do
-  node dist/bench/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 \
+  node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 \
     --bounds-cache "runs/bounds/${ds//\//-}-test.json" --out "$out/$ds"
 done
-node dist/bench/default-model-summary.js --root "$out"
+node dist/bench/flow/default-model-summary.js --root "$out"

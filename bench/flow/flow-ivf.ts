@@ -1,10 +1,10 @@
 /**
  * FusionFM on a dataset's test split (VIFB by default): one-step output vs its pseudo labels vs
  * the classical fusers, the coupling ablation (models trained with sum / average / gaussian flow
- * sources) and k = 1, 2, 4, 8 Euler steps, quality and time side by side. bench/default-model.sh
+ * sources) and k = 1, 2, 4, 8 Euler steps, quality and time side by side. bench/flow/default-model.sh
  * runs it on every shared test split for the bundled four-task checkpoint.
  *
- *   node dist/bench/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
+ *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
@@ -18,19 +18,19 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useRuntime } from '../src/autograd/tensor.js';
-import { fuseClassical, classicalNames } from '../src/fusion/classical/index.js';
-import { fuseImages } from '../src/fusion/flow/fuse.js';
-import type { Image } from '../src/fusion/image.js';
-import { getMetric, metricInput } from '../src/fusion/metrics/index.js';
-import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds } from '../src/fusion/pseudo/selection.js';
-import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
-import { gitCommit } from '../src/io/provenance.js';
-import { Dataset } from '../src/io/dataset.js';
-import { loadFlowModel } from '../src/io/flow-checkpoint.js';
-import { readImage, writePng } from '../src/io/image.js';
-import { summarize } from './timing.js';
+import { useRuntime } from '../../src/autograd/tensor.js';
+import { fuseClassical, classicalNames } from '../../src/fusion/classical/index.js';
+import { fuseImages } from '../../src/fusion/flow/fuse.js';
+import type { Image } from '../../src/fusion/image.js';
+import { getMetric, metricInput } from '../../src/fusion/metrics/index.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds } from '../../src/fusion/pseudo/selection.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { candidatePool, pairPoolBounds } from '../../src/io/candidates.js';
+import { gitCommit } from '../../src/io/provenance.js';
+import { Dataset } from '../../src/io/dataset.js';
+import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
+import { readImage, writePng } from '../../src/io/image.js';
+import { summarize } from '../engine/timing.js';
 
 const { values } = parseArgs({ options: {
   models: { type: 'string' }, labels: { type: 'string' }, steps: { type: 'string', default: '1,2,4,8' },
@@ -74,7 +74,7 @@ function writeResults(done: number): void {
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
   const out = {
     bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: done, of_pairs: pairs.length, adapter: rt.adapter.name, commit,
-    command: `node dist/bench/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
+    command: `node dist/bench/flow/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
     composite_definition: `weighted mean of ${selMetrics.join(', ')} normalised per pair over the candidate pool (published + classical)`,
     metrics: stdMetrics.map((m) => m.id),
     rows: [...rows.values()].map((r) => ({

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Rollup } from 'vite';
-import { gitCommit } from '../src/io/provenance.js';
+import { gitCommit } from '../../src/io/provenance.js';
 
 const entries = { engine: 'src/engine.ts', 'engine + FusionFM': 'src/index.ts' };
 const results: Record<string, unknown>[] = [];

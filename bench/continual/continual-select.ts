@@ -4,7 +4,7 @@
  * variants paired by seed: the target's question asked of the chosen lambda instead of the
  * study's default of 1.
  *
- *   node dist/bench/continual-select.js --val <merged runs with --val-pairs> --test <merged study> --out <dir>
+ *   node dist/bench/continual/continual-select.js --val <merged runs with --val-pairs> --test <merged study> --out <dir>
  * --val is a directory whose validation/results.json continual-merge.ts wrote; --test a directory
  * with the study's results.json (runs on all training pairs).
  */
@@ -76,12 +76,12 @@ const md = [
     `Target with the chosen lambda in place of the default: its mean test BWT ${f(chosenTest.BWT.mean)} is ${target.every((p) => p.BWT.mean > 0) ? 'above' : 'not above'} that of ${target.map((p) => p.other).join(', ')} over the shared seeds ` +
       `(the paired interval lies above 0 against ${target.filter((p) => p.BWT.lo !== null && p.BWT.lo > 0).length} of ${target.length}); ACC / single-task ${f(chosenTest.acc_vs_single?.mean)}, ` +
       `${(chosenTest.acc_vs_single?.mean ?? 0) >= 0.95 ? 'within' : 'not within'} 5%.`, '',
-  ] : [`The chosen setting has no test runs in ${values.test}: run bench/continual.ts --only '${choice.chosen.variant}' on all training pairs.`, '']),
+  ] : [`The chosen setting has no test runs in ${values.test}: run bench/continual/continual.ts --only '${choice.chosen.variant}' on all training pairs.`, '']),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
 writeFileSync(join(values.out, 'results.md'), md);
 writeFileSync(join(values.out, 'results.json'), JSON.stringify({
   bench: 'continual-select', rule: 'best mean validation ACC among lambda > 0', val_adapter: val.adapter, val_command: val.command,
-  command: `node dist/bench/continual-select.js ${process.argv.slice(2).join(' ')}`, rows: choice.rows, chosen: choice.chosen, spearman_val_test: { ACC: spearman('ACC'), BWT: spearman('BWT') }, test: { dir: values.test, chosen: chosenTest ?? null, paired }
+  command: `node dist/bench/continual/continual-select.js ${process.argv.slice(2).join(' ')}`, rows: choice.rows, chosen: choice.chosen, spearman_val_test: { ACC: spearman('ACC'), BWT: spearman('BWT') }, test: { dir: values.test, chosen: chosenTest ?? null, paired }
 }, null, 1) + '\n');
 console.log(md);

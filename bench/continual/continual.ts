@@ -13,17 +13,17 @@
  *   ACC = mean_j R[T][j];  BWT = mean_{j<T} (R[T][j] - R[j][j]);  FWT = mean_{j>1} (R[j-1][j] - b_j)
  * with b_j the untrained net's score.
  *
- *   node dist/bench/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
+ *   node dist/bench/continual/continual.js [--labels runs/labels] [--steps 100] [--out bench/results/continual]
  *        [--only '<variant>;...;single'] [--net small|default] [--batch 4] [--crop 48] [--fisher-samples 32]
  *        [--seed 1] [--eval-cache file.json [--prepare-only]] [--probe-seconds 20] [--val-pairs 2]
  * --only runs some variants (by name; 'single' = the single-task references) so that variants
- * can run as parallel processes and be merged by bench/continual-merge.ts. --eval-cache keeps the
+ * can run as parallel processes and be merged by bench/continual/continual-merge.ts. --eval-cache keeps the
  * evaluation crops and their pool bounds in one file, so a machine without the candidate
  * folders (a GPU machine) can score. --seed changes the initial weights and the data order; runs of
  * several seeds, merged, give the spread that differences between variants must exceed.
  * --val-pairs K holds K training pairs per task out of every run's training (continual-setup.ts
  * says which) and scores each R row on their centre crops too, into <out>/validation: the
- * numbers bench/continual-select.ts chooses lambda by, so that the test split is not used for it
+ * numbers bench/continual/continual-select.ts chooses lambda by, so that the test split is not used for it
  * (the cache of those crops: <eval-cache minus .json>.valK.json).
  * --probe-seconds times, for the first selected variant, this machine's training step and one
  * evaluation row, prints them as one JSON line and exits: bench/gpu/run.sh runs one probe per
@@ -33,18 +33,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useRuntime } from '../src/autograd/tensor.js';
-import { applyCrop, windowAt } from '../src/fusion/augment.js';
-import { ContinualTrainer, DEFAULT_CONTINUAL, type ContinualConfig } from '../src/fusion/flow/continual.js';
-import { fuseLuminance } from '../src/fusion/flow/fuse.js';
-import type { VelocityNet } from '../src/fusion/flow/model.js';
-import { luminance } from '../src/fusion/colour.js';
-import { makeImage, type Image } from '../src/fusion/image.js';
-import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../src/fusion/pseudo/selection.js';
-import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { candidatePool, pairPoolBounds } from '../src/io/candidates.js';
-import { gitCommit } from '../src/io/provenance.js';
-import { Dataset, DEFAULT_DATASETS, type PairEntry } from '../src/io/dataset.js';
+import { useRuntime } from '../../src/autograd/tensor.js';
+import { applyCrop, windowAt } from '../../src/fusion/augment.js';
+import { ContinualTrainer, DEFAULT_CONTINUAL, type ContinualConfig } from '../../src/fusion/flow/continual.js';
+import { fuseLuminance } from '../../src/fusion/flow/fuse.js';
+import type { VelocityNet } from '../../src/fusion/flow/model.js';
+import { luminance } from '../../src/fusion/colour.js';
+import { makeImage, type Image } from '../../src/fusion/image.js';
+import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds, type Task } from '../../src/fusion/pseudo/selection.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { candidatePool, pairPoolBounds } from '../../src/io/candidates.js';
+import { gitCommit } from '../../src/io/provenance.js';
+import { Dataset, DEFAULT_DATASETS, type PairEntry } from '../../src/io/dataset.js';
 import { holdOutPairs, STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 import { mean, transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
@@ -237,7 +237,7 @@ if (only?.has('single')) write();
 function writeReport(dir: string, tag: { score?: string; split?: 'validation' }, sets: EvalSets, untrained: number[], singleTask: number[], rOf: (r: (typeof results)[number]) => number[][]): string {
   const singleMean = singleTask.length ? mean(singleTask) : null;
   return writeContinualReport(dir, {
-    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual.js ${process.argv.slice(2).join(' ')}`, ...tag,
+    bench: 'continual', adapter: rt.adapter.name, commit, command: `node dist/bench/continual/continual.js ${process.argv.slice(2).join(' ')}`, ...tag,
     tasks: [...TASKS], steps_per_task: steps, train: trainRecord, eval: { crop: CROP, pairs: Object.fromEntries([...sets].map(([k, v]) => [k, v.map((p) => p.name)])) },
     untrained, single_task: singleTask, single_task_mean: singleMean, seconds: (performance.now() - t0) / 1000,
     variants: results.map((r): VariantResult => {
@@ -249,7 +249,7 @@ function writeReport(dir: string, tag: { score?: string; split?: 'validation' },
 }
 function write(): void {
   // the sub-reports first, so that the composite report can point to them: the composite on the
-  // held-out training pairs (what bench/continual-select.ts chooses by), the named metric on the test pairs
+  // held-out training pairs (what bench/continual/continual-select.ts chooses by), the named metric on the test pairs
   if (valSets) writeReport(join(values.out!, 'validation'), { split: 'validation' }, valSets, baseVal, [], (r) => r.RV);
   writeReport(join(values.out!, NAMED.toLowerCase()), { score: NAMED }, evalSets, column(base, 1), column(single, 1), (r) => r.R.map((row) => column(row, 1)));
   console.log(writeReport(values.out!, {}, evalSets, column(base, 0), column(single, 0), (r) => r.R.map((row) => column(row, 0))));

@@ -4,16 +4,16 @@
  * mass of the mean-1 Fisher spreads over parameter tensors and over single parameters, and what a
  * lambda makes of the stiffest ones. JSON and markdown to --out.
  *
- *   node dist/bench/continual-fisher.js [--labels runs/labels] [--net small|default] [--steps 200]
+ *   node dist/bench/continual/continual-fisher.js [--labels runs/labels] [--net small|default] [--steps 200]
  *        [--fisher-samples 32] [--seed 1] [--out bench/results/continual/fisher-<net>]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useRuntime } from '../src/autograd/tensor.js';
-import { ContinualTrainer } from '../src/fusion/flow/continual.js';
-import { getNodeRuntime } from '../src/gpu/node-device.js';
-import { gitCommit } from '../src/io/provenance.js';
+import { useRuntime } from '../../src/autograd/tensor.js';
+import { ContinualTrainer } from '../../src/fusion/flow/continual.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { gitCommit } from '../../src/io/provenance.js';
 import { STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 
 const { values } = parseArgs({ options: {
@@ -47,7 +47,7 @@ const byTensor = tensors.map((t) => {
   return { tensor: t.name, parameters: t.size, share: sum / total, mean: sum / t.size, max: t.values.reduce((m, x) => Math.max(m, x), 0) / rawMean };
 }).sort((a, b) => b.share - a.share);
 const result = {
-  bench: 'continual-fisher', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/continual-fisher.js ${process.argv.slice(2).join(' ')}`,
+  bench: 'continual-fisher', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/continual/continual-fisher.js ${process.argv.slice(2).join(' ')}`,
   net: values.net, task, steps, fisher_samples: Number(values['fisher-samples']), parameters: total, raw_mean: rawMean,
   holding: Object.fromEntries([0.5, 0.9, 0.99].map((s) => [String(s), holding(s)])),
   quantiles: Object.fromEntries([0, 0.001, 0.01, 0.1, 0.5, 0.9].map((q) => [String(q), quantile(q)])),

@@ -2,10 +2,10 @@
  * What the continual study and its Fisher diagnosis share: the training data (pseudo labels of
  * every task's train split, grouped by task) and the training configuration of the study's nets.
  */
-import { loadTriples } from '../src/cli/train.js';
-import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../src/fusion/flow/trainer.js';
-import { DEFAULT_DATASETS } from '../src/io/dataset.js';
-import type { Task } from '../src/fusion/pseudo/selection.js';
+import { loadTriples } from '../../src/cli/train.js';
+import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../../src/fusion/flow/trainer.js';
+import { DEFAULT_DATASETS } from '../../src/io/dataset.js';
+import type { Task } from '../../src/fusion/pseudo/selection.js';
 
 export const STUDY_TASKS: Task[] = ['ivf', 'mif', 'mef', 'mff'];
 

@@ -5,17 +5,17 @@
  * benches only ever use luminance (Y), so this loses nothing but the 1/255 rounding of Y;
  * JPEG sources are copied byte for byte (they are smaller than any re-encoding).
  *
- *   node dist/bench/gpu-pack.js [--labels runs/labels] [--test-labels runs/labels-test] [--out .gpudata]
+ *   node dist/bench/gpu/pack.js [--labels runs/labels] [--test-labels runs/labels-test] [--out .gpudata]
  * Test pairs are packed for VIFB only (the IVF bench fuses them; the continual bench carries
  * its own evaluation crops, see --eval-cache there).
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { luminance } from '../src/fusion/colour.js';
-import { makeImage } from '../src/fusion/image.js';
-import { Dataset, dataRoot, DEFAULT_DATASETS } from '../src/io/dataset.js';
-import { readImage, writePng } from '../src/io/image.js';
+import { luminance } from '../../src/fusion/colour.js';
+import { makeImage } from '../../src/fusion/image.js';
+import { Dataset, dataRoot, DEFAULT_DATASETS } from '../../src/io/dataset.js';
+import { readImage, writePng } from '../../src/io/image.js';
 
 const { values } = parseArgs({ options: {
   labels: { type: 'string', default: 'runs/labels' }, 'test-labels': { type: 'string', default: 'runs/labels-test' }, out: { type: 'string', default: '.gpudata' },
@@ -44,7 +44,7 @@ for (const id of Object.values(DEFAULT_DATASETS).flat()) {
     rows.push(`${p.name},${files.join(',')}`);
     const label = join(values.labels!, id, `${p.name}.png`);
     if (ds.split('train').some((q) => q.name === p.name)) {
-      if (!existsSync(label)) throw new Error(`${label}: missing pseudo label (run bash bench/pseudo-gt.sh first)`);
+      if (!existsSync(label)) throw new Error(`${label}: missing pseudo label (run bash bench/eval/pseudo-gt.sh first)`);
       await grey(label, join(out, 'labels', id, `${p.name}.png`));
     } else {
       const test = join(values['test-labels']!, id, `${p.name}.png`);
