@@ -320,3 +320,18 @@ describe('random numbers', () => {
     expect(Math.abs(sd - 1)).toBeLessThan(0.1);
   });
 });
+
+describe('explicit bind-group layouts from the WGSL', () => {
+  it('reads each entry point\'s own storage access where a file declares one binding twice (norm.wgsl), and gives up on ambiguity', async () => {
+    const { WGSL } = await import('../src/kernels/wgsl.generated.js');
+    const { storageBindingTypes } = await import('../src/gpu/binding-layout.js');
+    const norm = `${WGSL['common']}\n${WGSL['norm']}`;
+    expect(storageBindingTypes(norm, 'stats', 2)).toEqual(['read-only-storage', 'storage']);
+    expect(storageBindingTypes(norm, 'apply', 5)).toEqual(['read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage']);
+    expect(storageBindingTypes(norm, 'param_grad', 5)).toEqual(['read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage']);
+    const ambiguous = '@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(1) var<storage, read_write> b: array<f32>;\nfn helper() { }\n@compute @workgroup_size(1) fn main() { helper(); }';
+    expect(storageBindingTypes(ambiguous, 'main', 1)).toBeNull();
+    expect(storageBindingTypes(ambiguous.replace('helper(); }', 'helper(); b[0] = 1.0; }'), 'main', 1)).toEqual(['storage']);
+    expect(storageBindingTypes(ambiguous, 'missing', 1)).toBeNull();
+  });
+});

@@ -31,7 +31,7 @@ class TinyNet extends Module {
 }
 
 describe('nn: training a small network', () => {
-  it('AdamW cuts the loss of a conv/groupnorm/attention/upsampling net at least 10x, and leaks nothing over 50 steps', async () => {
+  it('AdamW cuts the loss of a conv/groupnorm/attention/upsampling net at least 10x, leaks nothing over 50 steps and makes no new bind group in them', async () => {
     const rt = await gpu();
     const net = withInitSeed(1, () => new TinyNet());
     const x = randn([2, 4, 16, 16], 5).keep();
@@ -54,10 +54,17 @@ describe('nn: training a small network', () => {
     const first = await step();
     let last = first;
     let stats0 = rt.stats();
+    let groups0 = 0;
     for (let i = 1; i < 300; i++) {
       last = await step();
-      if (i === 20) stats0 = rt.stats();
+      if (i === 20) {
+        stats0 = rt.stats();
+        groups0 = rt.counters.bindGroupsCreated;
+      }
       if (i === 70) {
+        // the pool hands each step the same buffers, so the bind groups of step 20 serve every later step
+        expect(rt.counters.bindGroupsCreated - groups0, 'bind groups made in 50 more steps').toBe(0);
+        expect(rt.counters.autoLayoutPipelines, 'pipelines whose bindings were not read from their WGSL').toBe(0);
         const s = rt.stats();
         expect(s.liveBuffers, 'live buffers after 50 more steps').toBe(stats0.liveBuffers);
         expect(s.liveBytes, 'live bytes after 50 more steps').toBe(stats0.liveBytes);

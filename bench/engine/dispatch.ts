@@ -7,7 +7,7 @@
  *   npm run bench:dispatch [-- --rounds 15 --out file.json]
  *
  * Cases: a chain of tiny adds (one pipeline, recurring buffers), and the shipped FusionFM net's
- * forward on a 64x64 input under noGrad (every kernel family of an evaluation), whose dispatch
+ * forward on a 16x16 input under noGrad (every kernel family of an evaluation), whose dispatch
  * count per evaluation is reported too. Writes { bench, adapter, commit, command, records }.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -64,8 +64,8 @@ report('chain of 2000 adds, 4 elements', await perDispatch(() => noGrad(() => ti
 })).dispose()));
 
 const net = withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
-const x = randn([1, 1, 64, 64], 3).keep();
-report('FusionFM net forward, 64x64 (noGrad)', await perDispatch(() => noGrad(() => tidy(() => net.forward(x, x, x, [0]))).dispose()));
+const x = randn([1, 1, 16, 16], 3).keep();
+report('FusionFM net forward, 16x16 (noGrad)', await perDispatch(() => noGrad(() => tidy(() => net.forward(x, x, x, [0]))).dispose()));
 
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify({ bench: 'dispatch', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/engine/dispatch.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');

@@ -2,6 +2,11 @@
  * Buffer pool keyed by bucketed size. A buffer handed back is parked until the command
  * batch that may still read it has been submitted; only then can it be reused, because
  * queue.writeBuffer into a reused buffer would otherwise land before the pending reads.
+ *
+ * Each bucket hands out its oldest free buffer (lowest creation number) first. Then a repeated
+ * computation (a training step, a tile, a forward) receives the same buffers in the same roles
+ * every time, whatever order the previous one released them in, and the runtime's bind groups,
+ * which are keyed by buffers, are found again instead of made anew.
  */
 
 /** Sizes are rounded to a bucket so buffers of nearby sizes can serve each other. */
@@ -32,6 +37,8 @@ export class BufferPool {
   private liveBytes = 0;
   private allocated = 0;
   private freeCount = 0;
+  private order = new WeakMap<GPUBuffer, number>();
+  private created = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -45,6 +52,7 @@ export class BufferPool {
     if (buf) this.freeCount--;
     else {
       buf = this.device.createBuffer({ size, usage: this.usage });
+      this.order.set(buf, this.created++);
       this.allocated += size;
     }
     this.live++;
@@ -64,7 +72,16 @@ export class BufferPool {
     for (const b of this.parked) {
       let list = this.free.get(b.size);
       if (!list) this.free.set(b.size, (list = []));
-      list.push(b);
+      // kept in descending creation order, so pop() gives the oldest
+      const n = this.order.get(b)!;
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.order.get(list[mid]!)! > n) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, b);
       this.freeCount++;
     }
     this.parked.length = 0;

@@ -7,12 +7,25 @@
 import { DeviceError, LimitError } from '../util/errors.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
+import { storageBindingTypes, type StorageBindingType } from './binding-layout.js';
 import { gpuWait } from './wait.js';
 
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const UNIFORM_RING_BYTES = 1 << 16;
 /** Dispatches recorded before the batch is submitted on its own. */
 const MAX_DISPATCHES_PER_SUBMIT = 96;
+/** Bytes of the uniform ring bound per dispatch (larger uniform blocks get their own size). */
+const UNIFORM_SLOT = 256;
+/** Bind groups kept for reuse; the cache starts over beyond this. */
+const MAX_CACHED_BIND_GROUPS = 8192;
+
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  /** the explicit layout (dynamic uniform offset), or null for an automatic one */
+  layout: GPUBindGroupLayout | null;
+  layoutId: number;
+  storageCount: number;
+}
 
 /** A GPU allocation owned by one tensor. Opaque above the runtime: only launchers bind it. */
 export class Storage {
@@ -64,7 +77,18 @@ export const NO_ADAPTER_HELP = [
 export class GpuRuntime {
   readonly pool: BufferPool;
   readonly limits: GPUSupportedLimits;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines = new Map<string, PipelineEntry>();
+  /** the same program objects recur (kernels memoise them): a lookup without building a key */
+  private programPipelines = new WeakMap<ComputeProgram, PipelineEntry>();
+  private layouts = new Map<string, { layout: GPUBindGroupLayout; id: number }>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
+  /** the pipeline last set in the open compute pass */
+  private passPipeline: GPUComputePipeline | null = null;
+  /** limits read once: the device's getters are native calls */
+  private readonly maxWorkgroupsPerDimension: number;
+  private readonly maxBindingBytesCached: number;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesInBatch = 0;
@@ -78,7 +102,7 @@ export class GpuRuntime {
   private lost: string | null = null;
   private currentKernel = '';
   /** counters for benchmarks and tests */
-  readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0, readbacks: 0 };
+  readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0, readbacks: 0, bindGroupsCreated: 0, autoLayoutPipelines: 0 };
 
   constructor(
     readonly device: GPUDevice,
@@ -92,6 +116,8 @@ export class GpuRuntime {
     private readonly keepAlive: readonly unknown[] = [],
   ) {
     this.limits = device.limits;
+    this.maxWorkgroupsPerDimension = this.limits.maxComputeWorkgroupsPerDimension;
+    this.maxBindingBytesCached = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     this.pool = new BufferPool(device, STORAGE_USAGE);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 });
@@ -106,19 +132,21 @@ export class GpuRuntime {
 
   /** A CPU-backed adapter (lavapipe, SwiftShader): kernels pick their software variants. */
   get isSoftware(): boolean {
-    return /llvmpipe|lavapipe|swiftshader|software/i.test(this.adapter.name);
+    return (this.software ??= /llvmpipe|lavapipe|swiftshader|software/i.test(this.adapter.name));
   }
+  private software: boolean | undefined;
 
   /** Largest tensor in bytes that one kernel binding can see. */
   get maxBindingBytes(): number {
-    return Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    return this.maxBindingBytesCached;
   }
 
-  alloc(bytes: number, what = 'tensor'): Storage {
+  /** `what` names the tensor in the error; a function is called only then (building names per allocation costs) */
+  alloc(bytes: number, what: string | (() => string) = 'tensor'): Storage {
     this.checkAlive();
     if (bytes > this.maxBindingBytes) {
       throw new LimitError(
-        `${what}: ${bytes} bytes exceed this device's largest storage binding (${this.maxBindingBytes} bytes, adapter ${this.adapter.name}); split the work into smaller tensors or tiles`,
+        `${typeof what === 'function' ? what() : what}: ${bytes} bytes exceed this device's largest storage binding (${this.maxBindingBytes} bytes, adapter ${this.adapter.name}); split the work into smaller tensors or tiles`,
       );
     }
     return new Storage(this.pool.acquire(bytes), bytes);
@@ -154,15 +182,21 @@ export class GpuRuntime {
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /** Records one compute dispatch into the current batch. */
+  /**
+   * Records one compute dispatch into the current batch. The common path costs a few
+   * microseconds of JavaScript: the pipeline comes from a per-program cache, the uniforms go
+   * to the ring buffer through a dynamic offset, and the bind group is reused whenever the same
+   * storage buffers recur (buffers come from a pool, so a training step's recur every step).
+   */
   dispatch(d: Dispatch): void {
-    this.checkAlive();
+    if (this.lost) throw new DeviceError(this.lost);
     if (d.workgroups <= 0) return;
-    for (const b of d.buffers) {
-      if (b.disposed) throw new DeviceError(`kernel ${d.program.name}: a bound tensor was already disposed`);
+    const buffers = d.buffers;
+    for (let i = 0; i < buffers.length; i++) {
+      if (buffers[i]!.disposed) throw new DeviceError(`kernel ${d.program.name}: a bound tensor was already disposed`);
     }
-    const maxDim = this.limits.maxComputeWorkgroupsPerDimension;
-    const x = Math.min(d.workgroups, maxDim);
+    const maxDim = this.maxWorkgroupsPerDimension;
+    const x = d.workgroups < maxDim ? d.workgroups : maxDim;
     const y = Math.ceil(d.workgroups / x);
     if (y > maxDim) {
       throw new LimitError(
@@ -170,25 +204,62 @@ export class GpuRuntime {
       );
     }
     const size = d.layout.size;
+    const slot = size <= UNIFORM_SLOT ? UNIFORM_SLOT : Math.ceil(size / 16) * 16;
     let offset = Math.ceil(this.uniformUsed / this.uniformAlign) * this.uniformAlign;
-    if (offset + size > UNIFORM_RING_BYTES) {
+    if (offset + slot > UNIFORM_RING_BYTES) {
       this.flush();
       offset = 0;
     }
     packUniforms(d.layout, d.uniforms, this.uniformView, offset);
     this.uniformUsed = offset + size;
 
-    const pipeline = this.pipeline(d.program);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset, size } }];
-    d.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, size: Math.ceil(b.byteSize / 4) * 4 } }));
+    const entry = this.pipelineFor(d.program, buffers.length);
     this.currentKernel = d.program.name;
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (this.passPipeline !== entry.pipeline) {
+      pass.setPipeline(entry.pipeline);
+      this.passPipeline = entry.pipeline;
+    }
+    if (entry.layout) {
+      pass.setBindGroup(0, this.cachedBindGroup(entry.layout, entry.layoutId, buffers, slot), [offset]);
+    } else {
+      // a kernel whose bindings could not be read from its WGSL: an automatic layout, a bind group per dispatch
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset, size } }];
+      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, size: Math.ceil(b.byteSize / 4) * 4 } }));
+      pass.setBindGroup(0, this.device.createBindGroup({ layout: entry.pipeline.getBindGroupLayout(0), entries }));
+    }
     pass.dispatchWorkgroups(x, y, 1);
     this.counters.dispatches++;
     if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** The bind group of these buffers under this layout, made once and reused while the buffers live. */
+  private cachedBindGroup(layout: GPUBindGroupLayout, layoutId: number, buffers: Storage[], slot: number): GPUBindGroup {
+    let key = `${layoutId}/${slot}`;
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i]!;
+      key += `/${this.bufferId(b.buffer)}:${b.byteSize}`;
+    }
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: 0, size: slot } }];
+      for (let i = 0; i < buffers.length; i++) {
+        const b = buffers[i]!;
+        entries.push({ binding: i + 1, resource: { buffer: b.buffer, size: Math.ceil(b.byteSize / 4) * 4 } });
+      }
+      group = this.device.createBindGroup({ layout, entries });
+      // bounded: a long run with ever-new buffers (no pool reuse) would otherwise grow it forever
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, group);
+      this.counters.bindGroupsCreated++;
+    }
+    return group;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
   }
 
   /** Submits everything recorded so far. */
@@ -239,20 +310,26 @@ export class GpuRuntime {
 
   destroy(): void {
     this.flush();
+    this.bindGroups.clear();
     this.pool.trim();
     this.uniformBuffer.destroy();
     this.device.destroy();
   }
 
-  private pipeline(p: ComputeProgram): GPUComputePipeline {
-    const key = `${p.name}|${p.entry ?? 'main'}|${p.overrides ? JSON.stringify(p.overrides) : ''}`;
-    let pipe = this.pipelines.get(key);
-    if (!pipe) {
+  /** The pipeline of a program with `storageCount` storage bindings, compiled once; cached on the program object too. */
+  private pipelineFor(p: ComputeProgram, storageCount: number): PipelineEntry {
+    const hit = this.programPipelines.get(p);
+    if (hit && hit.storageCount === storageCount) return hit;
+    const key = `${p.name}|${p.entry ?? 'main'}|${p.overrides ? JSON.stringify(p.overrides) : ''}|${storageCount}`;
+    let entry = this.pipelines.get(key);
+    if (!entry) {
+      const types = storageBindingTypes(p.code, p.entry ?? 'main', storageCount);
+      const explicit = types ? this.bindGroupLayout(types) : null;
       this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code: p.code, label: p.name });
-      pipe = this.device.createComputePipeline({
+      const pipeline = this.device.createComputePipeline({
         label: key,
-        layout: 'auto',
+        layout: explicit ? this.device.createPipelineLayout({ bindGroupLayouts: [explicit.layout] }) : 'auto',
         compute: { module, entryPoint: p.entry ?? 'main', constants: p.overrides },
       });
       const scope = this.device.popErrorScope();
@@ -265,10 +342,26 @@ export class GpuRuntime {
           return err;
         }),
       );
-      this.pipelines.set(key, pipe);
+      entry = { pipeline, layout: explicit?.layout ?? null, layoutId: explicit?.id ?? -1, storageCount };
+      this.pipelines.set(key, entry);
       this.counters.pipelinesCompiled++;
+      if (!explicit) this.counters.autoLayoutPipelines++;
     }
-    return pipe;
+    this.programPipelines.set(p, entry);
+    return entry;
+  }
+
+  /** One explicit layout per signature (uniform with a dynamic offset, then the storage types), shared by every pipeline with it. */
+  private bindGroupLayout(types: StorageBindingType[]): { layout: GPUBindGroupLayout; id: number } {
+    const key = types.join(',');
+    let l = this.layouts.get(key);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+      types.forEach((type, i) => entries.push({ binding: i + 1, visibility: 4, buffer: { type } }));
+      l = { layout: this.device.createBindGroupLayout({ entries }), id: this.layouts.size };
+      this.layouts.set(key, l);
+    }
+    return l;
   }
 
   private async throwPendingErrors(): Promise<void> {
@@ -298,6 +391,7 @@ export class GpuRuntime {
     if (this.pass) {
       this.pass.end();
       this.pass = null;
+      this.passPipeline = null;
     }
   }
 }

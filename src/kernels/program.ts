@@ -34,8 +34,17 @@ function source(file: string): string {
   return code;
 }
 
+const programs = new Map<string, ComputeProgram>();
+/**
+ * The program of one entry point and override set, made once: the runtime caches its pipeline
+ * on the object, so a recurring launch finds it without building a key.
+ */
 export function program(file: string, entry: string, overrides: Record<string, number> = {}): ComputeProgram {
-  return { name: `${file}.${entry}`, code: source(file), entry, overrides: { WG, ...overrides } };
+  let key = `${file}.${entry}`;
+  for (const k in overrides) key += `|${k}=${overrides[k]}`;
+  let p = programs.get(key);
+  if (!p) programs.set(key, (p = { name: `${file}.${entry}`, code: source(file), entry, overrides: { WG, ...overrides } }));
+  return p;
 }
 
 const layouts = new Map<string, UniformLayout>();
@@ -61,7 +70,7 @@ export function allocArray(rt: GpuRuntime, shape: readonly number[], op: string)
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid output shape ${fmtShape(shape)}`);
   }
-  return rt.alloc(Math.max(1, size(shape)) * 4, `${op} output ${fmtShape(shape)}`);
+  return rt.alloc(Math.max(1, size(shape)) * 4, () => `${op} output ${fmtShape(shape)}`);
 }
 
 export function requireRank(op: string, name: string, shape: readonly number[], rank: number): void {
