@@ -21,3 +21,10 @@ export function cropTopLeft(src: Float32Array, pw: number, w: number, h: number)
   for (let y = 0; y < h; y++) out.set(src.subarray(y * pw, y * pw + w), y * w);
   return out;
 }
+
+/** The w x h window at (x0, y0) of a pw-wide plane. */
+export function cropWindow(src: Float32Array, pw: number, x0: number, y0: number, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) out.set(src.subarray((y0 + y) * pw + x0, (y0 + y) * pw + x0 + w), y * w);
+  return out;
+}

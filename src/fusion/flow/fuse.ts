@@ -15,7 +15,7 @@ import { noGrad, tidy } from '../../autograd/tensor.js';
 import { splitColour } from '../colour.js';
 import { assertSameSize, type Image } from '../image.js';
 import type { VelocityNet } from './model.js';
-import { cropTopLeft, reflectWindow } from '../pad.js';
+import { cropWindow, reflectWindow } from '../pad.js';
 import { flowSource, type Coupling } from './path.js';
 import { integrate, type Solver } from './sampler.js';
 import { ddimSample } from '../diffusion/ddim.js';
@@ -35,24 +35,34 @@ export interface FuseOptions {
   seed?: number;
   /** tile overlap in pixels (default 32) */
   overlap?: number;
+  /** pixels of reflected context around the image (or tile) so that the net's zero-padded border lies outside it (default 8) */
+  margin?: number;
 }
 
+/**
+ * The net's convolutions pad with zeros, and a net sees that dark frame at every border of its
+ * input: trained on crops, it answers with a bright one-pixel line along the image's edges
+ * (measured on the bundled model: the outermost row 20 grey levels above the next). So the
+ * sources are extended by reflection on every side and the net's own border falls outside the
+ * image; `margin` pixels of context each side (rounded up to the net's size multiple overall).
+ */
 async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Required<FuseOptions>): Promise<Float32Array> {
   const m = net.sizeMultiple;
-  const pw = Math.ceil(w / m) * m;
-  const ph = Math.ceil(h / m) * m;
+  const pad = o.margin;
+  const pw = Math.ceil((w + 2 * pad) / m) * m;
+  const ph = Math.ceil((h + 2 * pad) / m) * m;
   const shape = [1, 1, ph, pw];
   const out = noGrad(() =>
     tidy(() => {
-      const xA = tensor(reflectWindow(a, w, h, 0, 0, pw, ph), shape);
-      const xB = tensor(reflectWindow(b, w, h, 0, 0, pw, ph), shape);
+      const xA = tensor(reflectWindow(a, w, h, -pad, -pad, pw, ph), shape);
+      const xB = tensor(reflectWindow(b, w, h, -pad, -pad, pw, ph), shape);
       if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed);
       return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver);
     }),
   );
   const full = await out.data();
   out.dispose();
-  return cropTopLeft(full, pw, w, h);
+  return cropWindow(full, pw, pad, pad, w, h);
 }
 
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
@@ -70,9 +80,12 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
   const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
   const bytes = opts.tiles === 'device' ? deviceBytes : Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
   const side = net.maxSide(bytes / 2);
-  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
-  if (w * h <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
-  const tileSide = Math.max(net.sizeMultiple * 4, Math.floor(Math.sqrt(o.maxTilePixels) / net.sizeMultiple) * net.sizeMultiple);
+  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
+  // the limit is on what the net sees: the image (or tile) with its margin
+  const mult = net.sizeMultiple;
+  const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;
+  if (padded(w) * padded(h) <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
+  const tileSide = Math.max(mult * 4, Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
   const tw = Math.min(tileSide, w);
   const th = Math.min(tileSide, h);
   const acc = new Float32Array(w * h);
