@@ -9,7 +9,8 @@ import { matmul } from '../src/kernels/matmul.js';
 import { groupNormPlan, layerNormPlan, normBackward, normForward } from '../src/kernels/norm.js';
 import type { DeviceArray } from '../src/kernels/program.js';
 import { sum } from '../src/kernels/reduce.js';
-import { adamwRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
+import { attention, attentionBackward } from '../src/kernels/attention.js';
+import { adamwRef, attentionRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
 import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
 import { avgPool2x, avgPool2xBackward, upsample2x, upsample2xBackward } from '../src/kernels/resample.js';
 import { softmax, softmaxBackward } from '../src/kernels/softmax.js';
@@ -225,6 +226,37 @@ describe('softmax', () => {
     expect(maxRelErr(await read(y), ref)).toBeLessThan(F32_TOL);
     const dx = softmaxBackward(rt, y, t(dys, [5, L]), 0.7);
     expect(maxRelErr(await read(dx), softmaxBackwardRef(ref, dys, L, 0.7))).toBeLessThan(F32_TOL);
+  });
+});
+
+describe('fused attention (online softmax)', () => {
+  // awkward shapes: one token, a head dimension not a multiple of 4, lengths not a multiple of the key block (8) or workgroup (64), the largest head dimension
+  const cases: [number, number, number][] = [[1, 1, 1], [3, 5, 37], [2, 16, 130], [1, 64, 9]];
+  for (const [B, D, L] of cases) {
+    it(`B ${B}, D ${D}, L ${L}: output and the three gradients against float64`, async () => {
+      const rt = await gpu();
+      const n = B * D * L;
+      const qs = randomArray(n, 11).map((x) => 2 * x);
+      const ks = randomArray(n, 12).map((x) => 2 * x);
+      const vs = randomArray(n, 13);
+      const dos = randomArray(n, 14);
+      const scale = 1 / Math.sqrt(D);
+      const ref = attentionRef(qs, ks, vs, B, D, L, scale, dos);
+      const [q, k, v] = [t(qs, [B, D, L]), t(ks, [B, D, L]), t(vs, [B, D, L])];
+      const { o, lse } = attention(rt, q, k, v, scale);
+      expect(maxRelErr(await read(o), ref.o)).toBeLessThan(F32_TOL);
+      const g = attentionBackward(rt, q, k, v, o, lse, t(dos, [B, D, L]), scale);
+      expect(maxRelErr(await read(g.dq), ref.dq), 'dq').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dk), ref.dk), 'dk').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dv), ref.dv), 'dv').toBeLessThan(F32_TOL);
+    });
+  }
+  it('refuses mismatched shapes and head dimensions above 64, naming them', async () => {
+    const rt = await gpu();
+    const a = t(new Float32Array(2 * 4 * 5), [2, 4, 5]);
+    expect(() => attention(rt, a, t(new Float32Array(2 * 4 * 6), [2, 4, 6]), a, 1)).toThrow('attention: q, k and v must have one shape, got q [2,4,5], k [2,4,6], v [2,4,5]');
+    const big = t(new Float32Array(65 * 2), [1, 65, 2]);
+    expect(() => attention(rt, big, big, big, 1)).toThrow('attention: head dimension 65 exceeds 64 (q [1,65,2])');
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { randn, tensor } from '../src/autograd/create.js';
-import { mseLoss, silu, upsample2x } from '../src/autograd/ops.js';
+import { add, attention, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x } from '../src/autograd/ops.js';
 import { noGrad, scope, type Tensor } from '../src/autograd/tensor.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
 import { SelfAttention2d, ResBlock, timestepEmbedding } from '../src/nn/blocks.js';
@@ -15,7 +15,7 @@ import { AdamW } from '../src/nn/optim.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/nn/safetensors.js';
 import { loadStateDict, stateDict } from '../src/nn/state.js';
 import { UNet, DEFAULT_UNET } from '../src/nn/unet.js';
-import { gpu } from './helpers.js';
+import { gpu, maxRelErr } from './helpers.js';
 
 /** Conv -> GroupNorm -> SiLU -> stride-2 conv -> attention -> bilinear upsample -> conv. */
 class TinyNet extends Module {
@@ -200,4 +200,39 @@ describe('nn: state dicts as safetensors', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ 'a.weight': { shape: [2, 3], values: [1, 2, 3, 4, 5, 6.5] }, b: { shape: [1], values: [-2] } });
   });
+});
+
+describe('nn: fused attention against the materialised scores', () => {
+  it('ops.attention equals matmul/softmax/matmul within float rounding, forward and every gradient; SelfAttention2d (fused) equals its own layers with materialised scores', async () => {
+    await gpu();
+    const [B, D, L] = [3, 16, 70];
+    const q = randn([B, D, L], 21).keep();
+    const k = randn([B, D, L], 22).keep();
+    const v = randn([B, D, L], 23).keep();
+    const w = randn([B, D, L], 24).keep();
+    for (const t of [q, k, v]) t.requiresGrad = true;
+    const run = async (f: () => Tensor) => scope(async () => {
+      for (const t of [q, k, v]) { t.grad?.dispose(); t.grad = null; }
+      const o = f();
+      backward(sum(mul(o, w)));
+      return { o: await o.data(), dq: await q.grad!.data(), dk: await k.grad!.data(), dv: await v.grad!.data() };
+    });
+    const scale = 0.25;
+    const fused = await run(() => attention(q, k, v, scale));
+    const dense = await run(() => matmul(v, softmax(matmul(q, k, true, false), scale), false, true));
+    for (const key of ['o', 'dq', 'dk', 'dv'] as const) expect(maxRelErr(fused[key], dense[key]), key).toBeLessThan(1e-5);
+    // the block (fused) against its own layers with materialised scores: a 16-channel map of 6x5 tokens, 4 heads of 4 channels
+    const block = withInitSeed(5, () => new SelfAttention2d(16, 4, 4));
+    const x = randn([2, 16, 6, 5], 25).keep();
+    const y = await noGrad(() => block.forward(x)).data();
+    const ref = await noGrad(() => {
+      const qkv = block.qkv.forward(block.norm.forward(x));
+      const part = (i: number) => reshape(slice(qkv, i * 16, 16), [8, 4, 30]);
+      const o = matmul(part(2), softmax(matmul(part(0), part(1), true, false), 0.5), false, true);
+      return add(x, block.proj.forward(reshape(o, [2, 16, 6, 5])));
+    }).data();
+    expect(maxRelErr(y, ref)).toBeLessThan(1e-5);
+    block.dispose();
+    for (const t of [q, k, v, w, x]) t.dispose();
+  }, 120_000);
 });

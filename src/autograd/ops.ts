@@ -10,6 +10,8 @@ import { groupNormPlan, layerNormPlan, normBackward, normForward, type NormPlan 
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
+import { attention as attentionKernel, attentionBackward } from '../kernels/attention.js';
+export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { isGradEnabled, Tensor, wrap } from './tensor.js';
@@ -270,6 +272,28 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
 /** softmax(scale * x) over the last axis. */
 export function softmax(x: Tensor, scaleBy = 1): Tensor {
   const y: Tensor = result(x.rt, softmaxKernel(x.rt, x, scaleBy), 'softmax', [x], (g) => [raw(softmaxBackward(g.rt, y, g, scaleBy), g)]);
+  return y;
+}
+
+/**
+ * Fused attention of one head per batch entry: q, k, v are [B, D, L] (channel-major tokens),
+ * the result is [B, D, L] with o[:, :, i] = sum_j softmax_j(scale q_i.k_j) v[:, :, j]. The
+ * L x L scores are never stored (online softmax; the backward recomputes them), so memory
+ * grows with L, not L squared. Equal, within float rounding, to
+ * matmul(v, softmax(matmul(q, k, true), scale), false, true).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  const { o, lse } = attentionKernel(q.rt, q, k, v, scale);
+  const inputs = [q, k, v];
+  if (!needsGrad(inputs)) {
+    q.rt.free(lse.storage);
+    return wrap(q.rt, o);
+  }
+  const lseT = wrap(q.rt, lse); // owned by the current scope like any intermediate
+  const y: Tensor = result(q.rt, o, 'attention', inputs, (g) => {
+    const d = attentionBackward(g.rt, q, k, v, y, lseT, g, scale);
+    return [raw(d.dq, g), raw(d.dk, g), raw(d.dv, g)];
+  });
   return y;
 }
 

@@ -25,7 +25,7 @@ export interface FuseOptions {
   steps?: number;
   solver?: Solver;
   coupling?: Coupling;
-  /** tiles are used above this many pixels (default: what the device's largest binding allows the attention) */
+  /** tiles are used above this many pixels of net input (default: what keeps every activation within one storage binding) */
   maxTilePixels?: number;
   /** how the default maxTilePixels is chosen: 'portable' (WebGPU's baseline limit; the default) or 'device' */
   tiles?: 'portable' | 'device';
@@ -76,10 +76,9 @@ function tileStarts(n: number, tile: number, overlap: number): number[] {
 export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
 
 export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
-  // half the largest binding leaves room for the softmax copy of the attention matrix
   const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
   const bytes = opts.tiles === 'device' ? deviceBytes : Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
-  const side = net.maxSide(bytes / 2);
+  const side = net.maxSide(bytes);
   const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;

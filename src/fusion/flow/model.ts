@@ -38,15 +38,24 @@ export class VelocityNet extends Module {
   }
 
   /**
-   * Largest square input side (a multiple of sizeMultiple) whose attention matrix
-   * (heads x T x T floats, T tokens at the lowest level) stays within `bytes`: attention over
-   * all pixels is quadratic, so larger images are fused in tiles.
+   * Largest square input side (a multiple of sizeMultiple) for which every activation of one
+   * evaluation fits in `bytes` (one storage binding). Attention is fused (online softmax), so
+   * no tensor grows with the square of the tokens; the largest is a decoder concatenation at
+   * full resolution (48 channels for the default net: 192 bytes per pixel).
    */
   maxSide(bytes: number): number {
     const m = this.sizeMultiple;
-    if (!this.config.attention) return 4096;
-    const tokensPerSide = Math.floor((bytes / (4 * this.config.heads)) ** 0.25);
-    return Math.max(m, Math.min(4096, tokensPerSide * m));
+    const c = this.unet.config;
+    const ch = c.channelMults.map((k) => k * c.baseChannels);
+    let perPixel = c.inChannels;
+    ch.forEach((ci, i) => {
+      // decoder input at level i: its own channels plus the level below's (or its own skip)
+      let widest = ci + Math.max(ci, ch[i + 1] ?? ci);
+      if (i === ch.length - 1 && c.attention) widest = Math.max(widest, 3 * ci); // q, k, v
+      perPixel = Math.max(perPixel, widest / 4 ** i);
+    });
+    const side = Math.floor(Math.sqrt(bytes / (4 * perPixel)) / m) * m;
+    return Math.max(m, Math.min(16384, side));
   }
 
   /** xt, xA, xB: [N, 1, H, W]; t: N times in [0, 1]. */

@@ -141,3 +141,51 @@ export const binaryRef: Record<string, (x: number, y: number) => number> = {
   sqdiff: (x, y) => (x - y) ** 2,
   absdiff: (x, y) => Math.abs(x - y),
 };
+
+/** float64 attention over [B, D, L] (channel-major tokens): o and the gradients for an output gradient dout. */
+export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, B: number, D: number, L: number, scale: number, dout?: ArrayLike<number>) {
+  const o = new Float64Array(B * D * L);
+  const dq = new Float64Array(B * D * L);
+  const dk = new Float64Array(B * D * L);
+  const dv = new Float64Array(B * D * L);
+  const at = (b: number, c: number, i: number) => (b * D + c) * L + i;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const s = new Float64Array(L);
+      let m = -Infinity;
+      for (let j = 0; j < L; j++) {
+        let d = 0;
+        for (let c = 0; c < D; c++) d += q[at(b, c, i)]! * k[at(b, c, j)]!;
+        s[j] = scale * d;
+        m = Math.max(m, s[j]!);
+      }
+      let z = 0;
+      for (let j = 0; j < L; j++) z += (s[j] = Math.exp(s[j]! - m));
+      for (let j = 0; j < L; j++) s[j]! /= z;
+      for (let c = 0; c < D; c++) {
+        let acc = 0;
+        for (let j = 0; j < L; j++) acc += s[j]! * v[at(b, c, j)]!;
+        o[at(b, c, i)] = acc;
+      }
+      if (!dout) continue;
+      // dP_j = dO_i . v_j; dS_j = P_j (dP_j - sum_j' P_j' dP_j')
+      const dp = new Float64Array(L);
+      let dsum = 0;
+      for (let j = 0; j < L; j++) {
+        let d = 0;
+        for (let c = 0; c < D; c++) d += dout[at(b, c, i)]! * v[at(b, c, j)]!;
+        dp[j] = d;
+        dsum += s[j]! * d;
+      }
+      for (let j = 0; j < L; j++) {
+        const ds = s[j]! * (dp[j]! - dsum);
+        for (let c = 0; c < D; c++) {
+          dq[at(b, c, i)]! += scale * ds * k[at(b, c, j)]!;
+          dk[at(b, c, j)]! += scale * ds * q[at(b, c, i)]!;
+          dv[at(b, c, j)]! += s[j]! * dout[at(b, c, i)]!;
+        }
+      }
+    }
+  }
+  return { o, dq, dk, dv };
+}
