@@ -1,16 +1,18 @@
 /**
  * FusionFM speed on the adapter at hand: training throughput (samples/s, batch 4 at 128x128,
  * full step: forward, backward, AdamW, EMA) and one-step fusion time of a 640x480 pair (luminance
- * network with tiling + colour), for the default velocity net; plus its parameter count and
- * FLOPs per megapixel. Medians after warm-up.
+ * network with tiling + colour) in the default tiles (portable: the attention window the model
+ * always had) and in one piece (whole: attention over the whole image), interleaved; with --big,
+ * one fusion of a 2048x2048 pair and the process's peak memory. For the default velocity net;
+ * plus its parameter count and FLOPs per megapixel. Medians after warm-up.
  *
- *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--tiles portable|device]
+ *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../../src/autograd/tensor.js';
-import { fuseImages, WEBGPU_BASELINE_BINDING_BYTES } from '../../src/fusion/flow/fuse.js';
+import { fuseImages, tilePlan } from '../../src/fusion/flow/fuse.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../../src/fusion/flow/trainer.js';
 import { makeImage } from '../../src/fusion/image.js';
@@ -19,11 +21,9 @@ import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
 import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
-import { summarize } from '../engine/timing.js';
+import { interleaved, summarize } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, tiles: { type: 'string', default: 'portable' } } });
-if (values.tiles !== 'portable' && values.tiles !== 'device') throw new Error(`--tiles: expected portable or device, got ${values.tiles}`);
-const tiles = values.tiles as 'portable' | 'device';
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
@@ -48,21 +48,25 @@ const W = 640;
 const H = 480;
 const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
 const b = makeImage(W, H, [texture(W, H, 4)]);
-await fuseImages(net, a, b, { steps: 1, tiles });
-const fuseMs: number[] = [];
-for (let i = 0; i < rounds; i++) {
+const modes = ['portable', 'whole'] as const;
+const timings = await interleaved(Object.fromEntries(modes.map((m) => [m, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: m }))])), { warmup: 1, rounds });
+const fuse = Object.fromEntries(modes.map((m) => [m, { ...timings[m]!, ...tilePlan(net, W, H, { tiles: m }) }]));
+let big: object | null = null;
+if (values.big) {
+  const N = 2048;
+  const A = makeImage(N, N, [texture(N, N, 5)]);
+  const B = makeImage(N, N, [texture(N, N, 6)]);
   const t0 = performance.now();
-  await fuseImages(net, a, b, { steps: 1, tiles });
-  fuseMs.push(performance.now() - t0);
+  await fuseImages(net, A, B, { steps: 1 });
+  big = { size: '2048x2048', ms: Math.round(performance.now() - t0), ...tilePlan(net, N, N), peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024) };
 }
-const fuse = summarize(fuseMs);
-const side = net.maxSide((tiles === 'device' ? rt.maxBindingBytes : Math.min(rt.maxBindingBytes, WEBGPU_BASELINE_BINDING_BYTES)) / 2);
 const commit = gitCommit();
 const result = {
   bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
-  fuse_640x480_one_step: { ...fuse, tiles_mode: tiles, tile_side: side, tiles: Math.ceil((W - 32) / (side - 32)) * Math.ceil((H - 32) / (side - 32)) },
+  fuse_640x480_one_step: fuse,
+  ...(big ? { fuse_2048x2048_one_step: big } : {}),
 };
 const slug = adapterSlug(rt.adapter);
 mkdirSync(values.out!, { recursive: true });

@@ -25,10 +25,10 @@ export interface FuseOptions {
   steps?: number;
   solver?: Solver;
   coupling?: Coupling;
-  /** tiles are used above this many pixels of net input (default: what keeps every activation within one storage binding) */
+  /** tiles are used above this many pixels of net input (default: tileSide squared) */
   maxTilePixels?: number;
-  /** how the default maxTilePixels is chosen: 'portable' (WebGPU's baseline limit; the default) or 'device' */
-  tiles?: 'portable' | 'device';
+  /** how the default maxTilePixels is chosen (see tileSide): 'portable' (the default), 'device' or 'whole' */
+  tiles?: 'portable' | 'device' | 'whole';
   /** 'ddpm' samples a diffusion-baseline model with DDIM in `steps` steps from seeded noise */
   objective?: Objective;
   /** noise seed of DDIM sampling and of the gaussian coupling (default 0) */
@@ -68,25 +68,50 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
 function tileStarts(n: number, tile: number, overlap: number): number[] {
   if (n <= tile) return [0];
+  overlap = Math.min(overlap, Math.floor(tile / 2)); // a tile must advance
   const count = Math.ceil((n - overlap) / (tile - overlap));
   return Array.from({ length: count }, (_, i) => Math.round((i * (n - tile)) / (count - 1)));
+}
+
+/**
+ * The side of the largest square the net evaluates in one piece: 'portable' and 'device' keep
+ * the attention window of the tiles (half the binding's worth of scores: WebGPU's baseline or
+ * the device's own limit); 'whole' is as large as the activations allow under the baseline
+ * limit (one piece up to about 836 x 836 for the default net), with attention over all of it.
+ */
+export function tileSide(net: VelocityNet, tiles: 'portable' | 'device' | 'whole'): number {
+  const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
+  const portable = Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
+  if (tiles === 'whole') return net.maxSideByMemory(portable);
+  return net.maxSide((tiles === 'device' ? deviceBytes : portable) / 2);
 }
 
 /** maxStorageBufferBindingSize that the WebGPU spec guarantees on every device */
 export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
 
+/** How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile count (1: one piece). */
+export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
+  const margin = opts.margin ?? 8;
+  const overlap = opts.overlap ?? 32;
+  const side = tileSide(net, opts.tiles ?? 'portable');
+  const max = opts.maxTilePixels ?? side * side;
+  const mult = net.sizeMultiple;
+  const padded = (n: number) => Math.ceil((n + 2 * margin) / mult) * mult;
+  if (padded(w) * padded(h) <= max) return { side: Math.max(w, h), tiles: 1 };
+  const inner = Math.max(mult * 4, Math.floor((Math.sqrt(max) - 2 * margin) / mult) * mult);
+  return { side: inner, tiles: tileStarts(w, Math.min(inner, w), overlap).length * tileStarts(h, Math.min(inner, h), overlap).length };
+}
+
 export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
-  const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
-  const bytes = opts.tiles === 'device' ? deviceBytes : Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
-  const side = net.maxSide(bytes);
+  const side = tileSide(net, opts.tiles ?? 'portable');
   const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;
   const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;
   if (padded(w) * padded(h) <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
-  const tileSide = Math.max(mult * 4, Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
-  const tw = Math.min(tileSide, w);
-  const th = Math.min(tileSide, h);
+  const inner = Math.max(mult * 4, Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
+  const tw = Math.min(inner, w);
+  const th = Math.min(inner, h);
   const acc = new Float32Array(w * h);
   const wsum = new Float32Array(w * h);
   const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));

@@ -38,12 +38,25 @@ export class VelocityNet extends Module {
   }
 
   /**
-   * Largest square input side (a multiple of sizeMultiple) for which every activation of one
-   * evaluation fits in `bytes` (one storage binding). Attention is fused (online softmax), so
-   * no tensor grows with the square of the tokens; the largest is a decoder concatenation at
-   * full resolution (48 channels for the default net: 192 bytes per pixel).
+   * The tile side of the default ('portable') fusion: the largest square input side (a multiple
+   * of sizeMultiple) whose attention scores (heads x T x T floats, T tokens at the lowest level)
+   * would fit `bytes`. Attention is fused now and stores no scores, but global attention still
+   * costs T squared, and the model was trained on crops: this keeps the attention window, and
+   * the results, of the tiles it always used.
    */
   maxSide(bytes: number): number {
+    const m = this.sizeMultiple;
+    if (!this.config.attention) return 4096;
+    const tokensPerSide = Math.floor((bytes / (4 * this.config.heads)) ** 0.25);
+    return Math.max(m, Math.min(4096, tokensPerSide * m));
+  }
+
+  /**
+   * Largest square input side for which every activation of one evaluation fits in `bytes` (one
+   * storage binding), attention being fused: the largest tensor is a decoder concatenation at
+   * full resolution (48 channels for the default net: 192 bytes per pixel, 836 px at 128 MiB).
+   */
+  maxSideByMemory(bytes: number): number {
     const m = this.sizeMultiple;
     const c = this.unet.config;
     const ch = c.channelMults.map((k) => k * c.baseChannels);
