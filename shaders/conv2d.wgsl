@@ -20,11 +20,14 @@ const MAX_ROW: u32 = 33u; // (TP - 1) * S + K for TP = 16, S = 2, K = 3
 const MAX_TP: u32 = 16u;
 const MAX_TAPS: u32 = 9u;
 
+// bias_mode: 0 none, 1 one value per output channel [Cout], 2 one per sample and channel
+//   [N, Cout] (a ResBlock's bias plus its time embedding, fused); has_res: add a residual
+//   [N, Cout, OH, OW] (a ResBlock's skip path, fused)
 struct Conv {
   N: u32, Cin: u32, H: u32, W: u32,
   Cout: u32, OH: u32, OW: u32, pad: u32,
-  has_bias: u32, xblocks: u32, coblocks: u32, parts: u32,
-  chunk: u32, wstride: u32, _p1: u32, _p2: u32,
+  bias_mode: u32, xblocks: u32, coblocks: u32, parts: u32,
+  chunk: u32, wstride: u32, has_res: u32, _p2: u32,
 }
 @group(0) @binding(0) var<uniform> u: Conv;
 
@@ -33,6 +36,7 @@ struct Conv {
 @group(0) @binding(2) var<storage, read> wp: array<vec4f>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> res: array<f32>;
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -93,13 +97,18 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   for (var c = 0u; c < 4u * COV; c++) {
     let co = cb * 4u * COV + c;
     if (co >= u.Cout) { break; }
-    let b = select(0.0, bias[co], u.has_bias == 1u);
+    var b = 0.0;
+    if (u.bias_mode == 1u) { b = bias[co]; } else if (u.bias_mode == 2u) { b = bias[n * u.Cout + co]; }
     let obase = (n * u.Cout + co) * ohw + oy * u.OW;
     for (var p = 0u; p < TP; p++) {
       let ox = ox0 + p;
       var v: f32;
       if (c < 4u) { v = acc[p][c]; } else if (c < 8u) { v = acc2[p][c - 4u]; } else if (c < 12u) { v = acc3[p][c - 8u]; } else { v = acc4[p][c - 12u]; }
-      if (ox < u.OW) { y[obase + ox] = v + b; }
+      if (ox < u.OW) {
+        var r = 0.0;
+        if (u.has_res == 1u) { r = res[obase + ox]; }
+        y[obase + ox] = v + b + r;
+      }
     }
   }
 }

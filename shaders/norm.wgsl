@@ -6,6 +6,8 @@
 // (6 barriers per reduction); apply/backward_apply/param_grad: one invocation per element.
 
 override WG: u32 = 64u;
+// activation fused into apply: 0 none, 1 SiLU (GroupNorm-SiLU, the pair every ResBlock has)
+override ACT: u32 = 0u;
 const RW: u32 = 64u; // reduction width of the per-segment kernels
 
 struct Norm {
@@ -63,12 +65,35 @@ fn apply(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= u.num_seg * u.L) { return; }
   let seg = i / u.L;
   let xhat = (xa[i] - stats_a[2u * seg]) * stats_a[2u * seg + 1u];
+  var n = xhat;
   if (u.has_affine == 1u) {
     let p = param_index(seg, i % u.L);
-    ya[i] = xhat * gamma_a[p] + beta_a[p];
-  } else {
-    ya[i] = xhat;
+    n = xhat * gamma_a[p] + beta_a[p];
   }
+  if (ACT == 1u) { n = n / (1.0 + exp(-n)); }
+  ya[i] = n;
+}
+
+// ---- the fused activation's backward: dn = dy * silu'(n), n recomputed from x and the stats ----
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+@group(0) @binding(2) var<storage, read> dyg: array<f32>;
+@group(0) @binding(3) var<storage, read> stats_g: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma_g: array<f32>;
+@group(0) @binding(5) var<storage, read> beta_g: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dn: array<f32>;
+
+@compute @workgroup_size(WG)
+fn act_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  if (i >= u.num_seg * u.L) { return; }
+  let seg = i / u.L;
+  var n = (xg[i] - stats_g[2u * seg]) * stats_g[2u * seg + 1u];
+  if (u.has_affine == 1u) {
+    let p = param_index(seg, i % u.L);
+    n = n * gamma_g[p] + beta_g[p];
+  }
+  let sg = 1.0 / (1.0 + exp(-n));
+  dn[i] = dyg[i] * sg * (1.0 + n * (1.0 - sg));
 }
 
 // ---- backward: per-segment sums of dy*gamma and dy*gamma*xhat ----

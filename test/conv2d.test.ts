@@ -50,8 +50,17 @@ describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label
       expect(maxRelErr(await read(y), conv2dRef(xs, ws, bs, c))).toBeLessThan(F32_TOL);
       expect(maxRelErr(await read(dx), conv2dInputGradRef(gs, ws, c))).toBeLessThan(F32_TOL);
       expect(maxRelErr(await read(dw), conv2dWeightGradRef(xs, gs, c))).toBeLessThan(F32_TOL);
-      for (const s of [y, dx, dw]) rt.free(s.storage);
-      for (const t of [x, w, b, g]) t.dispose();
+      // the fused epilogue: one bias per sample and channel, and a residual, added in the output loop
+      const sbs = randomArray(c.N * c.Cout, 5);
+      const rs = randomArray(c.N * c.Cout * OH * OW, 6);
+      const sb = tensor(sbs, [c.N, c.Cout]);
+      const r = tensor(rs, [c.N, c.Cout, OH, OW]);
+      const ye = conv2d(rt, x, w, sb, opts, r);
+      const plain = conv2dRef(xs, ws, null, c);
+      const want = plain.map((v, i) => v + sbs[Math.floor(i / (OH * OW))]! + rs[i]!);
+      expect(maxRelErr(await read(ye), want), 'per-sample bias + residual').toBeLessThan(F32_TOL);
+      for (const s of [y, dx, dw, ye]) rt.free(s.storage);
+      for (const t of [x, w, b, g, sb, r]) t.dispose();
     });
   }
 
@@ -63,6 +72,10 @@ describe('conv2d argument checks', () => {
     const x = tensor(new Float32Array(32 * 4 * 4), [1, 32, 4, 4]);
     const w = tensor(new Float32Array(16 * 64 * 9), [16, 64, 3, 3]);
     expect(() => conv2d(x.rt, x, w, null)).toThrow('conv2d: weight in_channels 64 != input channels 32 (input [1,32,4,4], weight [16,64,3,3])');
+    const w2 = tensor(new Float32Array(16 * 32 * 9), [16, 32, 3, 3]);
+    expect(() => conv2d(x.rt, x, w2, tensor(new Float32Array(15), [15]))).toThrow('conv2d: bias must be [16] or [1, 16], got [15] (weight [16,32,3,3])');
+    expect(() => conv2d(x.rt, x, w2, null, {}, tensor(new Float32Array(16 * 4), [1, 16, 4, 1]))).toThrow('conv2d: residual must be [1,16,4,4], got [1,16,4,1]');
+    w2.dispose();
     x.dispose();
     w.dispose();
   });

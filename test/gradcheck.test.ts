@@ -11,7 +11,7 @@ import { noGrad, tidy, type Tensor } from '../src/autograd/tensor.js';
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef } from '../src/kernels/reference/conv2d.js';
 import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
 import { groupNormPlan } from '../src/kernels/norm.js';
-import { gpu, randomArray } from './helpers.js';
+import { gpu, maxRelErr, randomArray } from './helpers.js';
 
 interface Spec {
   shape: number[];
@@ -94,13 +94,27 @@ describe('gradient rules against finite differences (GPU, f32)', () => {
     await gradcheck([{ shape: [2, 3, 5, 6] }, { shape: [4, 3, 3, 3] }, { shape: [4] }], (x, w, b) => op.conv2d(x, w, b));
     await gradcheck([{ shape: [1, 3, 7, 5] }, { shape: [2, 3, 3, 3] }, { shape: [2] }], (x, w, b) => op.conv2d(x, w, b, { stride: 2, pad: 1 }));
     await gradcheck([{ shape: [2, 5, 3, 3] }, { shape: [3, 5, 1, 1] }], (x, w) => op.conv2d(x, w, null, { pad: 0 }));
+    // the fused epilogue: a bias per sample and channel, and a residual
+    await gradcheck([{ shape: [2, 3, 4, 5] }, { shape: [4, 3, 3, 3] }, { shape: [2, 4] }, { shape: [2, 4, 4, 5] }], (x, w, b, r) => op.conv2d(x, w, b, {}, r));
   });
   it('group norm and layer norm with affine parameters', async () => {
     await gradcheck([{ shape: [2, 4, 3, 3], map: (v) => 2 * v }, { shape: [4] }, { shape: [4] }], (x, g, b) => op.groupNorm(x, 2, g, b));
     await gradcheck([{ shape: [3, 6] }, { shape: [6] }, { shape: [6] }], (x, g, b) => op.layerNorm(x, g, b));
   });
-  it('softmax, resampling, concat and slice', async () => {
+  it('group norm with SiLU fused: gradients, and the same values as the two ops', async () => {
+    await gradcheck([{ shape: [2, 4, 3, 3], map: (v) => 2 * v }, { shape: [4] }, { shape: [4] }], (x, g, b) => op.groupNormSilu(x, 2, g, b));
+    await gradcheck([{ shape: [1, 6, 2, 5] }], (x) => op.groupNormSilu(x, 3, null, null));
+    await gpu();
+    const x = tensor(randomArray(2 * 4 * 3 * 3, 9).map((v) => 3 * v), [2, 4, 3, 3]);
+    const g = tensor(randomArray(4, 10), [4]);
+    const b = tensor(randomArray(4, 11), [4]);
+    const fused = await op.groupNormSilu(x, 2, g, b).data();
+    const twoOps = await op.silu(op.groupNorm(x, 2, g, b)).data();
+    expect(maxRelErr(fused, twoOps)).toBeLessThan(1e-6);
+  });
+  it('softmax, fused attention, resampling, concat and slice', async () => {
     await gradcheck([{ shape: [3, 5] }], (x) => op.softmax(x, 0.7));
+    await gradcheck([{ shape: [2, 3, 5] }, { shape: [2, 3, 5] }, { shape: [2, 3, 5] }], (q, k, v) => op.attention(q, k, v, 0.6));
     await gradcheck([{ shape: [1, 2, 3, 2] }], (x) => op.upsample2x(x, 'nearest'));
     await gradcheck([{ shape: [1, 2, 3, 2] }], (x) => op.upsample2x(x, 'bilinear'));
     await gradcheck([{ shape: [1, 2, 5, 4] }], (x) => op.avgPool2x(x));

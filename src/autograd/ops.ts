@@ -6,7 +6,7 @@ import { binary, broadcastShapes, expand as expandKernel, unary, type BinaryOp, 
 import { concatChannels, padChannels, sliceChannels } from '../kernels/channels.js';
 import { conv2d as conv2dKernel, conv2dInputGrad, conv2dWeightGrad, type Conv2dOptions } from '../kernels/conv2d.js';
 import { matmul as matmulKernel } from '../kernels/matmul.js';
-import { groupNormPlan, layerNormPlan, normBackward, normForward, type NormPlan } from '../kernels/norm.js';
+import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normForward, type NormActivation, type NormPlan } from '../kernels/norm.js';
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
@@ -229,21 +229,27 @@ function sumBatch(g: Tensor, shape: readonly number[]): Tensor {
 
 // ---------- convolution ----------
 
-export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const inputs = bias ? [x, w, bias] : [x, w];
-  return result(x.rt, conv2dKernel(x.rt, x, w, bias, opts), 'conv2d', inputs, (g) => {
+/**
+ * 2-D convolution; `bias` is [Cout], or [N, Cout] for one per sample. `residual` ([N, Cout, OH,
+ * OW]) is added to the output: both additions run inside the convolution's output loop.
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  return result(x.rt, conv2dKernel(x.rt, x, w, bias, opts, residual), 'conv2d', inputs, (g) => {
     const gx = x.requiresGrad || x.node ? raw(conv2dInputGrad(g.rt, g, w, x.shape, opts), g) : null;
     const gw = w.requiresGrad || w.node ? raw(conv2dWeightGrad(g.rt, x, g, w.shape, opts), g) : null;
     const out: (Tensor | null)[] = [gx, gw];
-    if (bias) out.push(raw(sumKernel(g.rt, g, [0, 2, 3]), g));
+    // a per-channel bias sums the gradient over batch and space; a per-sample one over space
+    if (bias) out.push(raw(sumKernel(g.rt, g, bias.shape.length === 2 ? [2, 3] : [0, 2, 3]), g));
+    if (residual) out.push(g.detach());
     return out;
   });
 }
 
 // ---------- normalisation ----------
 
-function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta: Tensor | null): Tensor {
-  const { y, stats } = normForward(x.rt, op, x, plan, gamma, beta);
+function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta: Tensor | null, act: NormActivation = 'none'): Tensor {
+  const { y, stats } = normForward(x.rt, op, x, plan, gamma, beta, act);
   const inputs = gamma && beta ? [x, gamma, beta] : [x];
   if (!needsGrad(inputs)) {
     x.rt.free(stats.storage);
@@ -251,7 +257,10 @@ function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta:
   }
   const statsT = wrap(x.rt, stats); // owned by the current scope like any intermediate
   return result(x.rt, y, op, inputs, (g) => {
-    const grads = normBackward(g.rt, op, x, g, statsT, plan, gamma, x.requiresGrad || x.node !== null);
+    // a fused activation: first the gradient at the norm's own output (recomputed, not stored)
+    const dn = act === 'none' ? g : raw(normActivationGrad(g.rt, op, x, g, statsT, plan, gamma, beta), g);
+    const grads = normBackward(g.rt, op, x, dn, statsT, plan, gamma, x.requiresGrad || x.node !== null);
+    if (dn !== g) dn.dispose();
     const gx = x.requiresGrad || x.node ? raw(grads.dx, g) : null;
     return gamma ? [gx, raw(grads.dgamma!, g), raw(grads.dbeta!, g)] : [gx];
   });
@@ -260,6 +269,11 @@ function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta:
 /** Group norm over [N, C, ...] with `groups` groups; gamma/beta are [C] or both null. */
 export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   return norm('groupNorm', x, groupNormPlan(x.shape, groups, eps), gamma, beta);
+}
+
+/** silu(groupNorm(x)) in one pass (the activation fused into the normalisation's output kernel). */
+export function groupNormSilu(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  return norm('groupNormSilu', x, groupNormPlan(x.shape, groups, eps), gamma, beta, 'silu');
 }
 
 /** Layer norm over the last axis; gamma/beta are [D] or both null. */

@@ -25,11 +25,17 @@ interface PipelineEntry {
   layout: GPUBindGroupLayout | null;
   layoutId: number;
   storageCount: number;
+  /** per storage binding: read-only in the shader (null: not known, so every binding counts as written) */
+  readOnly: boolean[] | null;
 }
 
 /** A GPU allocation owned by one tensor. Opaque above the runtime: only launchers bind it. */
 export class Storage {
   disposed = false;
+  /** bumped whenever recorded work may write it: derived buffers (packed weights) check it */
+  version = 0;
+  /** buffers computed from this one, by key (see GpuRuntime.derived); freed with it */
+  derived: Map<string, { version: number; out: Storage }> | null = null;
   constructor(
     /** @internal */ readonly buffer: GPUBuffer,
     readonly byteSize: number,
@@ -156,6 +162,29 @@ export class GpuRuntime {
     if (s.disposed) return;
     s.disposed = true;
     this.pool.release(s.buffer);
+    if (s.derived) {
+      for (const d of s.derived.values()) this.free(d.out);
+      s.derived = null;
+    }
+  }
+
+  /**
+   * A buffer computed from `s` by `build` (which records the work that fills `out`), kept with
+   * `s` and rebuilt only when `s` may have been written since: a model's packed conv weights
+   * are made once per weight update, not once per evaluation. Owned by `s`: never free it.
+   */
+  derived(s: Storage, key: string, bytes: number, build: (out: Storage) => void): Storage {
+    const cache = (s.derived ??= new Map());
+    const hit = cache.get(key);
+    if (hit && hit.version === s.version && !hit.out.disposed) return hit.out;
+    let out = hit?.out;
+    if (!out || out.disposed || out.byteSize !== bytes) {
+      if (out) this.free(out);
+      out = this.alloc(bytes, `${key} of a ${s.byteSize}-byte tensor`);
+    }
+    build(out);
+    cache.set(key, { version: s.version, out });
+    return out;
   }
 
   /**
@@ -164,16 +193,19 @@ export class GpuRuntime {
    * same buffer (say, the zero fill of a new tensor) would overwrite the upload.
    */
   upload(s: Storage, data: ArrayBufferView, byteOffset = 0): void {
+    s.version++;
     if (this.encoder) this.flush();
     this.device.queue.writeBuffer(s.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   zero(s: Storage): void {
+    s.version++;
     this.endPass();
     this.commandEncoder().clearBuffer(s.buffer, 0, Math.ceil(s.byteSize / 4) * 4);
   }
 
   copy(src: Storage, srcOffset: number, dst: Storage, dstOffset: number, bytes: number): void {
+    dst.version++;
     this.copyRaw(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
@@ -214,6 +246,8 @@ export class GpuRuntime {
     this.uniformUsed = offset + size;
 
     const entry = this.pipelineFor(d.program, buffers.length);
+    // what this dispatch may write is newer now (every binding, where the layout is automatic)
+    for (let i = 0; i < buffers.length; i++) if (!entry.readOnly || !entry.readOnly[i]) buffers[i]!.version++;
     this.currentKernel = d.program.name;
     const pass = this.computePass();
     if (this.passPipeline !== entry.pipeline) {
@@ -342,7 +376,7 @@ export class GpuRuntime {
           return err;
         }),
       );
-      entry = { pipeline, layout: explicit?.layout ?? null, layoutId: explicit?.id ?? -1, storageCount };
+      entry = { pipeline, layout: explicit?.layout ?? null, layoutId: explicit?.id ?? -1, storageCount, readOnly: types ? types.map((t) => t === 'read-only-storage') : null };
       this.pipelines.set(key, entry);
       this.counters.pipelinesCompiled++;
       if (!explicit) this.counters.autoLayoutPipelines++;

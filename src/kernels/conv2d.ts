@@ -21,8 +21,8 @@ export interface Conv2dOptions {
 const FIELDS = [
   ['N', 'u32'], ['Cin', 'u32'], ['H', 'u32'], ['W', 'u32'],
   ['Cout', 'u32'], ['OH', 'u32'], ['OW', 'u32'], ['pad', 'u32'],
-  ['has_bias', 'u32'], ['xblocks', 'u32'], ['coblocks', 'u32'], ['parts', 'u32'],
-  ['chunk', 'u32'], ['wstride', 'u32'], ['_p1', 'u32'], ['_p2', 'u32'],
+  ['bias_mode', 'u32'], ['xblocks', 'u32'], ['coblocks', 'u32'], ['parts', 'u32'],
+  ['chunk', 'u32'], ['wstride', 'u32'], ['has_res', 'u32'], ['_p2', 'u32'],
 ] as const;
 const PACK_FIELDS = [['A', 'u32'], ['B', 'u32'], ['BP', 'u32'], ['Cin', 'u32'], ['mode', 'u32'], ['total', 'u32'], ['_p0', 'u32'], ['_p1', 'u32']] as const;
 
@@ -69,17 +69,21 @@ function packedStride(channels: number): number {
   return ceilDiv(channels, 16) * 4;
 }
 
-/** Packs weights [Cout, Cin, K, K] to [(a*K*K + tap) * BP + b] (see conv2d.wgsl, pack). */
+/**
+ * Packs weights [Cout, Cin, K, K] to [(a*K*K + tap) * BP + b] (see conv2d.wgsl, pack). The
+ * packed copy is kept with the weights (GpuRuntime.derived) and remade only after they change,
+ * so inference packs each conv once, not once per evaluation. Owned by w: never free it.
+ */
 function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: number, mode: 0 | 1 | 2): Storage {
   const [A, B] = mode === 0 ? [Cin, Cout] : [Cout, Cin];
   const BP = ceilDiv(B, 16) * 16;
   const total = A * K * K * BP;
-  const out = rt.alloc(total * 4, 'conv2d packed weights');
-  launch(rt, program('conv2d', 'pack', { K }), layoutOf('conv-pack', PACK_FIELDS), { A, B, BP, Cin, mode, total, _p0: 0, _p1: 0 }, [w, out], ceilDiv(total, WG));
-  return out;
+  return rt.derived(w, `conv2d packed weights (mode ${mode}, ${Cout}x${Cin}x${K}x${K})`, total * 4, (out) =>
+    launch(rt, program('conv2d', 'pack', { K }), layoutOf('conv-pack', PACK_FIELDS), { A, B, BP, Cin, mode, total, _p0: 0, _p1: 0 }, [w, out], ceilDiv(total, WG)));
 }
 
-function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry): Storage {
+/** bias: [Cout] (mode 1) or [N, Cout] (mode 2); residual: [N, Cout, OH, OW] added to the output */
+function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry, biasMode: 0 | 1 | 2 = bias ? 1 : 0, residual: Storage | null = null): Storage {
   const out = allocArray(rt, [g.N, g.Cout, g.OH, g.OW], 'conv2d');
   const { TP, COV } = forwardVariant(rt, g.OW);
   const xblocks = ceilDiv(g.OW, TP);
@@ -90,23 +94,32 @@ function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storag
     layoutOf('conv', FIELDS),
     {
       N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
-      has_bias: bias ? 1 : 0, xblocks, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), _p1: 0, _p2: 0,
+      bias_mode: biasMode, xblocks, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), has_res: residual ? 1 : 0, _p2: 0,
     },
-    [x, packed, bias ?? dummy(rt), out],
+    [x, packed, bias ?? dummy(rt), out, residual ?? dummy(rt)],
     ceilDiv(xblocks * g.OH * coblocks * g.N, WG),
   );
   return out;
 }
 
-export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}): DeviceArray {
+/**
+ * y = conv2d(x, w) + bias + residual, the additions fused into the convolution's output loop.
+ * bias: [Cout], or [N, Cout] for one per sample (a ResBlock's bias plus its time embedding);
+ * residual: [N, Cout, OH, OW] (a ResBlock's skip path).
+ */
+export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null): DeviceArray {
   const g = convGeometry('conv2d', x.shape, w.shape, opts);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
-    throw new ShapeError(`conv2d: bias must be [${g.Cout}], got ${fmtShape(bias.shape)} (weight ${fmtShape(w.shape)})`);
+  const perSample = bias?.shape.length === 2 && bias.shape[0] === g.N && bias.shape[1] === g.Cout;
+  if (bias && !perSample && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
+    throw new ShapeError(`conv2d: bias must be [${g.Cout}] or [${g.N}, ${g.Cout}], got ${fmtShape(bias.shape)} (weight ${fmtShape(w.shape)})`);
+  }
+  const outShape = [g.N, g.Cout, g.OH, g.OW];
+  if (residual && (residual.shape.length !== 4 || residual.shape.some((d, i) => d !== outShape[i]))) {
+    throw new ShapeError(`conv2d: residual must be ${fmtShape(outShape)}, got ${fmtShape(residual.shape)} (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)})`);
   }
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
-  const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g);
-  rt.free(packed);
-  return { storage: out, shape: [g.N, g.Cout, g.OH, g.OW] };
+  const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, bias ? (perSample ? 2 : 1) : 0, residual?.storage ?? null);
+  return { storage: out, shape: outShape };
 }
 
 /** dL/dx for y = conv2d(x, w): dy is [N, Cout, OH, OW]. */
@@ -118,7 +131,6 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
     const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 1);
     const t: ConvGeometry = { N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, K: g.K, OH: g.H, OW: g.W, stride: 1, pad: g.K - 1 - g.pad };
     const out = forwardPacked(rt, dy.storage, packed, null, t);
-    rt.free(packed);
     return { storage: out, shape: [...xShape] };
   }
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 2);
@@ -128,11 +140,10 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
     rt,
     program('conv2d', 'input_grad', { K: g.K, S: g.stride }),
     layoutOf('conv', FIELDS),
-    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks: 0, parts: 1, chunk: 0, wstride: packedStride(g.Cin), _p1: 0, _p2: 0 },
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, bias_mode: 0, xblocks: 0, coblocks: 0, parts: 1, chunk: 0, wstride: packedStride(g.Cin), has_res: 0, _p2: 0 },
     [dy.storage, packed, out],
     ceilDiv(g.N * ciblocks * g.H * g.W, WG),
   );
-  rt.free(packed);
   return { storage: out, shape: [...xShape] };
 }
 
@@ -154,7 +165,7 @@ export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray
     rt,
     program('conv2d', 'weight_grad', { K: g.K, S: g.stride, TP, COV }),
     layoutOf('conv', FIELDS),
-    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, has_bias: 0, xblocks: 0, coblocks, parts, chunk, wstride: 0, _p1: 0, _p2: 0 },
+    { N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad, bias_mode: 0, xblocks: 0, coblocks, parts, chunk, wstride: 0, has_res: 0, _p2: 0 },
     [x.storage, dy.storage, partial],
     ceilDiv(base * parts, WG),
   );

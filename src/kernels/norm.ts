@@ -54,7 +54,11 @@ export interface NormForward {
   stats: DeviceArray;
 }
 
-export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormPlan, gamma: DeviceArray | null, beta: DeviceArray | null): NormForward {
+/** Activation fused into the normalisation's output: 'none' or 'silu' (GroupNorm-SiLU). */
+export type NormActivation = 'none' | 'silu';
+const ACT: Record<NormActivation, number> = { none: 0, silu: 1 };
+
+export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormPlan, gamma: DeviceArray | null, beta: DeviceArray | null, act: NormActivation = 'none'): NormForward {
   checkAffine(op, p, x, gamma, 'weight');
   checkAffine(op, p, x, beta, 'bias');
   if (!gamma !== !beta) throw new ShapeError(`${op}: weight and bias must be given together`);
@@ -64,8 +68,19 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
   launch(rt, program('norm', 'stats'), layout, u, [x.storage, stats], p.numSeg);
   const y = allocArray(rt, x.shape, op);
   const d = dummy(rt);
-  launch(rt, program('norm', 'apply'), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], ceilDiv(size(x.shape), WG));
+  launch(rt, program('norm', 'apply', { ACT: ACT[act] }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], ceilDiv(size(x.shape), WG));
   return { y: { storage: y, shape: [...x.shape] }, stats: { storage: stats, shape: [p.numSeg, 2] } };
+}
+
+/**
+ * The gradient at the normalisation's own output n when the forward fused an activation a(n):
+ * dn = dy * a'(n), with n recomputed from x and the stats (not stored by the forward).
+ */
+export function normActivationGrad(rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, p: NormPlan, gamma: DeviceArray | null, beta: DeviceArray | null): DeviceArray {
+  const d = dummy(rt);
+  const out = allocArray(rt, x.shape, op);
+  launch(rt, program('norm', 'act_grad'), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], ceilDiv(size(x.shape), WG));
+  return { storage: out, shape: [...x.shape] };
 }
 
 export interface NormGrads {

@@ -3,7 +3,7 @@ import { tensor } from '../autograd/create.js';
 import { add, attention, ATTENTION_MAX_HEAD_DIM, matmul, reshape, silu, slice, softmax, upsample2x } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { asChannelMap, Conv2d, GroupNorm, groupsFor, Linear } from './layers.js';
+import { Conv2d, GroupNorm, groupsFor, Linear } from './layers.js';
 import { Module } from './module.js';
 
 /**
@@ -67,14 +67,19 @@ export class ResBlock extends Module {
     this.skip = inChannels === outChannels ? null : this.child('skip', new Conv2d(inChannels, outChannels, { kernel: 1 }));
   }
 
-  forward(x: Tensor, temb: Tensor | null): Tensor {
-    let h = this.conv1.forward(silu(this.norm1.forward(x)));
+  /**
+   * `temb` is the time embedding; `tembActivated` says it is already silu(temb) (a U-Net
+   * computes that once for all its blocks instead of once per block).
+   */
+  forward(x: Tensor, temb: Tensor | null, tembActivated = false): Tensor {
+    let shift: Tensor | undefined;
     if (this.temb) {
       if (!temb) throw new ShapeError('ResBlock: this block takes a time embedding');
-      h = add(h, asChannelMap(this.temb.forward(silu(temb))));
+      shift = this.temb.forward(tembActivated ? temb : silu(temb)); // [N, outChannels], added inside conv1
     }
-    h = this.conv2.forward(silu(this.norm2.forward(h)));
-    return add(this.skip ? this.skip.forward(x) : x, h);
+    const h = this.conv1.forward(this.norm1.forwardSilu(x), { shift });
+    // the skip path is added inside conv2's output loop
+    return this.conv2.forward(this.norm2.forwardSilu(h), { residual: this.skip ? this.skip.forward(x) : x });
   }
 }
 

@@ -1,5 +1,5 @@
 /** Basic layers: Conv2d, Linear, GroupNorm, LayerNorm. */
-import { add, conv2d, groupNorm, layerNorm, matmul, reshape } from '../autograd/ops.js';
+import { add, conv2d, groupNorm, groupNormSilu, layerNorm, matmul, reshape } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { Module, onesInit, uniformInit, zerosInit, type Parameter } from './module.js';
@@ -30,8 +30,15 @@ export class Conv2d extends Module {
     this.bias = cfg.bias === false ? null : this.param('bias', uniformInit([outChannels], fanIn, cfg.initGain ?? 1));
   }
 
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, pad: this.pad });
+  /**
+   * `shift` ([N, outChannels]) is added per sample and channel, `residual` (the output's shape)
+   * per element: both inside the convolution's output loop, not as separate passes.
+   */
+  forward(x: Tensor, extra: { shift?: Tensor; residual?: Tensor } = {}): Tensor {
+    const opts = { stride: this.stride, pad: this.pad };
+    let bias: Tensor | null = this.bias;
+    if (extra.shift) bias = this.bias ? add(extra.shift, reshape(this.bias, [1, this.outChannels])) : extra.shift;
+    return conv2d(x, this.weight, bias, opts, extra.residual ?? null);
   }
 }
 
@@ -69,6 +76,11 @@ export class GroupNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.groups, this.weight, this.bias, this.eps);
+  }
+
+  /** silu(forward(x)) in one pass: the activation fused into the normalisation's output kernel. */
+  forwardSilu(x: Tensor): Tensor {
+    return groupNormSilu(x, this.groups, this.weight, this.bias, this.eps);
   }
 }
 

@@ -102,13 +102,13 @@ export class UNet extends Module {
     let temb: Tensor | null = null;
     if (this.time) {
       if (!t || t.length !== x.shape[0]) throw new ShapeError(`UNet: expected ${x.shape[0]} time values, got ${t ? t.length : 'none'}`);
-      temb = this.time.forward(t);
+      temb = silu(this.time.forward(t)); // every block takes silu(temb): computed once here
     }
     let h = this.convIn.forward(x);
     const skips: Tensor[] = [h];
     for (const level of this.down) {
       for (const b of level.blocks) {
-        h = b.forward(h, temb);
+        h = b.forward(h, temb, true);
         skips.push(h);
       }
       if (level.downsample) {
@@ -116,14 +116,14 @@ export class UNet extends Module {
         skips.push(h);
       }
     }
-    h = this.mid1.forward(h, temb);
+    h = this.mid1.forward(h, temb, true);
     if (this.midAttn) h = this.midAttn.forward(h);
-    h = this.mid2.forward(h, temb);
+    h = this.mid2.forward(h, temb, true);
     for (const level of this.up) {
-      for (const b of level.blocks) h = b.forward(concat([h, skips.pop()!]), temb);
+      for (const b of level.blocks) h = b.forward(concat([h, skips.pop()!]), temb, true);
       if (level.upsample) h = level.upsample.forward(h);
     }
-    return this.convOut.forward(silu(this.normOut.forward(h)));
+    return this.convOut.forward(this.normOut.forwardSilu(h));
   }
 
   /** Multiply-adds of one forward pass per output pixel (convs, attention, linear layers), for reports. */
