@@ -218,10 +218,12 @@ describe('nn: fused attention against the materialised scores', () => {
       return { o: await o.data(), dq: await q.grad!.data(), dk: await k.grad!.data(), dv: await v.grad!.data() };
     });
     const scale = 0.25;
-    const fused = await run(() => attention(q, k, v, scale));
+    const fused = await run(() => attention(q, k, v, scale, 'fused'));
     const dense = await run(() => matmul(v, softmax(matmul(q, k, true, false), scale), false, true));
     for (const key of ['o', 'dq', 'dk', 'dv'] as const) expect(maxRelErr(fused[key], dense[key]), key).toBeLessThan(1e-5);
-    // the block (fused) against its own layers with materialised scores: a 16-channel map of 6x5 tokens, 4 heads of 4 channels
+    // the block (its 'auto' attention forced to the fused kernel) against its own layers with
+    // materialised scores: a 16-channel map of 6x5 tokens, 4 heads of 4 channels
+    process.env.FFM_ATTN_DENSE_BYTES = '0';
     const block = withInitSeed(5, () => new SelfAttention2d(16, 4, 4));
     const x = randn([2, 16, 6, 5], 25).keep();
     const y = await noGrad(() => block.forward(x)).data();
@@ -231,6 +233,7 @@ describe('nn: fused attention against the materialised scores', () => {
       const o = matmul(part(2), softmax(matmul(part(0), part(1), true, false), 0.5), false, true);
       return add(x, block.proj.forward(reshape(o, [2, 16, 6, 5])));
     }).data();
+    delete process.env.FFM_ATTN_DENSE_BYTES;
     expect(maxRelErr(y, ref)).toBeLessThan(1e-5);
     block.dispose();
     for (const t of [q, k, v, w, x]) t.dispose();

@@ -290,13 +290,30 @@ export function softmax(x: Tensor, scaleBy = 1): Tensor {
 }
 
 /**
- * Fused attention of one head per batch entry: q, k, v are [B, D, L] (channel-major tokens),
- * the result is [B, D, L] with o[:, :, i] = sum_j softmax_j(scale q_i.k_j) v[:, :, j]. The
- * L x L scores are never stored (online softmax; the backward recomputes them), so memory
- * grows with L, not L squared. Equal, within float rounding, to
- * matmul(v, softmax(matmul(q, k, true), scale), false, true).
+ * Whether 'auto' attention materialises the scores: while they (B x L x L floats) fit in
+ * DENSE_ATTENTION_BYTES, half of WebGPU's baseline binding. There the tuned matmul and softmax
+ * kernels beat the fused kernel on lavapipe (1.5-2.6x at L = 529 to 2025, bench in
+ * docs/architecture.md); above it only the fused kernel fits at all. FFM_ATTN_DENSE_BYTES
+ * overrides the threshold (0: always fused).
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+function denseAttentionFits(q: Tensor): boolean {
+  const [B, , L] = q.shape as [number, number, number];
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FFM_ATTN_DENSE_BYTES;
+  return B * L * L * 4 <= (env !== undefined ? Number(env) : DENSE_ATTENTION_BYTES);
+}
+export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Attention of one head per batch entry: q, k, v are [B, D, L] (channel-major tokens),
+ * the result is [B, D, L] with o[:, :, i] = sum_j softmax_j(scale q_i.k_j) v[:, :, j].
+ * 'fused' never stores the L x L scores (online softmax; the backward recomputes them), so
+ * memory grows with L, not L squared; 'dense' materialises them; 'auto' (the default) does so
+ * while they fit DENSE_ATTENTION_BYTES, where it is faster. Equal, within float rounding, to matmul(v, softmax(matmul(q, k, true), scale), false, true).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method: 'auto' | 'fused' | 'dense' = 'auto'): Tensor {
+  if (method === 'dense' || (method === 'auto' && denseAttentionFits(q))) {
+    return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
+  }
   const { o, lse } = attentionKernel(q.rt, q, k, v, scale);
   const inputs = [q, k, v];
   if (!needsGrad(inputs)) {

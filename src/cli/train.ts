@@ -39,7 +39,7 @@ export interface TrainOptions {
   command: string;
 }
 
-async function labelImage(ds: Dataset, labels: string, pair: string, a: Image, b: Image): Promise<Image> {
+export async function labelImage(ds: Dataset, labels: string, pair: string, a: Image, b: Image): Promise<Image> {
   if (labels.startsWith('classical:')) return fuseClassical(labels.slice('classical:'.length), a, b);
   if (labels.startsWith('candidate:')) {
     const m = labels.slice('candidate:'.length);

@@ -1,6 +1,6 @@
 /** The blocks a diffusion/flow U-Net is made of: time embedding, ResBlock, attention, down/up sampling. */
 import { tensor } from '../autograd/create.js';
-import { add, attention, ATTENTION_MAX_HEAD_DIM, matmul, reshape, silu, slice, softmax, upsample2x } from '../autograd/ops.js';
+import { add, attention, ATTENTION_MAX_HEAD_DIM, reshape, silu, slice, upsample2x } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { Conv2d, GroupNorm, groupsFor, Linear } from './layers.js';
@@ -109,10 +109,8 @@ export class SelfAttention2d extends Module {
     const k = reshape(slice(qkv, C, C), [N * this.heads, dh, H * W]);
     const v = reshape(slice(qkv, 2 * C, C), [N * this.heads, dh, H * W]);
     const scale = 1 / Math.sqrt(dh);
-    // fused (online softmax, memory linear in HW) up to the head size its registers hold; else the scores are materialised
-    const o = dh <= ATTENTION_MAX_HEAD_DIM
-      ? attention(q, k, v, scale)
-      : matmul(v, softmax(matmul(q, k, true, false), scale), false, true); // scores [N*heads, HW(query), HW(key)]
+    // 'auto': scores materialised while small, else fused (online softmax, memory linear in HW); heads wider than the fused kernel holds are always materialised
+    const o = attention(q, k, v, scale, dh <= ATTENTION_MAX_HEAD_DIM ? 'auto' : 'dense');
     return add(x, this.proj.forward(reshape(o, [N, C, H, W])));
   }
 }
