@@ -241,6 +241,8 @@ describe('fusionfm train: killed saves, a second run, stale files (GPU)', () => 
     { at: 'state.safetensors:2', what: 'before the state of step 4 is in place' },
     { at: 'state.json:2', what: 'between the state and its readable copy (state.json still says step 2)' },
     { at: 'model.safetensors:2', what: 'before the model of step 4 is in place' },
+    { at: 'loss.svg:2', what: 'before the loss plot of step 4 is in place' },
+    { at: 'step-000004.png', what: 'before the sample image of step 4 is in place' },
   ])('killed $what: --resume ends with exactly the uninterrupted weights, and no temp file or lock stays', ({ at }) => {
     const run = `run-kill-${at.replace(/\W/g, '_')}`;
     const killed = cli(dir, trainArgs(run), { FUSIONFM_KILL_AT: at });

@@ -145,6 +145,14 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
   }
   const sample = triples[0]!;
   const tasksSoFar = () => (o.continual ? o.continual.tasks.slice(0, Math.max(1, Math.ceil(trainer.step / o.continual.stepsPerTask))) : o.task.split(','));
+  /** The EMA weights as a self-describing model file (model.safetensors, and after each task a copy of it). */
+  const saveModel = (path: string, tensors: Map<string, HostTensor>) => {
+    const ema = new Map([...tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
+    saveFlowModel(path, ema, {
+      tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
+      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
+    });
+  };
   const save = async () => {
     const st = await run.state();
     const meta = { ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command };
@@ -152,11 +160,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     saveSafetensors(statePath, st.tensors, { format: STATE_FORMAT, state: JSON.stringify(meta) });
     // a copy for people (and scripts) to read; --resume never reads it
     writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(meta, null, 1)));
-    const ema = new Map([...st.tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
-    saveFlowModel(join(o.out, 'model.safetensors'), ema, {
-      tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
-      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
-    });
+    saveModel(join(o.out, 'model.safetensors'), st.tensors);
     writeFileAtomic(join(o.out, 'loss.svg'), new TextEncoder().encode(lossSvg(trainer.losses)));
     const y = await fuseLuminance(trainer.net, sample.a, sample.b, sample.w, sample.h);
     writePng(join(o.out, 'samples', `step-${String(trainer.step).padStart(6, '0')}.png`), makeImage(sample.w, sample.h, [y]), { overwrite: true });
@@ -167,10 +171,10 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
   };
   if (continual) {
     await continual.run(progress, onStep, async (i) => {
-      // after consolidation: the state now carries this task's penalty; keep this task's model too
+      // this task's model first, then the state that carries its penalty: a kill between the two
+      // resumes before the consolidation, which is redone and writes the same file again
+      saveModel(join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`), (await run.state()).tensors);
       await save();
-      const dst = join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`);
-      writeFileAtomic(dst, readFileSync(join(o.out, 'model.safetensors')));
     });
   } else {
     await trainer.run(o.config.steps, progress, onStep);
