@@ -26,6 +26,9 @@ describe('fusionfm command line', () => {
     const missing = cli('train', '--steps');
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain("fusionfm train: Option '--steps <value>' argument missing");
+    const margin = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--crop', '16', '--loss-margin', '8');
+    expect(margin.status).toBe(2);
+    expect(margin.stderr).toContain("fusionfm: --loss-margin must be a whole number of pixels below half the crop (16), got '8'");
     const command = cli('fusee');
     expect(command.status).toBe(2);
     expect(command.stderr).toContain("unknown command 'fusee'");

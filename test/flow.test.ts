@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { tensor } from '../src/autograd/create.js';
 import { mseLoss } from '../src/autograd/ops.js';
-import { noGrad, scope } from '../src/autograd/tensor.js';
+import { noGrad, scope, type Tensor } from '../src/autograd/tensor.js';
 import { fuseClassical } from '../src/fusion/classical/index.js';
 import { applyCrop } from '../src/fusion/augment.js';
 import { flowMatchingLoss } from '../src/fusion/flow/loss.js';
 import { VelocityNet } from '../src/fusion/flow/model.js';
-import { checkCoupling, flowSource } from '../src/fusion/flow/path.js';
+import { checkCoupling, flowSource, interpolate } from '../src/fusion/flow/path.js';
 import { evaluations, integrate } from '../src/fusion/flow/sampler.js';
 import { readImage } from '../src/io/image.js';
 import { withInitSeed } from '../src/nn/module.js';
@@ -204,3 +204,34 @@ describe('fused images have no border line', () => {
     net.dispose();
   }, 300_000);
 });
+
+describe('flow-matching loss with a context margin', () => {
+  it('equals the plain MSE over the crop without its border, and refuses a margin that leaves nothing', async () => {
+    await gpu();
+    const net = withInitSeed(6, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }));
+    const S = 16;
+    const m = 3;
+    const T = (seed: number) => tensor(Float32Array.from({ length: 2 * S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.37 + seed)), [2, 1, S, S]).keep();
+    const [xA, xB, x1] = [T(1), T(2), T(3)];
+    const t = [0.2, 0.7];
+    const withMargin = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', 0, m)).item();
+    // by hand: the net's output and the target, compared on the centre only
+    const pred = await noGrad(() => net.forward(interpolateAt(xA, xB, x1, t), xA, xB, t)).data();
+    const a = await xA.data(), b = await xB.data(), l = await x1.data();
+    let se = 0;
+    let n = 0;
+    for (let k = 0; k < 2; k++) for (let y = m; y < S - m; y++) for (let x = m; x < S - m; x++) {
+      const i = k * S * S + y * S + x;
+      se += (pred[i]! - (l[i]! - (a[i]! + b[i]!))) ** 2;
+      n++;
+    }
+    expect(Math.abs(withMargin - se / n) / (se / n)).toBeLessThan(1e-5);
+    expect(() => noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', 0, 8))).toThrow('flowMatchingLoss: margin 8 leaves nothing of a 16x16 crop');
+    net.dispose();
+  });
+});
+
+/** x_t on the sum coupling's straight path, as flowMatchingLoss builds it */
+function interpolateAt(xA: Tensor, xB: Tensor, x1: Tensor, t: number[]): Tensor {
+  return interpolate(flowSource('sum', xA, xB), x1, tensor(Float32Array.from(t), [t.length, 1, 1, 1]));
+}

@@ -4,7 +4,8 @@
 # .gpu, .gpudata and dist carried:   bash bench/gpu/run.sh
 # Stages (STAGES=speed,kernels,train-ivf,flow-ivf,continual by default; diffusion on request), each bounded in time so
 # that the whole stays inside one device call:
-#   speed     flow-speed: training samples/s at 128x128, 640x480 one-step fusion (alone)
+#   speed     flow-speed: training samples/s at 128x128, 640x480 one-step fusion in tiles and in one piece;
+#             dispatch: JavaScript microseconds per recorded dispatch and dispatches per evaluation
 #   kernels   our kernels and U-Net against TF.js-WebGPU on the same adapter (alone)
 #   train-ivf the IVF coupling models (sum / average / gaussian), S_IVF steps each
 #   flow-ivf  the VIFB test-split bench of those models (or of MODELS=dir/ivf-<coupling>.safetensors)
@@ -38,6 +39,8 @@ stamp "unpack ($stages)"; $R true
 
 if has speed; then
   stamp "flow-speed"; timeout 90 $R node dist/bench/flow/flow-speed.js --checkpoint checkpoints/default.safetensors --out "$res" > "$res/flow-speed.log" 2>&1
+  # JavaScript per recorded dispatch: on a fast GPU it, not the kernels, bounds small evaluations
+  stamp "dispatch"; timeout 60 $R node dist/bench/engine/dispatch.js --out "$res/dispatch.json" > "$res/dispatch.log" 2>&1
 fi
 if has kernels; then
   stamp "kernels"; timeout 90 $R node dist/bench/engine/kernels.js --out "$res/kernels.json" > "$res/kernels.log" 2>&1

@@ -32,7 +32,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -141,7 +141,7 @@ async function main(argv: string[]): Promise<void> {
       steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
-      objective: { type: 'string', default: 'flow' },
+      objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -170,7 +170,11 @@ async function main(argv: string[]): Promise<void> {
       coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,
       // only a ddpm run records its objective, so flow runs keep their configuration (and --resume) as before
       ...(values.objective === 'ddpm' ? { objective: 'ddpm' as const } : {}),
+      // likewise a loss margin is recorded only when given
+      ...(values['loss-margin'] !== undefined ? { lossMargin: num('loss-margin', values['loss-margin'], 0, 'nonneg') } : {}),
     };
+    if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);
+    if (config.lossMargin && values.objective === 'ddpm') throw new InputError('--loss-margin applies to flow matching, not to --objective ddpm');
     const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');
     if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);
     const replayRatio = num('replay-ratio', values['replay-ratio'], DEFAULT_CONTINUAL.replayRatio, 'nonneg');
