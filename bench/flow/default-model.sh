@@ -4,6 +4,8 @@
 # (bench/flow/flow-ivf.ts per dataset), then one summary table (bench/flow/default-model-summary.ts).
 #   bash bench/flow/default-model.sh                      -> bench/results/default-model/
 #   COMPARE=lambda1=old.safetensors bash bench/flow/default-model.sh   (another checkpoint beside it)
+#   TEST_LABELS=runs/labels-test bash bench/flow/default-model.sh     (test-split pseudo labels, <root>/<task>/<dataset>/<pair>.png,
+#     from `fusionfm pseudo-gt --split test`: adds each row's intensity bias against them)
 # The pool bounds are cached in runs/bounds/ (computing them is most of a first run's CPU time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,6 +15,6 @@ out=${OUT:-bench/results/default-model}
 mkdir -p runs/bounds
 for ds in ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/MEFB mff/Lytro; do
   node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 \
-    --bounds-cache "runs/bounds/${ds//\//-}-test.json" --out "$out/$ds"
+    --bounds-cache "runs/bounds/${ds//\//-}-test.json" --out "$out/$ds" ${TEST_LABELS:+--labels "$TEST_LABELS/$ds"}
 done
 node dist/bench/flow/default-model-summary.js --root "$out"

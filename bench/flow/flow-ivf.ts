@@ -22,6 +22,7 @@ import { useRuntime } from '../../src/autograd/tensor.js';
 import { fuseClassical, classicalNames } from '../../src/fusion/classical/index.js';
 import { fuseImages } from '../../src/fusion/flow/fuse.js';
 import type { Image } from '../../src/fusion/image.js';
+import { luminance } from '../../src/fusion/colour.js';
 import { getMetric, metricInput } from '../../src/fusion/metrics/index.js';
 import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds } from '../../src/fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
@@ -54,10 +55,10 @@ const weights = DEFAULT_WEIGHTS[task];
 const selMetrics = tableMetrics(weights);
 const stdMetrics = ['EN', 'SD', 'SF', 'AG', 'MI', 'VIF', 'Qabf', 'SSIM'].map((m) => getMetric(m, m === 'VIF' ? 'cddfuse' : 'vifb'));
 
-interface Row { name: string; kind: string; coupling?: string; steps?: number; nfe?: number; ms: number[]; composite: number[]; metrics: number[][] }
+interface Row { name: string; kind: string; coupling?: string; steps?: number; nfe?: number; ms: number[]; composite: number[]; metrics: number[][]; bias: number[] }
 const rows = new Map<string, Row>();
 const row = (name: string, kind: string, extra: Partial<Row> = {}) => {
-  if (!rows.has(name)) rows.set(name, { name, kind, ms: [], composite: [], metrics: [], ...extra });
+  if (!rows.has(name)) rows.set(name, { name, kind, ms: [], composite: [], metrics: [], bias: [], ...extra });
   return rows.get(name)!;
 };
 
@@ -82,6 +83,8 @@ function writeResults(done: number): void {
       median_ms: r.ms.every(Number.isNaN) ? null : summarize(r.ms).median_ms,
       composite: mean(r.composite),
       means: Object.fromEntries(stdMetrics.map((m, k) => [m.id, mean(r.metrics.map((v) => v[k]!))])),
+      // |mean luminance of the output - of the pair's label|, grey levels (only with --labels)
+      bias_grey_levels: r.bias.length ? mean(r.bias) : null,
     })),
   };
   mkdirSync(values.out!, { recursive: true });
@@ -91,9 +94,9 @@ function writeResults(done: number): void {
     `# FusionFM on ${ds.id} test split (${done} of ${pairs.length} pairs)`, '',
     `Adapter: ${out.adapter}; commit ${commit}. Command: \`${out.command}\`.`, '',
     `Composite: ${out.composite_definition} (1 = best candidate of the pool). Time: median per image, whole fusion call.`, '',
-    `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} |`,
-    `|---|---|---|---|${out.metrics.map(() => '---').join('|')}|`,
-    ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} |`),
+    `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} | bias vs label |`,
+    `|---|---|---|---|${out.metrics.map(() => '---').join('|')}|---|`,
+    ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} | ${f4(r.bias_grey_levels)} |`),
     '',
   ];
   writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
@@ -109,8 +112,13 @@ for (const [pi, p] of pairs.entries()) {
   }
   const bounds = cache[p.name]!;
   if (values['prepare-only']) continue;
+  // the test pair's label, when --labels names them: what the intensity bias is measured against
+  const label = values.labels && existsSync(join(values.labels, `${p.name}.png`)) ? await readImage(join(values.labels, `${p.name}.png`)) : null;
+  const meanLuma = (img: Image) => { const y = luminance(img); let t = 0; for (const v of y) t += v; return (255 * t) / y.length; };
+  const labelLuma = label ? meanLuma(label) : NaN;
   const record = (r: Row, f: Image, ms: number) => {
     r.ms.push(ms);
+    if (label) r.bias.push(Math.abs(meanLuma(f) - labelLuma));
     r.composite.push(scoreWith(bounds, r.name, rawScores(greyTriple(a, b, f), selMetrics), selMetrics, weights).composite);
     const input = metricInput(a, b, f);
     r.metrics.push(stdMetrics.map((m) => m.compute(input)));
@@ -130,8 +138,8 @@ for (const [pi, p] of pairs.entries()) {
     const f = fuseClassical(c, a, b);
     record(row(`classical:${c}`, 'classical'), f, performance.now() - t0);
   }
-  if (values.labels) {
-    const l = await readImage(join(values.labels, `${p.name}.png`));
+  if (label) {
+    const l = label;
     record(row('pseudo label (refined)', 'label'), l, NaN);
   }
   console.error(`${pi + 1}/${pairs.length} ${p.name}`);
