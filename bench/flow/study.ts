@@ -6,6 +6,7 @@
  *   node dist/bench/flow/study.js --task ivf --labels <labels root | candidate:<m> | classical:<f>>
  *        [--data ivf/VIFB] [--configs name:key=value+key=value,...] [--evals 250,500,1000,2000,4000,8000]
  *        [--val-pairs 2] [--test-pairs 0] [--out bench/results/study-ivf] [--runs runs/study-ivf] [--resume]
+ *        [--bounds-dir runs/bounds] [--prepare-only]
  *
  * A config is a net and a recipe: keys net (default | small | tiny), steps (the run's length:
  * its schedule spans it), batch, crop, lr, warmup (a fraction of steps), ema (a decay, or 'auto':
@@ -53,6 +54,8 @@ const { values } = parseArgs({ options: {
   configs: { type: 'string', default: 'default:net=default' }, evals: { type: 'string', default: '250,500,1000,2000,4000,8000' },
   'val-pairs': { type: 'string', default: '2' }, 'test-pairs': { type: 'string', default: '0' },
   out: { type: 'string' }, runs: { type: 'string' }, resume: { type: 'boolean', default: false },
+  // pool bounds per pair are cached here; --prepare-only fills the cache and stops (for a GPU machine without the candidate folders)
+  'bounds-dir': { type: 'string', default: join('runs', 'bounds') }, 'prepare-only': { type: 'boolean', default: false },
 } });
 const task = values.task as Task;
 if (!(task in DEFAULT_WEIGHTS)) throw new Error(`--task: expected ivf, mif, mef or mff, got ${values.task}`);
@@ -109,11 +112,11 @@ const testPairs = Number(values['test-pairs']) > 0 ? testAll.slice(0, Number(val
 
 /** pool bounds per pair, cached (computing them is most of a first run's CPU time) */
 async function boundsFor(split: string, p: PairEntry, a: Image, b: Image): Promise<Bounds> {
-  const path = join('runs', 'bounds', `${ds.id.replace(/\//g, '-')}-${split}.json`);
+  const path = join(values['bounds-dir']!, `${ds.id.replace(/\//g, '-')}-${split}.json`);
   const cache: Record<string, Bounds> = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
   if (!cache[p.name]) {
     cache[p.name] = await pairPoolBounds(candidatePool(ds, { published: true, classical: true, folders: [] }), p.name, { a, b }, { a, b }, selMetrics);
-    mkdirSync(join('runs', 'bounds'), { recursive: true });
+    mkdirSync(values['bounds-dir']!, { recursive: true });
     writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(cache, null, 1)));
   }
   return cache[p.name]!;
@@ -208,6 +211,18 @@ ${ticks.join('\n')}
 ${lines.join('\n')}
 </svg>
 `;
+}
+
+if (values['prepare-only']) {
+  for (const [split, pairs] of [['train', valPairs], ['test', testPairs]] as const) {
+    for (const p of pairs) {
+      const { a, b } = await ds.readPair(p);
+      await boundsFor(split, p, a, b);
+    }
+  }
+  console.log(`pool bounds of ${valPairs.length} validation and ${testPairs.length} test pairs in ${values['bounds-dir']}`);
+  rt.destroy();
+  process.exit(0);
 }
 
 for (const c of configs) {

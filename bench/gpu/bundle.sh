@@ -26,6 +26,10 @@ tar -C . --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/w
 # the validation crops of VAL_PAIRS=2 (held-out training pairs; their pools are not packed)
 [ -f .gpudata/continual-eval.val2.json ] || node dist/bench/continual/continual.js --labels .gpudata/labels --eval-cache .gpudata/continual-eval.json --val-pairs 2 --prepare-only
 [ -f .gpudata/vifb-test-bounds.json ] || node dist/bench/flow/flow-ivf.js --bounds-cache .gpudata/vifb-test-bounds.json --prepare-only
+# the training study's pool bounds (validation pairs carved from train, and test) for each task it may run
+for t in ${STUDY_TASKS:-ivf}; do
+  [ -f ".gpudata/bounds/.study-$t" ] || { node dist/bench/flow/study.js --task "$t" --labels .gpudata/labels --bounds-dir .gpudata/bounds --prepare-only && touch ".gpudata/bounds/.study-$t"; }
+done
 [ -f .gpudata/diffusion-ivf-bounds.json ] || node dist/src/cli/main.js bench --task ivf --data ivf/VIFB --bounds-cache .gpudata/diffusion-ivf-bounds.json --prepare-bounds
 # the commit the bundled dist was built from (run.sh exports it as FUSIONFM_COMMIT): the device
 # machine's copy of the tree carried a stale .git and reported an older commit

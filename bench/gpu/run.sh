@@ -11,6 +11,8 @@
 #   flow-ivf  the VIFB test-split bench of those models (or of MODELS=dir/ivf-<coupling>.safetensors)
 #   continual the continual study's variants with the shipped net, one process per variant and
 #             seed, steps per task sized to the time left by a probe (see the stage), merged
+#   study     the training study (bench/flow/study.ts): STUDY_TASK (ivf), STUDY_CONFIGS (config list,
+#             default the three nets at 8k steps), STUDY_EVALS; resumable, so a second call goes on
 #   diffusion fusionfm bench (FusionFM k = 1, 2, 4 against the DDPM baseline with DDIM S = 1..100,
 #             256x256 and 640x480) on VIFB test crops, scored with the pool bounds computed here
 #             (.gpudata/diffusion-ivf-bounds.json); DIFF_ARGS adds or overrides options
@@ -62,6 +64,16 @@ if has train-ivf; then
   models=runs
   for c in sum average gaussian; do cp "runs/ivf-$c/model.safetensors" "runs/ivf-$c.safetensors"; done
   tar -C runs -cf "$out/models.tar" ivf-sum.safetensors ivf-average.safetensors ivf-gaussian.safetensors 2>/dev/null
+fi
+
+if has study; then
+  task=${STUDY_TASK:-ivf}
+  stamp "study ($task)"
+  timeout ${STUDY_S:-420} $R node dist/bench/flow/study.js --task "$task" --labels .gpudata/labels --bounds-dir .gpudata/bounds \
+    --configs "${STUDY_CONFIGS:-default:net=default+steps=8000,small:net=small+steps=8000,tiny:net=tiny+steps=8000}" \
+    --evals "${STUDY_EVALS:-250,500,1000,2000,4000,8000}" --runs "runs/study-$task" --out "$res/study-$task" --resume > "$res/study-$task.log" 2>&1
+  tar -C runs -cf "$out/study-state.tar" "study-$task" 2>/dev/null
+  pack
 fi
 
 if has flow-ivf; then
