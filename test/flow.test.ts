@@ -174,6 +174,20 @@ describe('the bundled default model', () => {
   }, 120_000);
 });
 
+describe('fusion tiles', () => {
+  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near), in one piece with tiles: whole; 2048x2048 tiled either way', async () => {
+    await gpu();
+    const { tilePlan } = await import('../src/fusion/flow/fuse.js');
+    const net = withInitSeed(1, () => new VelocityNet());
+    expect(tilePlan(net, 640, 480)).toEqual({ side: 164, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
+    // the largest activation (48 channels at full size) must fit one 128 MiB binding
+    expect(net.maxSideByMemory(128 * 2 ** 20)).toBe(836);
+    expect(tilePlan(net, 2048, 2048, { tiles: 'whole' }).tiles).toBeGreaterThan(1);
+    net.dispose();
+  });
+});
+
 describe('fused images have no border line', () => {
   it('the bundled model with reflected context: the outermost rows and columns step from the next no more than the average fusion does, +5 grey levels (without context: a bright line, 26)', async () => {
     await gpu();

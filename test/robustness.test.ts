@@ -18,6 +18,7 @@ import { div, mul, sum } from '../src/autograd/ops.js';
 import { AdamW } from '../src/nn/optim.js';
 import { decodeImage, encodePng } from '../src/io/image.js';
 import { noiseFilter } from '../src/cli/dawn-noise.js';
+import { systemErrorMessage } from '../src/cli/system-error.js';
 import { scope } from '../src/autograd/tensor.js';
 import { gpu } from './helpers.js';
 
@@ -148,6 +149,14 @@ describe('fusionfm fuse: bad inputs and outputs (no GPU needed: a classical fuse
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('fusionfm: -o fused-mine: 2 of the 2 outputs exist already (e.g. fused-mine/p1.png); pass --overwrite to replace them');
   }, 60_000);
+
+  it('file-system errors become one line naming the path; other errors are left alone', () => {
+    const e = Object.assign(new Error("ENOENT: no such file or directory, open 'x/y.png'"), { code: 'ENOENT', path: 'x/y.png', syscall: 'open' });
+    expect(systemErrorMessage(e)).toBe('x/y.png: no such file or directory (open failed, ENOENT)');
+    expect(systemErrorMessage(Object.assign(new Error('x'), { code: 'EACCES', path: '/root/a', syscall: 'mkdir' }))).toBe('/root/a: permission denied (mkdir failed, EACCES)');
+    expect(systemErrorMessage(new Error('plain'))).toBeNull();
+    expect(systemErrorMessage(Object.assign(new Error('x'), { code: 'ERR_SOMETHING' }))).toBeNull();
+  });
 
   it('the stderr filter drops exactly Dawn\'s limit notices, and passes progress bars through at once', () => {
     const f = noiseFilter();
