@@ -12,7 +12,7 @@ import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKe
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward } from '../kernels/attention.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
-import { size, type DeviceArray } from '../kernels/program.js';
+import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { isGradEnabled, Tensor, wrap } from './tensor.js';
 
@@ -298,8 +298,7 @@ export function softmax(x: Tensor, scaleBy = 1): Tensor {
  */
 function denseAttentionFits(q: Tensor): boolean {
   const [B, , L] = q.shape as [number, number, number];
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FFM_ATTN_DENSE_BYTES;
-  return B * L * L * 4 <= (env !== undefined ? Number(env) : DENSE_ATTENTION_BYTES);
+  return B * L * L * 4 <= (knob('FFM_ATTN_DENSE_BYTES') ?? DENSE_ATTENTION_BYTES);
 }
 export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
 

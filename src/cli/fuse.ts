@@ -12,7 +12,7 @@ import { checkTask } from '../fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../gpu/node-device.js';
 import { Dataset } from '../io/dataset.js';
 import { loadFlowModel } from '../io/flow-checkpoint.js';
-import { readImage, writeImage } from '../io/image.js';
+import { outputFormat, readImage, writeImage } from '../io/image.js';
 import { prepareOutputDir, prepareOutputFile } from '../io/output.js';
 import { InputError } from '../util/errors.js';
 import { progressPrinter } from './progress.js';
@@ -104,7 +104,7 @@ export async function runFuse(args: string[]): Promise<void> {
     const ms = performance.now() - t0;
     // the output keeps the sources' depth (16-bit PNG for 16-bit sources)
     const f: Image = { ...fused, bitDepth: Math.max(a.bitDepth, b.bitDepth) };
-    const format = j.out.toLowerCase().endsWith('.png') ? 'PNG' : 'JPEG';
+    const format = outputFormat(j.out, '-o');
     writeImage(j.out, f, { overwrite });
     for (const n of conversionNotes(a, b, j.out, format)) console.error(`fusionfm: note: ${n}`);
     if (jobs.length === 1) console.log(`${j.out}: ${f.width}x${f.height} ${f.planes.length === 3 ? 'colour' : 'grey'} ${f.bitDepth}-bit ${format} by ${label} in ${ms.toFixed(0)} ms`);

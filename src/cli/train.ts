@@ -153,8 +153,8 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
       provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
     });
   };
-  const save = async () => {
-    const st = await run.state();
+  const save = async (state?: Awaited<ReturnType<Checkpointable['state']>>) => {
+    const st = state ?? (await run.state());
     const meta = { ...st.meta, config: o.config, continualConfig: o.continual ?? null, dataHash: hash, task: o.task, labels: o.labels, command: o.command };
     // weights, moments, step and data order land in one rename: no kill can pair one step's weights with another's metadata
     saveSafetensors(statePath, st.tensors, { format: STATE_FORMAT, state: JSON.stringify(meta) });
@@ -173,8 +173,9 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     await continual.run(progress, onStep, async (i) => {
       // this task's model first, then the state that carries its penalty: a kill between the two
       // resumes before the consolidation, which is redone and writes the same file again
-      saveModel(join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`), (await run.state()).tensors);
-      await save();
+      const st = await run.state();
+      saveModel(join(o.out, `after-${i + 1}-${o.continual!.tasks[i]}.safetensors`), st.tensors);
+      await save(st);
     });
   } else {
     await trainer.run(o.config.steps, progress, onStep);

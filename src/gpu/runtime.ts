@@ -221,7 +221,7 @@ export class GpuRuntime {
    * storage buffers recur (buffers come from a pool, so a training step's recur every step).
    */
   dispatch(d: Dispatch): void {
-    if (this.lost) throw new DeviceError(this.lost);
+    this.checkAlive();
     if (d.workgroups <= 0) return;
     const buffers = d.buffers;
     for (let i = 0; i < buffers.length; i++) {

@@ -89,33 +89,39 @@ export function tileSide(net: VelocityNet, tiles: 'portable' | 'device' | 'whole
 /** maxStorageBufferBindingSize that the WebGPU spec guarantees on every device */
 export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
 
-/** How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile count (1: one piece). */
-export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
-  const margin = opts.margin ?? 8;
-  const overlap = opts.overlap ?? 32;
+/** The options with their defaults; maxTilePixels from tileSide. */
+function withDefaults(net: VelocityNet, opts: FuseOptions): Required<FuseOptions> {
   const side = tileSide(net, opts.tiles ?? 'portable');
-  const max = opts.maxTilePixels ?? side * side;
-  const mult = net.sizeMultiple;
-  const padded = (n: number) => Math.ceil((n + 2 * margin) / mult) * mult;
-  if (padded(w) * padded(h) <= max) return { side: Math.max(w, h), tiles: 1 };
-  const inner = Math.max(mult * 4, Math.floor((Math.sqrt(max) - 2 * margin) / mult) * mult);
-  return { side: inner, tiles: tileStarts(w, Math.min(inner, w), overlap).length * tileStarts(h, Math.min(inner, h), overlap).length };
+  return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
 }
 
-export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
-  const side = tileSide(net, opts.tiles ?? 'portable');
-  const o: Required<FuseOptions> = { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
+/** How a w x h plane is cut: null for one piece, else the tile size and the tiles' start positions. */
+function cut(net: VelocityNet, w: number, h: number, o: Required<FuseOptions>): { tw: number; th: number; xs: number[]; ys: number[] } | null {
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;
   const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;
-  if (padded(w) * padded(h) <= o.maxTilePixels) return fuseLuma(net, a, b, w, h, o);
+  if (padded(w) * padded(h) <= o.maxTilePixels) return null;
   const inner = Math.max(mult * 4, Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
   const tw = Math.min(inner, w);
   const th = Math.min(inner, h);
+  return { tw, th, xs: tileStarts(w, tw, o.overlap), ys: tileStarts(h, th, o.overlap) };
+}
+
+/** How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile count (1: one piece). */
+export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
+  const c = cut(net, w, h, withDefaults(net, opts));
+  return c ? { side: Math.max(c.tw, c.th), tiles: c.xs.length * c.ys.length } : { side: Math.max(w, h), tiles: 1 };
+}
+
+export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
+  const o = withDefaults(net, opts);
+  const c = cut(net, w, h, o);
+  if (!c) return fuseLuma(net, a, b, w, h, o);
+  const { tw, th } = c;
   const acc = new Float32Array(w * h);
   const wsum = new Float32Array(w * h);
   const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));
-  for (const y0 of tileStarts(h, th, o.overlap)) for (const x0 of tileStarts(w, tw, o.overlap)) {
+  for (const y0 of c.ys) for (const x0 of c.xs) {
     const ta = reflectWindow(a, w, h, x0, y0, tw, th);
     const tb = reflectWindow(b, w, h, x0, y0, tw, th);
     const f = await fuseLuma(net, ta, tb, tw, th, o);
