@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-interface Row { name: string; kind: string; median_ms: number | null; composite: number }
+interface Row { name: string; kind: string; median_ms: number | null; composite: number; means?: Record<string, number> }
 interface FlowResults { dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[] }
 
 const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
@@ -53,6 +53,17 @@ const md = [
   ...tasks.map((t) => `| ${t} | ${results.filter((r) => r.dataset.startsWith(`${t}/`)).reduce((s, r) => s + r.pairs, 0)} | ${models.map((m) => f(taskMean(t, (r) => composite(r, m)))).join(' | ')} | ${f(taskMean(t, (r) => bestClassical(r).composite))} |`),
   // every task counts once, however many pairs its test split has (MIF has 45, the others 6 or 7)
   `| all ${tasks.length} tasks (mean of the task means) | ${results.reduce((s, r) => s + r.pairs, 0)} | ${models.map((m) => f(allTasks((t) => taskMean(t, (r) => composite(r, m))))).join(' | ')} | ${f(allTasks((t) => taskMean(t, (r) => bestClassical(r).composite)))} |`,
+  '', '## VIF and Qabf against the Laplacian pyramid (issue 20 asks for at least its value on every split)', '',
+  `| dataset | ${models.flatMap((m) => [`${m} VIF`, `${m} Qabf`]).join(' | ')} | laplacian VIF | laplacian Qabf |`,
+  `|---|${models.map(() => '---|---').join('|')}|---|---|`,
+  ...results.map((r) => {
+    const lap = r.rows.find((x) => x.name === 'classical:laplacian')?.means ?? {};
+    const mark = (m: string, k: string) => {
+      const v = r.rows.find((x) => x.name === m)?.means?.[k];
+      return v === undefined ? '-' : `${f(v)}${lap[k] !== undefined && v >= lap[k]! ? '' : ' (below)'}`;
+    };
+    return `| ${r.dataset} | ${models.flatMap((m) => [mark(m, 'VIF@cddfuse'), mark(m, 'Qabf@vifb')]).join(' | ')} | ${f(lap['VIF@cddfuse'])} | ${f(lap['Qabf@vifb'])} |`;
+  }),
   '', 'Commands:', '', ...results.map((r) => `- \`${r.command}\``), '',
 ];
 writeFileSync(join(root, 'summary.md'), md.join('\n'));

@@ -4,6 +4,7 @@
 # (bench/flow/flow-ivf.ts per dataset), then one summary table (bench/flow/default-model-summary.ts).
 #   bash bench/flow/default-model.sh                      -> bench/results/default-model/
 #   COMPARE=lambda1=old.safetensors bash bench/flow/default-model.sh   (another checkpoint beside it)
+#   KSTEPS=1,2,4 bash bench/flow/default-model.sh      (k Euler steps beside k = 1: one column each)
 #   TEST_LABELS=runs/labels-test bash bench/flow/default-model.sh     (test-split pseudo labels, <root>/<task>/<dataset>/<pair>.png,
 #     from `fusionfm pseudo-gt --split test`: adds each row's intensity bias against them)
 # The pool bounds are cached in runs/bounds/ (computing them is most of a first run's CPU time).
@@ -14,7 +15,7 @@ models="default=${CHECKPOINT:-checkpoints/default.safetensors}${COMPARE:+,$COMPA
 out=${OUT:-bench/results/default-model}
 mkdir -p runs/bounds
 for ds in ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/MEFB mff/Lytro; do
-  node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 \
+  node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps "${KSTEPS:-1}" --other-steps 1 \
     --bounds-cache "runs/bounds/${ds//\//-}-test.json" --out "$out/$ds" ${TEST_LABELS:+--labels "$TEST_LABELS/$ds"}
 done
 node dist/bench/flow/default-model-summary.js --root "$out"

@@ -8,7 +8,7 @@ import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../../nn/
 import { withInitSeed } from '../../nn/module.js';
 import { loadStateDict } from '../../nn/state.js';
 import { InputError } from '../../util/errors.js';
-import { VelocityNet, type VelocityConfig } from './model.js';
+import { checkHead, VelocityNet, type VelocityConfig } from './model.js';
 import { checkCoupling, type Coupling } from './path.js';
 
 export const FLOW_FORMAT = 'fusionfm-flow/1';
@@ -56,6 +56,8 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
   }
   const objective = metadata.objective ?? 'flow';
   if (objective !== 'flow' && objective !== 'ddpm') throw new InputError(`${source}: unknown objective '${objective}' (expected flow or ddpm)`);
+  if (config.head !== undefined) checkHead(config.head, `${source}: the model configuration`);
+  if (config.head === 'blend' && objective === 'ddpm') throw new InputError(`${source}: a 'blend' head cannot predict the noise of a ddpm model`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
   if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);
   const net = withInitSeed(0, () => new VelocityNet(config));

@@ -1,15 +1,33 @@
 /**
  * The velocity field v_theta(t, x_t; xA, xB): a U-Net on the concatenation [x_t, xA, xB] of
  * luminance planes with a sinusoidal time embedding in every ResBlock and self-attention at
- * the lowest resolution. Output: one velocity plane.
+ * the lowest resolution.
+ *
+ * Two output heads (VelocityConfig.head):
+ * - 'velocity' (absent in older files): the U-Net's one output plane is the velocity.
+ * - 'blend': the U-Net outputs a weight logit l and a residual r, and predicts the fused image
+ *   x1 = s xA + (1 - s) xB + r with s = sigmoid(l); the velocity is x1 - x0, x0 the flow's
+ *   source. The flow is the same straight path from x0; only what the net has to learn
+ *   changes: most of any fusion is a per-pixel choice between the sources, which a weight map
+ *   expresses at once, and the residual adds what no choice gives (contrast, detail). At
+ *   initialisation (small outputs) it predicts the average of the sources, not x0.
  */
-import { concat } from '../../autograd/ops.js';
+import { add, concat, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
 import { Module } from '../../nn/module.js';
+import { InputError, ShapeError } from '../../util/errors.js';
+
+export const VELOCITY_HEADS = ['velocity', 'blend'] as const;
+export type VelocityHead = (typeof VELOCITY_HEADS)[number];
+
+export function checkHead(h: string, where: string): VelocityHead {
+  if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
+  return h as VelocityHead;
+}
 
 /** The U-Net settings a velocity field may choose (its inputs, output and time input are fixed). */
-export type VelocityConfig = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'upsample' | 'timeDim'> & { timeDim: number };
+export type VelocityConfig = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'upsample' | 'timeDim'> & { timeDim: number; head?: VelocityHead };
 
 /** Lightweight default: 16 -> 32 -> 64 channels, one block per level. */
 export const DEFAULT_VELOCITY: VelocityConfig = {
@@ -23,7 +41,8 @@ export const DEFAULT_VELOCITY: VelocityConfig = {
 };
 
 export function unetConfig(c: VelocityConfig): UNetConfig {
-  return { inChannels: 3, outChannels: 1, upsample: 'nearest', ...c };
+  const { head, ...rest } = c;
+  return { inChannels: 3, outChannels: head === 'blend' ? 2 : 1, upsample: 'nearest', ...rest };
 }
 
 export class VelocityNet extends Module {
@@ -71,8 +90,24 @@ export class VelocityNet extends Module {
     return Math.max(m, Math.min(16384, side));
   }
 
-  /** xt, xA, xB: [N, 1, H, W]; t: N times in [0, 1]. */
-  forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[]): Tensor {
-    return this.unet.forward(concat([xt, xA, xB]), t);
+  get head(): VelocityHead {
+    return this.config.head ?? 'velocity';
+  }
+
+  /**
+   * xt, xA, xB: [N, 1, H, W]; t: N times in [0, 1]. x0: the flow's source (the start of the
+   * path through xt), which the 'blend' head subtracts from its fused-image prediction.
+   */
+  forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0?: Tensor): Tensor {
+    const out = this.unet.forward(concat([xt, xA, xB]), t);
+    if (this.head === 'velocity') return out;
+    if (!x0) throw new ShapeError("VelocityNet: the 'blend' head needs the flow's source x0");
+    return sub(this.fusedPrediction(out, xA, xB), x0);
+  }
+
+  /** The blend head's fused image: xB + sigmoid(l) (xA - xB) + r. */
+  private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor): Tensor {
+    const s = sigmoid(slice(out, 0, 1));
+    return add(add(xB, mul(s, sub(xA, xB))), slice(out, 1, 1));
   }
 }

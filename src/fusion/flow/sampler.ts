@@ -20,7 +20,8 @@ export function integrate(net: VelocityNet, x0: Tensor, xA: Tensor, xB: Tensor, 
   if (!(SOLVERS as readonly string[]).includes(solver)) throw new InputError(`unknown solver '${solver}'; expected ${SOLVERS.join(', ')}`);
   const n = x0.shape[0]!;
   const ts = (t: number) => new Array<number>(n).fill(t);
-  const v = (x: Tensor, t: number) => net.forward(x, xA, xB, ts(t));
+  // x0 is the start of the straight path every state lies on (the blend head subtracts it)
+  const v = (x: Tensor, t: number) => net.forward(x, xA, xB, ts(t), x0);
   return noGrad(() => {
     let x = x0.detach();
     const h = 1 / steps;

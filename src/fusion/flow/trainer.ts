@@ -50,6 +50,8 @@ export interface TrainConfig {
   objective?: Objective;
   /** pixels at each crop border seen as context but left out of the flow-matching loss (absent: 0) */
   lossMargin?: number;
+  /** weight of the edge term of the flow-matching loss (FlowLossOptions.gradWeight; absent: 0) */
+  gradLoss?: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -80,7 +82,7 @@ export interface TrainerMeta {
  */
 export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number): Tensor {
   if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed);
-  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, seed, c.lossMargin ?? 0);
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0 });
 }
 
 export class FlowTrainer {
