@@ -20,7 +20,8 @@ export interface FlowLossOptions {
   margin?: number;
   /**
    * weight of the edge term: the mean absolute Sobel gradient (x and y) of the one-step
-   * prediction's error x0 + v - x1, which is the velocity's error, over the crop's valid interior.
+   * prediction's error x0 + v - x1, which is the velocity's error, over the pixels the squared
+   * error counts (the crop without its margin and without its outermost pixel, where Sobel has no neighbours).
    * Squared error alone forgives a blurred edge more than a shifted mean; this term asks for the
    * label's edges, which Qabf and the gradient metrics judge. 0 (default): plain flow matching.
    */
@@ -38,17 +39,20 @@ export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: T
   const xt = interpolate(x0, x1, tt);
   const pred = net.forward(xt, xA, xB, t, x0);
   const target = sub(x1, x0);
-  const mse = margin <= 0 ? mseLoss(pred, target) : maskedMse(pred, target, margin);
+  const [, , H, W] = target.shape as [number, number, number, number];
+  if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);
+  const mse = margin <= 0 ? mseLoss(pred, target) : maskedMean(square(sub(pred, target)), margin);
   if (gradWeight <= 0) return mse;
-  const edges = conv2d(sub(pred, target), tensor(SOBEL, [2, 1, 3, 3]), null, { pad: 0 });
-  return add(mse, affine(mean(abs(edges)), gradWeight, 0));
+  // the valid (unpadded) Sobel map is 1 px smaller on each side, so the margin's pixels are margin - 1 of it
+  const edges = abs(conv2d(sub(pred, target), tensor(SOBEL, [2, 1, 3, 3]), null, { pad: 0 }));
+  return add(mse, affine(margin <= 1 ? mean(edges) : maskedMean(edges, margin - 1), gradWeight, 0));
 }
 
-function maskedMse(pred: Tensor, target: Tensor, margin: number): Tensor {
-  const [N, , H, W] = target.shape as [number, number, number, number];
-  if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);
+/** The mean of x: [N, C, H, W] over its interior, `margin` pixels in from every border. */
+function maskedMean(x: Tensor, margin: number): Tensor {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
   const mask = new Float32Array(H * W);
   for (let y = margin; y < H - margin; y++) mask.fill(1, y * W + margin, (y + 1) * W - margin);
   const inside = (H - 2 * margin) * (W - 2 * margin);
-  return affine(sum(mul(square(sub(pred, target)), tensor(mask, [1, 1, H, W]))), 1 / (N * inside), 0);
+  return affine(sum(mul(x, tensor(mask, [1, 1, H, W]))), 1 / (N * C * inside), 0);
 }
