@@ -29,6 +29,12 @@ describe('fusionfm command line', () => {
     const margin = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--crop', '16', '--loss-margin', '8');
     expect(margin.status).toBe(2);
     expect(margin.stderr).toContain("fusionfm: --loss-margin must be a whole number of pixels below half the crop (16), got '8'");
+    const gate = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--source-gate', '300');
+    expect(gate.status).toBe(2);
+    expect(gate.stderr).toContain('fusionfm: --source-gate: the source gate must be between 0 and 255 grey levels, got 300');
+    const fromNoise = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--source-gate', '2', '--coupling', 'gaussian');
+    expect(fromNoise.status).toBe(2);
+    expect(fromNoise.stderr).toContain('--source-gate keeps black black only on a flow that starts at the sources');
     const command = cli('fusee');
     expect(command.status).toBe(2);
     expect(command.stderr).toContain("unknown command 'fusee'");

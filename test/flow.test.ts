@@ -318,7 +318,7 @@ function interpolateAt(xA: Tensor, xB: Tensor, x1: Tensor, t: number[]): Tensor 
   return interpolate(flowSource('sum', xA, xB), x1, tensor(Float32Array.from(t), [t.length, 1, 1, 1]));
 }
 
-describe('the blend head', () => {
+describe('the blend head and the source gate', () => {
   const cfg = { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8, head: 'blend' as const };
   const S = 16;
   const plane = (seed: number) => tensor(Float32Array.from({ length: S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.37 + seed)), [1, 1, S, S]).keep();
@@ -369,7 +369,39 @@ describe('the blend head', () => {
     net.dispose();
   }, 300_000);
 
-  it('needs the flow source; model files keep the head and refuse an unknown one or a blend head on a ddpm model', async () => {
+  it('a source gate keeps black black, for either head: where both sources are 0 one step gives exactly 0, where they sum to the gate or more it changes nothing, in between it moves less', async () => {
+    await gpu();
+    // left quarter black in both sources, then a ramp through the gate, then bright content
+    const src = (seed: number) => Float32Array.from({ length: S * S }, (_, i) => {
+      const x = i % S;
+      return x < 4 ? 0 : x < 6 ? (x - 3) * (0.5 / 255) : 0.5 + 0.4 * Math.sin(i * 0.37 + seed);
+    });
+    const [a, b] = [src(1), src(2)];
+    const [xA, xB] = [tensor(a, [1, 1, S, S]).keep(), tensor(b, [1, 1, S, S]).keep()];
+    for (const head of ['velocity', 'blend'] as const) {
+      const gated = withInitSeed(2, () => new VelocityNet({ ...cfg, head, sourceGate: 2 / 255 }));
+      const plain = withInitSeed(2, () => new VelocityNet({ ...cfg, head })); // the same weights, no gate
+      // an output of 0.3 more everywhere: without the gate it shows in the black
+      const bias = await gated.unet.convOut.bias!.data();
+      const raised = bias.map((v, i) => (i === bias.length - 1 ? v + 0.3 : v));
+      gated.unet.convOut.bias!.write(raised);
+      plain.unet.convOut.bias!.write(raised);
+      const oneStep = (net: VelocityNet) => noGrad(() => integrate(net, flowSource('sum', xA, xB), xA, xB, 1)).data();
+      const [g, p] = [await oneStep(gated), await oneStep(plain)];
+      let black = 0, above = 0, ramp = 0;
+      for (let i = 0; i < S * S; i++) {
+        const x0 = a[i]! + b[i]!;
+        if (x0 === 0) { expect(g[i]).toBe(0); expect(Math.abs(p[i]!)).toBeGreaterThan(0.05); black++; }
+        else if (x0 >= 2 / 255) { expect(Math.abs(g[i]! - p[i]!)).toBeLessThan(1e-6); above++; }
+        else { expect((g[i]! - x0) * (p[i]! - x0)).toBeGreaterThan(0); expect(Math.abs(g[i]! - x0)).toBeLessThan(Math.abs(p[i]! - x0)); ramp++; }
+      }
+      expect([head, black, above > 0, ramp > 0]).toEqual([head, 4 * S, true, true]);
+      gated.dispose();
+      plain.dispose();
+    }
+  });
+
+  it('needs the flow source; model files keep the head and refuse an unknown one, a blend head on a ddpm model, or a source gate that is out of range or on a ddpm model', async () => {
     await gpu();
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
@@ -392,6 +424,10 @@ describe('the blend head', () => {
     expect(() => loadFlowModel(join(dir, 'u.safetensors'))).toThrow("u.safetensors: the model configuration: unknown head 'mixture'; expected velocity or blend");
     saveFlowModel(join(dir, 'd.safetensors'), sd, { tasks: ['ivf'], config: cfg, coupling: 'sum', objective: 'ddpm', provenance: {} });
     expect(() => loadFlowModel(join(dir, 'd.safetensors'))).toThrow("a 'blend' head cannot predict the noise of a ddpm model");
+    saveFlowModel(join(dir, 'g.safetensors'), sd, { tasks: ['ivf'], config: { ...cfg, head: 'velocity', sourceGate: 0.01 }, coupling: 'sum', objective: 'ddpm', provenance: {} });
+    expect(() => loadFlowModel(join(dir, 'g.safetensors'))).toThrow('g.safetensors: a sourceGate holds a flow still where the sources are black; a ddpm model predicts noise');
+    saveFlowModel(join(dir, 'n.safetensors'), sd, { tasks: ['ivf'], config: { ...cfg, sourceGate: -1 }, coupling: 'sum', provenance: {} });
+    expect(() => loadFlowModel(join(dir, 'n.safetensors'))).toThrow("n.safetensors: the model configuration's sourceGate must be a number in [0, 1], got -1");
     net.dispose();
     back.net.dispose();
   });

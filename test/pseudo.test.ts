@@ -193,3 +193,25 @@ describe('stage 2: the Fusion Refiner', () => {
     }
   }, 120_000);
 });
+
+describe('ranking among a sub-pool (the published methods alone)', () => {
+  it('scores members and results on the sub-pool own bounds per pair, averages over the pairs each was scored on, and ranks', async () => {
+    const { rankInSubPool } = await import('../src/fusion/pseudo/pool-ranking.js');
+    const pairs = [
+      { pool: [{ name: 'P1', raw: [10, 5] }, { name: 'P2', raw: [20, 7] }, { name: 'P3', raw: [30, 6] }, { name: 'classical:max', raw: [100, 100] }], results: { R: [26, 6.5] } },
+      // P2 has no result for this pair; a NaN read back from JSON is null and counts as the worst
+      { pool: [{ name: 'P1', raw: [1, null] }, { name: 'P3', raw: [3, 3] }, { name: 'classical:max', raw: [0, 0] }], results: { R: [2, 2] } },
+    ];
+    const r = rankInSubPool(pairs, (n) => !n.startsWith('classical:'), ['SD', 'EN'], { SD: 1, EN: 1 });
+    // pair 1: SD in [10, 30], EN in [5, 7] -> P1 0, P2 0.75, P3 0.75, R (0.8 + 0.75) / 2
+    // pair 2: SD in [1, 3], EN in [3, 3] (P1's EN is missing: one value, so EN gives 0.5, and P1's
+    // missing EN counts 0) -> P1 0, P3 (1 + 0.5) / 2, R (0.5 + 0.5) / 2
+    const near = (x: number) => expect.closeTo(x, 12);
+    expect(r.members).toEqual([
+      { name: 'P2', composite: near(0.75), pairs: 1 },
+      { name: 'P3', composite: near(0.75), pairs: 2 },
+      { name: 'P1', composite: near(0), pairs: 2 },
+    ]);
+    expect(r.results).toEqual([{ name: 'R', composite: near((0.775 + 0.5) / 2), rank: 3, of: 3 }]);
+  });
+});

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 interface Row { name: string; kind: string; median_ms: number | null; composite: number; means?: Record<string, number> }
-interface FlowResults { dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[] }
+interface Ranked { name: string; composite: number; rank: number; of: number }
+interface FlowResults {
+  dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[];
+  // absent in results written before the published-only ranking, or where a dataset has no published results
+  published_pool?: { members: { name: string; composite: number }[]; results: Ranked[] } | null;
+}
 
 const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
 const root = values.root!;
@@ -42,6 +47,24 @@ const allTasks = (value: (task: string) => number | undefined) => {
   const xs = tasks.map(value);
   return xs.some((x) => x === undefined) ? undefined : xs.reduce((a, b) => a! + b!, 0)! / xs.length;
 };
+/** Issue 20's other bar: each model's rank among the published methods alone, on their own scale. */
+function publishedRanking(): string[] {
+  const ranked = results.filter((r) => r.published_pool?.members.length);
+  if (!ranked.length) return [];
+  const cell = (r: FlowResults, name: string) => {
+    const x = r.published_pool!.results.find((y) => y.name === name);
+    return x ? `${f(x.composite)} (${x.rank} of ${x.of})` : '-';
+  };
+  return [
+    '', '## Among the published methods alone (issue 20 asks for the top three)', '',
+    'Composite with each pair\'s pool the published methods alone; in brackets the rank among them (1 = above all).', '',
+    `| dataset | ${models.join(' | ')} | best classical | third published method |`, `|---|${models.map(() => '---').join('|')}|---|---|`,
+    ...ranked.map((r) => {
+      const third = r.published_pool!.members[2];
+      return `| ${r.dataset} | ${models.map((m) => cell(r, m)).join(' | ')} | ${bestClassical(r).name} ${cell(r, bestClassical(r).name)} | ${third ? `${third.name} ${f(third.composite)}` : '-'} |`;
+    }),
+  ];
+}
 const md = [
   '# The bundled model on every shared test split', '',
   `Adapter ${[...new Set(results.map((r) => r.adapter))].join('; ')}; commit ${[...new Set(results.map((r) => r.commit))].join(', ')}.`, '',
@@ -64,8 +87,9 @@ const md = [
     };
     return `| ${r.dataset} | ${models.flatMap((m) => [mark(m, 'VIF@cddfuse'), mark(m, 'Qabf@vifb')]).join(' | ')} | ${f(lap['VIF@cddfuse'])} | ${f(lap['Qabf@vifb'])} |`;
   }),
+  ...publishedRanking(),
   '', 'Commands:', '', ...results.map((r) => `- \`${r.command}\``), '',
 ];
 writeFileSync(join(root, 'summary.md'), md.join('\n'));
-writeFileSync(join(root, 'summary.json'), JSON.stringify({ models, datasets: results.map((r) => ({ dataset: r.dataset, pairs: r.pairs, composite: Object.fromEntries(models.map((m) => [m, composite(r, m) ?? null])), best_classical: { name: bestClassical(r).name, composite: bestClassical(r).composite } })) }, null, 1) + '\n');
+writeFileSync(join(root, 'summary.json'), JSON.stringify({ models, datasets: results.map((r) => ({ dataset: r.dataset, pairs: r.pairs, composite: Object.fromEntries(models.map((m) => [m, composite(r, m) ?? null])), best_classical: { name: bestClassical(r).name, composite: bestClassical(r).composite }, published_pool_ranks: r.published_pool?.results ?? null })) }, null, 1) + '\n');
 console.log(md.join('\n'));

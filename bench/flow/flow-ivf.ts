@@ -8,11 +8,14 @@
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
- * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops)
+ * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops; a cache of
+ * bounds alone, written before the members' scores were kept, is recomputed)
  *
  * Quality: the task composite (each metric min-max normalised over the pair's candidate pool of
  * published methods + classical fusers, as in stage 1 of the pseudo labels) and the standard
- * metrics (VIFB convention). Time: median wall time per image of the fusion call (luminance
+ * metrics (VIFB convention). Where the dataset has published fused results, every row is also ranked
+ * among the published methods alone, on their own per-pair scale (issue 20's top-three target).
+ * Time: median wall time per image of the fusion call (luminance
  * network + colour), on the adapter named in the output.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { getMetric, metricInput } from '../../src/fusion/metrics/index.js';
 import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type Bounds } from '../../src/fusion/pseudo/selection.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { candidatePool, pairPoolBounds } from '../../src/io/candidates.js';
+import { rankInSubPool, type PairForRanking } from '../../src/fusion/pseudo/pool-ranking.js';
 import { gitCommit } from '../../src/io/provenance.js';
 import { Dataset } from '../../src/io/dataset.js';
 import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
@@ -66,7 +70,11 @@ const row = (name: string, kind: string, extra: Partial<Row> = {}) => {
 const loaded = models.map(([name, path]) => ({ name, ...loadFlowModel(path, task) }));
 const cachePath = values['bounds-cache'];
 const cache: Record<string, Bounds> = cachePath && existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
-const pool = cachePath && existsSync(cachePath) ? [] : candidatePool(ds, { published: true, classical: true, folders: [] });
+// the pool is read only for pairs the cache lacks (or holds as bounds alone)
+let pool: ReturnType<typeof candidatePool> | null = null;
+const poolFor = () => (pool ??= candidatePool(ds, { published: true, classical: true, folders: [] }));
+const published = new Set(ds.methods());
+const forRanking: PairForRanking[] = [];
 const commit = gitCommit();
 // the fused images, for looking at: runs/flow-<task>-<dataset>/<method>/<pair>.png
 const imagesDir = join('runs', `flow-${ds.id.replace(/\//g, '-')}`);
@@ -86,6 +94,8 @@ function writeResults(done: number): void {
       // |mean luminance of the output - of the pair's label|, grey levels (only with --labels)
       bias_grey_levels: r.bias.length ? mean(r.bias) : null,
     })),
+    // every row on the published methods' own scale (absent where the dataset has none)
+    published_pool: published.size ? rankInSubPool(forRanking, (n) => published.has(n), selMetrics, weights) : null,
   };
   mkdirSync(values.out!, { recursive: true });
   writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
@@ -99,19 +109,30 @@ function writeResults(done: number): void {
     ...out.rows.map((r) => `| ${r.name} | ${r.nfe ?? '-'} | ${f4(r.median_ms)} | ${f4(r.composite)} | ${out.metrics.map((m) => f4(r.means[m])).join(' | ')} | ${f4(r.bias_grey_levels)} |`),
     '',
   ];
+  const pp = out.published_pool;
+  if (pp?.members.length) {
+    md.push(
+      `## Among the ${pp.members.length} published methods alone`, '',
+      'Composite with the published methods alone as each pair\'s pool (their own min-max scale); rank 1 = above all of them.', '',
+      '| result | composite | rank among published |', '|---|---|---|',
+      ...pp.results.map((r) => `| ${r.name} | ${f4(r.composite)} | ${r.rank} of ${r.of} |`), '',
+      `Top three published: ${pp.members.slice(0, 3).map((m) => `${m.name} ${f4(m.composite)}`).join(', ')}.`, '',
+    );
+  }
   writeFileSync(join(values.out!, 'results.md'), md.join('\n'));
   if (done === pairs.length) console.log(md.join('\n'));
 }
 for (const [pi, p] of pairs.entries()) {
   const { a, b } = await ds.readPair(p);
   // the pair's scale: the candidate pool (copies of a source left out, as in selection)
-  if (!cache[p.name]) {
-    if (!pool.length) throw new Error(`${cachePath}: no bounds for pair '${p.name}'`);
-    cache[p.name] = await pairPoolBounds(pool, p.name, { a, b }, { a, b }, selMetrics);
+  if (!cache[p.name]?.pool) {
+    cache[p.name] = await pairPoolBounds(poolFor(), p.name, { a, b }, { a, b }, selMetrics);
     if (cachePath) writeFileSync(cachePath, JSON.stringify(cache, null, 1));
   }
   const bounds = cache[p.name]!;
   if (values['prepare-only']) continue;
+  const pairRanking: PairForRanking = { pool: bounds.pool!, results: {} };
+  forRanking.push(pairRanking);
   // the test pair's label, when --labels names them: what the intensity bias is measured against
   const label = values.labels && existsSync(join(values.labels, `${p.name}.png`)) ? await readImage(join(values.labels, `${p.name}.png`)) : null;
   const meanLuma = (img: Image) => { const y = luminance(img); let t = 0; for (const v of y) t += v; return (255 * t) / y.length; };
@@ -119,7 +140,9 @@ for (const [pi, p] of pairs.entries()) {
   const record = (r: Row, f: Image, ms: number) => {
     r.ms.push(ms);
     if (label) r.bias.push(Math.abs(meanLuma(f) - labelLuma));
-    r.composite.push(scoreWith(bounds, r.name, rawScores(greyTriple(a, b, f), selMetrics), selMetrics, weights).composite);
+    const raw = rawScores(greyTriple(a, b, f), selMetrics);
+    pairRanking.results[r.name] = raw;
+    r.composite.push(scoreWith(bounds, r.name, raw, selMetrics, weights).composite);
     const input = metricInput(a, b, f);
     r.metrics.push(stdMetrics.map((m) => m.compute(input)));
   };

@@ -11,7 +11,8 @@
  * A config is a net and a recipe: keys net (default | small | tiny), head (velocity | blend), steps (the run's length:
  * its schedule spans it), batch, crop, lr, warmup (a fraction of steps), ema (a decay, or 'auto':
  * 1 - 10 / steps, capped to 0.9999), coupling, seed, margin (crop border pixels left out of the
- * loss: context, as fusion gives at inference), grad (weight of the loss's edge term). Each config is one training run from
+ * loss: context, as fusion gives at inference), grad (weight of the loss's edge term), gate (the source gate in
+ * grey levels: the velocity fades out where both sources are black; off unless given). Each config is one training run from
  * scratch, evaluated (EMA weights, one Euler step, full-size pairs) at every --evals step it
  * reaches; the learning rate follows warm-up then cosine over the whole run, so an early point
  * is a model mid-schedule, not a short run of its own. Every evaluation point saves the run's
@@ -31,7 +32,7 @@ import { useRuntime } from '../../src/autograd/tensor.js';
 import { labelImage, loadTriples } from '../../src/cli/train.js';
 import { luminance } from '../../src/fusion/colour.js';
 import { fuseImages } from '../../src/fusion/flow/fuse.js';
-import { checkHead, DEFAULT_VELOCITY, type VelocityConfig } from '../../src/fusion/flow/model.js';
+import { checkHead, checkSourceGate, DEFAULT_VELOCITY, type VelocityConfig } from '../../src/fusion/flow/model.js';
 import { checkCoupling } from '../../src/fusion/flow/path.js';
 import { DEFAULT_TRAIN, FlowTrainer, type TrainConfig, type TrainerMeta, type Triple } from '../../src/fusion/flow/trainer.js';
 import type { Image } from '../../src/fusion/image.js';
@@ -73,14 +74,18 @@ function parseConfig(spec: string): Config {
   const [name, body = ''] = spec.split(':');
   if (!name || !/^[\w.-]+$/.test(name)) throw new Error(`--configs: '${spec}' needs a name of letters, digits, '.', '_' or '-'`);
   const kv = Object.fromEntries(body.split('+').filter(Boolean).map((p) => p.split('=') as [string, string]));
-  const known = ['net', 'head', 'steps', 'batch', 'crop', 'lr', 'warmup', 'ema', 'coupling', 'seed', 'margin', 'grad'];
+  const known = ['net', 'head', 'steps', 'batch', 'crop', 'lr', 'warmup', 'ema', 'coupling', 'seed', 'margin', 'grad', 'gate'];
   for (const k of Object.keys(kv)) if (!known.includes(k)) throw new Error(`--configs ${name}: unknown key '${k}' (known: ${known.join(', ')})`);
   const net = kv.net ?? 'default';
   if (!NETS[net]) throw new Error(`--configs ${name}: net must be ${Object.keys(NETS).join(', ')}, got ${net}`);
   const steps = Number(kv.steps ?? evals[evals.length - 1]);
   const ema = kv.ema === undefined || kv.ema === 'auto' ? Math.min(0.9999, 1 - 10 / steps) : Number(kv.ema);
   const train: TrainConfig = {
-    ...DEFAULT_TRAIN, model: { ...NETS[net]!, ...(kv.head ? { head: checkHead(kv.head, `--configs ${name}`) } : {}) }, steps,
+    ...DEFAULT_TRAIN, model: {
+      ...NETS[net]!, ...(kv.head ? { head: checkHead(kv.head, `--configs ${name}`) } : {}),
+      // gate (grey levels): the source gate, off unless given, so that older study configs mean what they meant
+      ...(kv.gate !== undefined ? { sourceGate: checkSourceGate(Number(kv.gate), `--configs ${name}`) } : {}),
+    }, steps,
     batch: Number(kv.batch ?? DEFAULT_TRAIN.batch), crop: Number(kv.crop ?? DEFAULT_TRAIN.crop), lr: Number(kv.lr ?? DEFAULT_TRAIN.lr),
     warmup: Math.max(1, Math.round(Number(kv.warmup ?? 0.05) * steps)), emaDecay: ema,
     coupling: checkCoupling(kv.coupling ?? 'sum'), seed: Number(kv.seed ?? 1),

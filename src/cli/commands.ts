@@ -23,7 +23,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../fusion/flow/trainer.js';
 import { DEFAULT_CONTINUAL, type ContinualConfig } from '../fusion/flow/continual.js';
 import { DEFAULT_DATASETS } from '../io/dataset.js';
 import { checkCoupling } from '../fusion/flow/path.js';
-import { checkHead } from '../fusion/flow/model.js';
+import { checkHead, checkSourceGate } from '../fusion/flow/model.js';
 import { getNodeRuntime } from '../gpu/node-device.js';
 import { useRuntime } from '../autograd/tensor.js';
 
@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -143,6 +143,7 @@ async function main(argv: string[]): Promise<void> {
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
+      'source-gate': { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -163,10 +164,13 @@ async function main(argv: string[]): Promise<void> {
     const base = num('width', values.width, DEFAULT_TRAIN.model.baseChannels);
     const ema = num('ema-decay', values['ema-decay'], DEFAULT_TRAIN.emaDecay, 'pos');
     if (ema >= 1) throw new InputError(`--ema-decay must be below 1, got '${values['ema-decay']}'`);
+    const head = values.head !== undefined ? checkHead(values.head, '--head') : undefined;
+    // recorded only when given (and not 0), like the head, so that older runs resume as they were
+    const gate = values['source-gate'] !== undefined ? checkSourceGate(Number(values['source-gate']), '--source-gate') : 0;
     const config: TrainConfig = {
       ...DEFAULT_TRAIN,
       // the head is recorded only when given, so that older runs resume with their configuration
-      model: { ...DEFAULT_TRAIN.model, baseChannels: base, ...(values.head !== undefined ? { head: checkHead(values.head, '--head') } : {}) },
+      model: { ...DEFAULT_TRAIN.model, baseChannels: base, ...(head !== undefined ? { head } : {}), ...(gate ? { sourceGate: gate } : {}) },
       steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
       crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, 'pos'), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
       coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,
@@ -178,6 +182,8 @@ async function main(argv: string[]): Promise<void> {
     };
     if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);
     if (config.model.head === 'blend' && values.objective === 'ddpm') throw new InputError("--head blend predicts a fused image for flow matching; --objective ddpm predicts noise (use --head velocity)");
+    if (gate && values.objective === 'ddpm') throw new InputError('--source-gate holds the flow still where both sources are black; --objective ddpm predicts noise');
+    if (gate && config.coupling === 'gaussian') throw new InputError('--source-gate keeps black black only on a flow that starts at the sources (--coupling sum or average), not from noise');
     if (config.gradLoss && values.objective === 'ddpm') throw new InputError('--grad-loss applies to flow matching, not to --objective ddpm');
     if (config.lossMargin && values.objective === 'ddpm') throw new InputError('--loss-margin applies to flow matching, not to --objective ddpm');
     const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');

@@ -65,15 +65,17 @@ export function candidatePool(ds: Dataset, o: PoolOptions): Candidate[] {
 /**
  * The scale a pair's results are scored on: each selection metric's range over the pool,
  * candidates that copy a source left out (as in stage-1 selection). `view` is what is scored,
- * the pair itself or a crop of it (`crop`, applied to every candidate as well).
+ * the pair itself or a crop of it (`crop`, applied to every candidate as well). The members' raw
+ * scores come with the bounds (`pool`).
  */
 export async function pairPoolBounds(pool: Candidate[], pair: string, full: { a: Image; b: Image }, view: { a: Image; b: Image }, metrics: readonly string[], crop?: CropSpec): Promise<Bounds> {
-  const raws: { raw: number[] }[] = [];
+  const raws: { name: string; raw: number[] }[] = [];
   for (const c of pool) {
     const f = await c.load(pair, full.a, full.b);
     if ('skip' in f) continue;
     const g = greyTriple(view.a, view.b, crop ? applyCrop(f, crop) : f);
-    if (!copyOfSource(g)) raws.push({ raw: rawScores(g, metrics) });
+    if (!copyOfSource(g)) raws.push({ name: c.name, raw: rawScores(g, metrics) });
   }
-  return poolBounds(raws, metrics);
+  // the members' scores are kept so that a sub-pool (the published methods alone) can be ranked later
+  return { ...poolBounds(raws, metrics), pool: raws };
 }

@@ -57,6 +57,11 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
   const objective = metadata.objective ?? 'flow';
   if (objective !== 'flow' && objective !== 'ddpm') throw new InputError(`${source}: unknown objective '${objective}' (expected flow or ddpm)`);
   if (config.head !== undefined) checkHead(config.head, `${source}: the model configuration`);
+  if (config.sourceGate !== undefined) {
+    const g = config.sourceGate;
+    if (typeof g !== 'number' || !(g >= 0 && g <= 1)) throw new InputError(`${source}: the model configuration's sourceGate must be a number in [0, 1], got ${JSON.stringify(g)}`);
+    if (g > 0 && objective === 'ddpm') throw new InputError(`${source}: a sourceGate holds a flow still where the sources are black; a ddpm model predicts noise`);
+  }
   if (config.head === 'blend' && objective === 'ddpm') throw new InputError(`${source}: a 'blend' head cannot predict the noise of a ddpm model`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
   if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);

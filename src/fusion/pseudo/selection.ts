@@ -141,6 +141,8 @@ export interface Scored {
 export interface Bounds {
   lo: number[];
   hi: number[];
+  /** the raw scores that set them, per pool member (absent in older caches); a NaN reads back from JSON as null */
+  pool?: { name: string; raw: (number | null)[] }[];
 }
 
 export function poolBounds(pool: { raw: number[] }[], metrics: readonly string[]): Bounds {
