@@ -8,13 +8,13 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { SubPoolRanking } from '../../src/fusion/pseudo/pool-ranking.js';
 
 interface Row { name: string; kind: string; median_ms: number | null; composite: number; means?: Record<string, number> }
-interface Ranked { name: string; composite: number; rank: number; of: number }
 interface FlowResults {
   dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[];
   // absent in results written before the published-only ranking, or where a dataset has no published results
-  published_pool?: { members: { name: string; composite: number }[]; results: Ranked[] } | null;
+  published_pool?: SubPoolRanking | null;
 }
 
 const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
