@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
 import { FLOW_FORMAT } from '../src/io/flow-checkpoint.js';
-import { checkSourceGate } from '../src/fusion/flow/model.js';
+import { checkGateApplies, checkSourceGate } from '../src/fusion/flow/model.js';
 import { InputError } from '../src/util/errors.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { levels: { type: 'string', default: '2' } } });
@@ -21,8 +21,7 @@ if (existsSync(output)) throw new InputError(`${output}: already exists; not ove
 const gate = checkSourceGate(Number(values.levels), '--levels');
 const { tensors, metadata } = loadSafetensors(input);
 if (metadata.format !== FLOW_FORMAT) throw new InputError(`${input}: not a FusionFM model (format '${metadata.format ?? 'none'}')`);
-if ((metadata.objective ?? 'flow') !== 'flow') throw new InputError(`${input}: a ${metadata.objective} model predicts noise; a source gate applies to a flow`);
-if (metadata.coupling === 'gaussian') throw new InputError(`${input}: its flow starts from noise (gaussian coupling); a source gate keeps black black only on a flow from the sources`);
+checkGateApplies(gate, metadata.objective ?? 'flow', metadata.coupling ?? 'sum', input);
 const config = JSON.parse(metadata.config ?? '{}');
 const provenance = JSON.parse(metadata.provenance ?? '{}');
 saveSafetensors(output, tensors, {

@@ -2,7 +2,8 @@
  * The compute engine alone (browser-safe): WebGPU runtime, WGSL kernels, autograd, nn layers,
  * optimizers, safetensors. `fusionfm` (src/index.ts) adds FusionFM on top of it.
  */
-export { createRuntime, GpuRuntime, Storage, NO_ADAPTER_HELP, type AdapterDescription } from './gpu/runtime.js';
+export { createRuntime, GpuRuntime, Storage, NO_ADAPTER_HELP, type AdapterDescription, type RuntimeOptions } from './gpu/runtime.js';
+export type { KernelTime } from './gpu/profiler.js';
 export { Tensor, useRuntime, runtime, tidy, scope, noGrad, isGradEnabled } from './autograd/tensor.js';
 export { tensor, scalar, zeros, ones, full, randn, rand } from './autograd/create.js';
 export { backward } from './autograd/backward.js';

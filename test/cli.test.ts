@@ -34,7 +34,7 @@ describe('fusionfm command line', () => {
     expect(gate.stderr).toContain('fusionfm: --source-gate: the source gate must be between 0 and 255 grey levels, got 300');
     const fromNoise = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--source-gate', '2', '--coupling', 'gaussian');
     expect(fromNoise.status).toBe(2);
-    expect(fromNoise.stderr).toContain('--source-gate keeps black black only on a flow that starts at the sources');
+    expect(fromNoise.stderr).toContain('--source-gate: a source gate keeps black black only on a flow that starts at the sources');
     const command = cli('fusee');
     expect(command.status).toBe(2);
     expect(command.stderr).toContain("unknown command 'fusee'");

@@ -401,7 +401,7 @@ describe('the blend head and the source gate', () => {
     }
   });
 
-  it('needs the flow source; model files keep the head and refuse an unknown one, a blend head on a ddpm model, or a source gate that is out of range or on a ddpm model', async () => {
+  it('needs the flow source; model files keep the head and refuse an unknown one, a blend head on a ddpm model, or a source gate that is out of range, on a ddpm model or on a flow from gaussian noise', async () => {
     await gpu();
     const { mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');
@@ -425,7 +425,9 @@ describe('the blend head and the source gate', () => {
     saveFlowModel(join(dir, 'd.safetensors'), sd, { tasks: ['ivf'], config: cfg, coupling: 'sum', objective: 'ddpm', provenance: {} });
     expect(() => loadFlowModel(join(dir, 'd.safetensors'))).toThrow("a 'blend' head cannot predict the noise of a ddpm model");
     saveFlowModel(join(dir, 'g.safetensors'), sd, { tasks: ['ivf'], config: { ...cfg, head: 'velocity', sourceGate: 0.01 }, coupling: 'sum', objective: 'ddpm', provenance: {} });
-    expect(() => loadFlowModel(join(dir, 'g.safetensors'))).toThrow('g.safetensors: a sourceGate holds a flow still where the sources are black; a ddpm model predicts noise');
+    expect(() => loadFlowModel(join(dir, 'g.safetensors'))).toThrow('g.safetensors: a source gate holds the flow still where both sources are black; a ddpm model predicts noise');
+    saveFlowModel(join(dir, 'z.safetensors'), sd, { tasks: ['ivf'], config: { ...cfg, sourceGate: 0.01 }, coupling: 'gaussian', provenance: {} });
+    expect(() => loadFlowModel(join(dir, 'z.safetensors'))).toThrow('z.safetensors: a source gate keeps black black only on a flow that starts at the sources');
     saveFlowModel(join(dir, 'n.safetensors'), sd, { tasks: ['ivf'], config: { ...cfg, sourceGate: -1 }, coupling: 'sum', provenance: {} });
     expect(() => loadFlowModel(join(dir, 'n.safetensors'))).toThrow("n.safetensors: the model configuration's sourceGate must be a number in [0, 1], got -1");
     net.dispose();

@@ -8,6 +8,8 @@ import { fillConstant } from '../src/kernels/fill.js';
 import { sum as sumKernel } from '../src/kernels/reduce.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { createRuntime } from '../src/gpu/runtime.js';
+import { createNodeRuntime } from '../src/gpu/node-device.js';
+import { useRuntime } from '../src/autograd/tensor.js';
 import { packUniforms, uniformLayout } from '../src/gpu/uniforms.js';
 import { LimitError, DeviceError } from '../src/util/errors.js';
 import { gpu } from './helpers.js';
@@ -151,5 +153,33 @@ describe('device acquisition', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, cwd: process.cwd() });
     expect(r.stdout).toContain('value true');
     expect(r.status, r.stderr).toBe(0);
+  });
+});
+
+describe('kernel profiler', () => {
+  it('times every dispatch by kernel variant, across batches, and leaves the results unchanged', async () => {
+    const shared = await gpu();
+    const rt = await createNodeRuntime({ profile: true });
+    try {
+      useRuntime(rt);
+      await expect(rt.stopProfiling()).rejects.toThrow('profiling was not started');
+      const a = full([1000], 2).keep();
+      rt.startProfiling();
+      let y = a;
+      // 150 adds: more than one submitted batch (96 dispatches each), so every batch's timestamps are read
+      for (let i = 0; i < 150; i++) y = add(y, a);
+      const s = sum(y);
+      const value = await s.item();
+      const kernels = await rt.stopProfiling();
+      expect(value).toBe(2 * 151 * 1000);
+      const adds = kernels.find((k) => k.kernel.startsWith('elementwise.binary'));
+      expect(adds?.dispatches).toBe(150);
+      expect(kernels.reduce((n, k) => n + k.dispatches, 0)).toBe(rt.counters.dispatches - 1); // all but full()'s fill
+      expect(kernels.reduce((t, k) => t + k.gpu_ms, 0)).toBeGreaterThan(0);
+      expect(kernels.map((k) => k.gpu_ms)).toEqual([...kernels.map((k) => k.gpu_ms)].sort((p, q) => q - p));
+    } finally {
+      rt.destroy();
+      useRuntime(shared);
+    }
   });
 });

@@ -32,7 +32,7 @@ import { useRuntime } from '../../src/autograd/tensor.js';
 import { labelImage, loadTriples } from '../../src/cli/train.js';
 import { luminance } from '../../src/fusion/colour.js';
 import { fuseImages } from '../../src/fusion/flow/fuse.js';
-import { checkHead, checkSourceGate, DEFAULT_VELOCITY, type VelocityConfig } from '../../src/fusion/flow/model.js';
+import { checkGateApplies, checkHead, checkSourceGate, DEFAULT_VELOCITY, type VelocityConfig } from '../../src/fusion/flow/model.js';
 import { checkCoupling } from '../../src/fusion/flow/path.js';
 import { DEFAULT_TRAIN, FlowTrainer, type TrainConfig, type TrainerMeta, type Triple } from '../../src/fusion/flow/trainer.js';
 import type { Image } from '../../src/fusion/image.js';
@@ -92,6 +92,7 @@ function parseConfig(spec: string): Config {
     ...(kv.margin !== undefined ? { lossMargin: Number(kv.margin) } : {}),
     ...(kv.grad !== undefined ? { gradLoss: Number(kv.grad) } : {}),
   };
+  checkGateApplies(train.model.sourceGate ?? 0, 'flow', train.coupling, `--configs ${name}`);
   for (const [k, v] of Object.entries({ steps, batch: train.batch, crop: train.crop, lr: train.lr, ema, seed: train.seed })) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--configs ${name}: ${k} must be a positive number, got ${v}`);
   }

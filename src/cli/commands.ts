@@ -23,7 +23,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../fusion/flow/trainer.js';
 import { DEFAULT_CONTINUAL, type ContinualConfig } from '../fusion/flow/continual.js';
 import { DEFAULT_DATASETS } from '../io/dataset.js';
 import { checkCoupling } from '../fusion/flow/path.js';
-import { checkHead, checkSourceGate } from '../fusion/flow/model.js';
+import { checkGateApplies, checkHead, checkSourceGate } from '../fusion/flow/model.js';
 import { getNodeRuntime } from '../gpu/node-device.js';
 import { useRuntime } from '../autograd/tensor.js';
 
@@ -182,8 +182,7 @@ async function main(argv: string[]): Promise<void> {
     };
     if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);
     if (config.model.head === 'blend' && values.objective === 'ddpm') throw new InputError("--head blend predicts a fused image for flow matching; --objective ddpm predicts noise (use --head velocity)");
-    if (gate && values.objective === 'ddpm') throw new InputError('--source-gate holds the flow still where both sources are black; --objective ddpm predicts noise');
-    if (gate && config.coupling === 'gaussian') throw new InputError('--source-gate keeps black black only on a flow that starts at the sources (--coupling sum or average), not from noise');
+    checkGateApplies(gate, values.objective ?? 'flow', config.coupling, '--source-gate');
     if (config.gradLoss && values.objective === 'ddpm') throw new InputError('--grad-loss applies to flow matching, not to --objective ddpm');
     if (config.lossMargin && values.objective === 'ddpm') throw new InputError('--loss-margin applies to flow matching, not to --objective ddpm');
     const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');

@@ -6,12 +6,12 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeviceError } from '../util/errors.js';
-import { createRuntime, NO_ADAPTER_HELP, type GpuRuntime } from './runtime.js';
+import { createRuntime, NO_ADAPTER_HELP, type GpuRuntime, type RuntimeOptions } from './runtime.js';
 
 let shared: Promise<GpuRuntime> | null = null;
 
 /** A new runtime on the Dawn device (Vulkan: a real GPU, or lavapipe on machines without one). */
-export async function createNodeRuntime(): Promise<GpuRuntime> {
+export async function createNodeRuntime(opts: RuntimeOptions = {}): Promise<GpuRuntime> {
   if (!process.env.XDG_RUNTIME_DIR) {
     // Vulkan loaders and Mesa warn or fail without it; a private temp dir is enough
     const dir = join(tmpdir(), `xdg-runtime-${process.getuid?.() ?? 'user'}`);
@@ -27,7 +27,7 @@ export async function createNodeRuntime(): Promise<GpuRuntime> {
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create([]);
   try {
-    return await createRuntime(gpu);
+    return await createRuntime(gpu, opts);
   } catch (e) {
     if (e instanceof DeviceError) throw e;
     throw new DeviceError(`${NO_ADAPTER_HELP}\n(cause: ${(e as Error).message})`);

@@ -9,6 +9,7 @@ import { BufferPool, type PoolStats } from './pool.js';
 import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
 import { storageBindingTypes, type StorageBindingType } from './binding-layout.js';
 import { gpuWait } from './wait.js';
+import { DispatchProfiler, type KernelTime } from './profiler.js';
 
 const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 const UNIFORM_RING_BYTES = 1 << 16;
@@ -107,6 +108,8 @@ export class GpuRuntime {
   private firstError: Error | null = null;
   private lost: string | null = null;
   private currentKernel = '';
+  /** set by startProfiling: every dispatch then runs in a timestamped pass of its own */
+  private profiler: DispatchProfiler | null = null;
   /** counters for benchmarks and tests */
   readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0, readbacks: 0, bindGroupsCreated: 0, autoLayoutPipelines: 0 };
 
@@ -249,7 +252,8 @@ export class GpuRuntime {
     // what this dispatch may write is newer now (every binding, where the layout is automatic)
     for (let i = 0; i < buffers.length; i++) if (!entry.readOnly || !entry.readOnly[i]) buffers[i]!.version++;
     this.currentKernel = d.program.name;
-    const pass = this.computePass();
+    if (this.profiler) this.endPass();
+    const pass = this.computePass(this.profiler?.passFor(profileLabel(d.program)));
     if (this.passPipeline !== entry.pipeline) {
       pass.setPipeline(entry.pipeline);
       this.passPipeline = entry.pipeline;
@@ -263,6 +267,7 @@ export class GpuRuntime {
       pass.setBindGroup(0, this.device.createBindGroup({ layout: entry.pipeline.getBindGroupLayout(0), entries }));
     }
     pass.dispatchWorkgroups(x, y, 1);
+    if (this.profiler) this.endPass();
     this.counters.dispatches++;
     if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
@@ -303,6 +308,7 @@ export class GpuRuntime {
       return;
     }
     this.endPass();
+    this.profiler?.beforeSubmit(this.encoder);
     if (this.uniformUsed > 0) {
       this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, Math.ceil(this.uniformUsed / 4) * 4);
     }
@@ -336,6 +342,24 @@ export class GpuRuntime {
       staging.destroy();
       await this.throwPendingErrors();
     }
+  }
+
+  /**
+   * Starts timing every dispatch on the device (the runtime must have been opened with
+   * { profile: true }); stopProfiling returns GPU milliseconds per kernel variant.
+   */
+  startProfiling(): void {
+    this.flush();
+    this.profiler = new DispatchProfiler(this.device, MAX_DISPATCHES_PER_SUBMIT);
+  }
+
+  async stopProfiling(): Promise<KernelTime[]> {
+    const p = this.profiler;
+    if (!p) throw new Error('stopProfiling: profiling was not started');
+    await this.sync();
+    this.profiler = null;
+    await p.collect();
+    return p.report();
   }
 
   stats(): PoolStats & { pipelines: number } {
@@ -417,8 +441,8 @@ export class GpuRuntime {
     return (this.encoder ??= this.device.createCommandEncoder());
   }
 
-  private computePass(): GPUComputePassEncoder {
-    return (this.pass ??= this.commandEncoder().beginComputePass());
+  private computePass(descriptor?: GPUComputePassDescriptor): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass(descriptor));
   }
 
   private endPass(): void {
@@ -431,7 +455,19 @@ export class GpuRuntime {
 }
 
 /** Picks an adapter from a WebGPU entry point (navigator.gpu or the `webgpu` package) and opens a device with its real limits. */
-export async function createRuntime(gpu: GPU | undefined, opts: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuRuntime> {
+/** The name a dispatch is reported under by the profiler: kernel, entry point and variant constants. */
+function profileLabel(p: ComputeProgram): string {
+  const consts = p.overrides ? Object.entries(p.overrides).filter(([k]) => k !== 'WG').map(([k, v]) => `${k}=${v}`).join(',') : '';
+  return `${p.name}.${p.entry ?? 'main'}${consts ? `(${consts})` : ''}`;
+}
+
+export interface RuntimeOptions {
+  powerPreference?: GPUPowerPreference;
+  /** ask for timestamp queries so that GpuRuntime.startProfiling works (where the adapter has them) */
+  profile?: boolean;
+}
+
+export async function createRuntime(gpu: GPU | undefined, opts: RuntimeOptions = {}): Promise<GpuRuntime> {
   if (!gpu) throw new DeviceError(NO_ADAPTER_HELP);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) throw new DeviceError(NO_ADAPTER_HELP);
@@ -448,7 +484,8 @@ export async function createRuntime(gpu: GPU | undefined, opts: { powerPreferenc
   ] as const;
   const requiredLimits: Record<string, number> = {};
   for (const k of wanted) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({ requiredLimits });
+  const requiredFeatures: GPUFeatureName[] = opts.profile && adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ').trim() || 'unknown adapter';
   return new GpuRuntime(device, {

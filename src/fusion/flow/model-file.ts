@@ -8,7 +8,7 @@ import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../../nn/
 import { withInitSeed } from '../../nn/module.js';
 import { loadStateDict } from '../../nn/state.js';
 import { InputError } from '../../util/errors.js';
-import { checkHead, VelocityNet, type VelocityConfig } from './model.js';
+import { checkGateApplies, checkHead, VelocityNet, type VelocityConfig } from './model.js';
 import { checkCoupling, type Coupling } from './path.js';
 
 export const FLOW_FORMAT = 'fusionfm-flow/1';
@@ -60,7 +60,7 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
   if (config.sourceGate !== undefined) {
     const g = config.sourceGate;
     if (typeof g !== 'number' || !(g >= 0 && g <= 1)) throw new InputError(`${source}: the model configuration's sourceGate must be a number in [0, 1], got ${JSON.stringify(g)}`);
-    if (g > 0 && objective === 'ddpm') throw new InputError(`${source}: a sourceGate holds a flow still where the sources are black; a ddpm model predicts noise`);
+    checkGateApplies(g, objective, metadata.coupling ?? 'sum', source);
   }
   if (config.head === 'blend' && objective === 'ddpm') throw new InputError(`${source}: a 'blend' head cannot predict the noise of a ddpm model`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);

@@ -47,6 +47,18 @@ export function checkSourceGate(levels: number, where: string): number {
   return levels / 255;
 }
 
+/**
+ * The one rule for where a source gate may apply, used by the CLI, the model file, the study and
+ * scripts/set-source-gate.ts: on a flow (a ddpm model predicts noise, which a gate would only
+ * scale) that starts at the sources (sum or average coupling; from gaussian noise, black
+ * sources do not make a black start). `where` names the flag or file in the error.
+ */
+export function checkGateApplies(gate: number, objective: string, coupling: string, where: string): void {
+  if (!(gate > 0)) return;
+  if (objective === 'ddpm') throw new InputError(`${where}: a source gate holds the flow still where both sources are black; a ddpm model predicts noise`);
+  if (coupling === 'gaussian') throw new InputError(`${where}: a source gate keeps black black only on a flow that starts at the sources (sum or average coupling), not from gaussian noise`);
+}
+
 /** Lightweight default: 16 -> 32 -> 64 channels, one block per level. */
 export const DEFAULT_VELOCITY: VelocityConfig = {
   baseChannels: 16,
