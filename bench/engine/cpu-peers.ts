@@ -16,9 +16,10 @@ import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
-import { UNet, type UNetConfig } from '../../src/nn/unet.js';
+import { UNet } from '../../src/nn/unet.js';
 import { mirrorUNet, toNHWC } from './tfjs-peer.js';
 import { interleaved } from './timing.js';
+import { PEER_UNET } from './peer-unet.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
@@ -30,7 +31,7 @@ await tf.setBackend('wasm');
 await tf.ready();
 
 const cases: { name: string; net: UNet; size: number }[] = [
-  { name: 'unet forward 128x128 (3->32->64->128)', net: withInitSeed(1, () => new UNet({ inChannels: 3, outChannels: 3, baseChannels: 32, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 4, groups: 8, timeDim: 64, upsample: 'nearest' } satisfies UNetConfig)), size: 128 },
+  { name: 'unet forward 128x128 (3->32->64->128)', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
   // 176 px: the largest tile whose attention matrix fits WebGPU's baseline binding (what fusion uses)
   { name: 'FusionFM default net forward 176x176 (one fusion tile)', net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 176 },
 ];

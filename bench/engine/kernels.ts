@@ -18,10 +18,11 @@ import { noGrad, scope, tidy, useRuntime, type Tensor } from '../../src/autograd
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
-import { UNet, type UNetConfig } from '../../src/nn/unet.js';
+import { UNet } from '../../src/nn/unet.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { loadTfGradients, loadTfPeer, mirrorUNet, toHWIO, toNHWC } from './tfjs-peer.js';
 import { interleaved, round } from './timing.js';
+import { PEER_UNET } from './peer-unet.js';
 
 interface Record_ {
   case: string;
@@ -151,8 +152,7 @@ async function main(): Promise<void> {
   }
 
   if (want('unet')) {
-    const cfg: UNetConfig = { inChannels: 3, outChannels: 3, baseChannels: 32, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 4, groups: 8, timeDim: 64, upsample: 'nearest' };
-    const net = withInitSeed(1, () => new UNet(cfg));
+    const net = withInitSeed(1, () => new UNet(PEER_UNET));
     const x = randn([1, 3, 128, 128], 11).keep();
     const tx = toNHWC(tf, await x.data(), [...x.shape]);
     const twin = await mirrorUNet(tf, net);

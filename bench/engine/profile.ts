@@ -21,12 +21,13 @@ import { withInitSeed } from '../../src/nn/module.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { UNet } from '../../src/nn/unet.js';
 import { round } from './timing.js';
+import { PEER_UNET } from './peer-unet.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime({ profile: true });
 useRuntime(rt);
 
-const unet = withInitSeed(1, () => new UNet({ inChannels: 3, outChannels: 3, baseChannels: 32, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 4, groups: 8, timeDim: 64, upsample: 'nearest' }));
+const unet = withInitSeed(1, () => new UNet(PEER_UNET));
 const fusionNet = withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet;
 const x128 = randn([1, 3, 128, 128], 11).keep();
 const target = randn([1, 3, 128, 128], 12).keep();

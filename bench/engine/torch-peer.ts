@@ -28,13 +28,14 @@ import { withInitSeed } from '../../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../../src/nn/safetensors.js';
 import { UNet } from '../../src/nn/unet.js';
 import { interleaved } from './timing.js';
+import { PEER_UNET } from './peer-unet.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const cases = [
-  { name: 'unet forward 128x128 (3->32->64->128)', net: withInitSeed(1, () => new UNet({ inChannels: 3, outChannels: 3, baseChannels: 32, channelMults: [1, 2, 4], blocksPerLevel: 1, attention: true, heads: 4, groups: 8, timeDim: 64, upsample: 'nearest' })), size: 128 },
+  { name: 'unet forward 128x128 (3->32->64->128)', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
   { name: 'FusionFM default net forward 176x176 (one fusion tile)', net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 176 },
 ];
 const records: Record<string, unknown>[] = [];

@@ -1,9 +1,10 @@
 /**
- * GPU time per kernel, from timestamp queries: while a profiler is attached (GpuRuntime.profile),
+ * GPU time per kernel, from timestamp queries: between GpuRuntime.startProfiling and stopProfiling,
  * every dispatch runs in a compute pass of its own whose begin and end the device timestamps.
  * The extra pass boundaries add a little to each dispatch, so profile to find where time goes,
  * and time end to end (bench/) to measure speed.
  */
+import { gpuWait } from './wait.js';
 
 /** Time spent in one kernel variant (program, entry point and override constants). */
 export interface KernelTime {
@@ -62,7 +63,7 @@ export class DispatchProfiler {
     const batches = this.pending;
     this.pending = [];
     for (const b of batches) {
-      await b.readback.mapAsync(0x0001 /* READ */);
+      await gpuWait(b.readback.mapAsync(0x0001 /* READ */));
       const stamps = new BigUint64Array(b.readback.getMappedRange().slice(0));
       b.labels.forEach((label, i) => {
         const t = this.totals.get(label) ?? { dispatches: 0, ns: 0n };
@@ -83,9 +84,5 @@ export class DispatchProfiler {
     return [...this.totals]
       .map(([kernel, t]) => ({ kernel, dispatches: t.dispatches, gpu_ms: Number(t.ns) / 1e6 }))
       .sort((a, b) => b.gpu_ms - a.gpu_ms);
-  }
-
-  reset(): void {
-    this.totals.clear();
   }
 }
