@@ -87,6 +87,40 @@ describe('flow trainer', () => {
     straight.dispose();
     resumed.dispose();
   });
+  it('swapSources exchanges A and B in about half the crops of the named task only; other runs keep their batches', async () => {
+    await gpu();
+    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
+    // A all 0.2, B all 0.8: a crop whose A reads 0.8 was swapped
+    const w = 24, h = 20;
+    const data = [{ name: 'flat', w, h, a: new Float32Array(w * h).fill(0.2), b: new Float32Array(w * h).fill(0.8), label: new Float32Array(w * h).fill(0.8) }];
+    const big = { ...cfg, batch: 64 };
+    const [lo, hi] = [Math.fround(0.2), Math.fround(0.8)];
+    const make = (swapSources: string[] | undefined, task: string) => {
+      const t = new FlowTrainer(swapSources ? { ...big, swapSources } : big, data);
+      t.task = task;
+      return t;
+    };
+    const plain = make(undefined, 'mff');
+    const elsewhere = make(['mff'], 'ivf');
+    const swapping = make(['mff'], 'mff');
+    const p = plain.drawBatch();
+    const e = elsewhere.drawBatch();
+    expect(Array.from(e.a)).toEqual(Array.from(p.a));
+    expect(e.t).toEqual(p.t);
+    expect(p.a.every((v) => v === lo)).toBe(true);
+    const s = swapping.drawBatch();
+    const n = 16 * 16;
+    let swapped = 0;
+    for (let k = 0; k < 64; k++) {
+      const a = s.a.subarray(k * n, (k + 1) * n);
+      const b = s.b.subarray(k * n, (k + 1) * n);
+      if (a.every((v) => v === hi) && b.every((v) => v === lo)) swapped++;
+      else expect(a.every((v) => v === lo) && b.every((v) => v === hi), `crop ${k}: A and B whole, either way`).toBe(true);
+    }
+    expect(swapped).toBeGreaterThan(16);
+    expect(swapped).toBeLessThan(48);
+    for (const t of [plain, swapping, elsewhere]) t.dispose();
+  });
   it('refuses pairs smaller than the crop, naming the pair', async () => {
     await gpu();
     const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');

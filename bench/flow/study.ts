@@ -12,7 +12,8 @@
  * its schedule spans it), batch, crop, lr, warmup (a fraction of steps), ema (a decay, or 'auto':
  * 1 - 10 / steps, capped to 0.9999), coupling, seed, margin (crop border pixels left out of the
  * loss: context, as fusion gives at inference), grad (weight of the loss's edge term), gate (the source gate in
- * grey levels: the velocity fades out where both sources are black; off unless given). Each config is one training run from
+ * grey levels: the velocity fades out where both sources are black; off unless given), swap (1: crops exchange
+ * sources A and B at random, for tasks whose sources have no fixed roles). Each config is one training run from
  * scratch, evaluated (EMA weights, one Euler step, full-size pairs) at every --evals step it
  * reaches; the learning rate follows warm-up then cosine over the whole run, so an early point
  * is a model mid-schedule, not a short run of its own. Every evaluation point saves the run's
@@ -74,7 +75,7 @@ function parseConfig(spec: string): Config {
   const [name, body = ''] = spec.split(':');
   if (!name || !/^[\w.-]+$/.test(name)) throw new Error(`--configs: '${spec}' needs a name of letters, digits, '.', '_' or '-'`);
   const kv = Object.fromEntries(body.split('+').filter(Boolean).map((p) => p.split('=') as [string, string]));
-  const known = ['net', 'head', 'steps', 'batch', 'crop', 'lr', 'warmup', 'ema', 'coupling', 'seed', 'margin', 'grad', 'gate'];
+  const known = ['net', 'head', 'steps', 'batch', 'crop', 'lr', 'warmup', 'ema', 'coupling', 'seed', 'margin', 'grad', 'gate', 'swap'];
   for (const k of Object.keys(kv)) if (!known.includes(k)) throw new Error(`--configs ${name}: unknown key '${k}' (known: ${known.join(', ')})`);
   const net = kv.net ?? 'default';
   if (!NETS[net]) throw new Error(`--configs ${name}: net must be ${Object.keys(NETS).join(', ')}, got ${net}`);
@@ -91,7 +92,10 @@ function parseConfig(spec: string): Config {
     coupling: checkCoupling(kv.coupling ?? 'sum'), seed: Number(kv.seed ?? 1),
     ...(kv.margin !== undefined ? { lossMargin: Number(kv.margin) } : {}),
     ...(kv.grad !== undefined ? { gradLoss: Number(kv.grad) } : {}),
+    // swap=1: crops exchange A and B at random (TrainConfig.swapSources), for the task studied
+    ...(kv.swap === '1' ? { swapSources: [task] } : {}),
   };
+  if (kv.swap !== undefined && kv.swap !== '0' && kv.swap !== '1') throw new Error(`--configs ${name}: swap must be 0 or 1, got ${kv.swap}`);
   checkGateApplies(train.model.sourceGate ?? 0, 'flow', train.coupling, `--configs ${name}`);
   for (const [k, v] of Object.entries({ steps, batch: train.batch, crop: train.crop, lr: train.lr, ema, seed: train.seed })) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--configs ${name}: ${k} must be a positive number, got ${v}`);
@@ -236,6 +240,7 @@ for (const c of configs) {
   const dir = join(runsDir, c.name);
   mkdirSync(dir, { recursive: true });
   const trainer = new FlowTrainer(c.train, trainSet as Triple[]);
+  trainer.task = task;
   let trainS = 0;
   const statePath = join(dir, 'state.safetensors');
   if (values.resume && existsSync(statePath)) {

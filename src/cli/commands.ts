@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -44,6 +44,19 @@ const USAGE = `usage:
   fusionfm metrics`;
 
 /** The usage lines of one command (with their indented continuations), or all of them. */
+/**
+ * --swap-sources: the tasks (of those trained) whose crops exchange A and B at random. In a joint
+ * run (--task a,b) the tasks' crops are mixed in one batch, so the swap is for --tasks (in
+ * sequence) or a single --task.
+ */
+function checkSwapSources(v: string, tasks: readonly string[], joint: boolean): string[] {
+  const list = v.split(',').filter(Boolean);
+  if (!list.length) throw new InputError(`--swap-sources: expected tasks such as mff,mef, got '${v}'`);
+  for (const t of list) if (!tasks.includes(t)) throw new InputError(`--swap-sources: '${t}' is not a task of this run (${tasks.join(', ')})`);
+  if (joint && tasks.length > 1) throw new InputError('--swap-sources applies to one --task or to --tasks trained in sequence, not to several tasks trained jointly');
+  return list;
+}
+
 function usageOf(cmd: string | undefined): string {
   const lines = USAGE.split('\n').slice(1);
   const out: string[] = [];
@@ -143,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
-      'source-gate': { type: 'string' },
+      'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -179,6 +192,7 @@ async function main(argv: string[]): Promise<void> {
       // likewise a loss margin is recorded only when given
       ...(values['loss-margin'] !== undefined ? { lossMargin: num('loss-margin', values['loss-margin'], 0, 'nonneg') } : {}),
       ...(values['grad-loss'] !== undefined ? { gradLoss: num('grad-loss', values['grad-loss'], 0, 'nonneg') } : {}),
+      ...(values['swap-sources'] !== undefined ? { swapSources: checkSwapSources(values['swap-sources'], tasks, !values.tasks) } : {}),
     };
     if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);
     if (config.model.head === 'blend' && values.objective === 'ddpm') throw new InputError("--head blend predicts a fused image for flow matching; --objective ddpm predicts noise (use --head velocity)");

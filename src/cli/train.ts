@@ -124,6 +124,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     run = continual;
   } else {
     const trainer = new FlowTrainer(o.config, triples);
+    trainer.task = o.task;
     run = { trainer, state: () => trainer.state(), restore: (t, m, src) => trainer.restore(t, m, src) };
   }
   const trainer = run.trainer;

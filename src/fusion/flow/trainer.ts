@@ -52,6 +52,12 @@ export interface TrainConfig {
   lossMargin?: number;
   /** weight of the edge term of the flow-matching loss (FlowLossOptions.gradWeight; absent: 0) */
   gradLoss?: number;
+  /**
+   * tasks whose crops exchange source A and B with probability 1/2 (absent: none). For tasks whose
+   * sources have no fixed roles (multi-focus: which one is sharp where; multi-exposure), so the net
+   * learns a rule symmetric in the two instead of which slot tends to hold the answer.
+   */
+  swapSources?: readonly string[];
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -83,6 +89,13 @@ export interface TrainerMeta {
 export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number): Tensor {
   if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed);
   return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0 });
+}
+
+/** Exchanges a[at, at + n) with b[at, at + n). */
+function swapSpans(a: Float32Array, b: Float32Array, at: number, n: number): void {
+  const tmp = a.slice(at, at + n);
+  a.set(b.subarray(at, at + n), at);
+  b.set(tmp, at);
 }
 
 export class FlowTrainer {
@@ -123,8 +136,8 @@ export class FlowTrainer {
     this.data = data;
   }
 
-  /** A batch of aligned random crops with random flips, as [B, 1, S, S] host arrays. */
-  private batch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[] } {
+  /** The next batch of aligned random crops with random flips (and source swaps), as [B, 1, S, S] host arrays; advances the data order. */
+  drawBatch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[] } {
     const { batch: B, crop: S } = this.config;
     const a = new Float32Array(B * S * S);
     const b = new Float32Array(B * S * S);
@@ -149,6 +162,8 @@ export class FlowTrainer {
       copyCrop(d.a, d.w, c, a, at);
       copyCrop(d.b, d.w, c, b, at);
       copyCrop(d.label, d.w, c, x1, at);
+      // drawn only where swapping applies, so that runs without it keep their seeded batches
+      if (this.config.swapSources?.includes(this.task) && this.rng.next() < 0.5) swapSpans(a, b, at, S * S);
       t.push(this.rng.next());
       this.replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
     }
@@ -159,7 +174,7 @@ export class FlowTrainer {
   async trainStep(): Promise<number> {
     const c = this.config;
     this.opt.lr = warmupCosine(this.step - this.phaseStart, this.phaseSteps, c.warmup, c.lr, c.lr * 0.05);
-    const h = this.batch();
+    const h = this.drawBatch();
     const shape = [c.batch, 1, c.crop, c.crop];
     const loss = await scope(async () => {
       this.net.zeroGrad();
