@@ -35,6 +35,12 @@ describe('fusionfm command line', () => {
     const fromNoise = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--source-gate', '2', '--coupling', 'gaussian');
     expect(fromNoise.status).toBe(2);
     expect(fromNoise.stderr).toContain('--source-gate: a source gate keeps black black only on a flow that starts at the sources');
+    const swapOther = cli('train', '--tasks', 'ivf,mff', '--labels', 'classical:gff', '--out', 'unused', '--swap-sources', 'mef');
+    expect(swapOther.status).toBe(2);
+    expect(swapOther.stderr).toContain("fusionfm: --swap-sources: 'mef' is not a task of this run (ivf, mff)");
+    const swapJoint = cli('train', '--task', 'mef,mff', '--labels', 'classical:gff', '--out', 'unused', '--swap-sources', 'mff');
+    expect(swapJoint.status).toBe(2);
+    expect(swapJoint.stderr).toContain('--swap-sources applies to one --task or to --tasks trained in sequence');
     const command = cli('fusee');
     expect(command.status).toBe(2);
     expect(command.stderr).toContain("unknown command 'fusee'");
