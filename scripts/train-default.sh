@@ -10,8 +10,9 @@
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
 # (scripts/set-source-gate.ts), as the previous bundled velocity model was made. RUN and CKPT
-# send the run and its copy elsewhere (an experiment must not replace the bundled file). RESUME=1 continues a run exactly
-# (with the same labels: regenerated labels differ in the last bits, and --resume refuses them).
+# send the run and its copy elsewhere (an experiment must not replace the bundled file).
+# RESUME=1 continues a run exactly (with the same labels: regenerated labels differ in the last
+# bits, and --resume refuses them).
 # Measured and not bundled: the blend head without edge term or gate (HEAD=blend GRAD= GATE=,
 # bench/results/default-model-blend800/) and the velocity head with a gate set after training
 # (HEAD=velocity GRAD= GATE= SET_GATE=2, the bundled model before this one,

@@ -43,7 +43,6 @@ const USAGE = `usage:
   fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir] [--bounds-cache file.json [--prepare-bounds]]
   fusionfm metrics`;
 
-/** The usage lines of one command (with their indented continuations), or all of them. */
 /**
  * --swap-sources: the tasks (of those trained) whose crops exchange A and B at random. In a joint
  * run (--task a,b) the tasks' crops are mixed in one batch, so the swap is for --tasks (in
@@ -57,6 +56,7 @@ function checkSwapSources(v: string, tasks: readonly string[], joint: boolean): 
   return list;
 }
 
+/** The usage lines of one command (with their indented continuations), or all of them. */
 function usageOf(cmd: string | undefined): string {
   const lines = USAGE.split('\n').slice(1);
   const out: string[] = [];
