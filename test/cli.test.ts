@@ -41,6 +41,9 @@ describe('fusionfm command line', () => {
     const swapJoint = cli('train', '--task', 'mef,mff', '--labels', 'classical:gff', '--out', 'unused', '--swap-sources', 'mff');
     expect(swapJoint.status).toBe(2);
     expect(swapJoint.stderr).toContain('--swap-sources applies to one --task or to --tasks trained in sequence');
+    const holdOut = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--hold-out', '1.5');
+    expect(holdOut.status).toBe(2);
+    expect(holdOut.stderr).toContain("--hold-out must be a whole number of pairs per dataset, got '1.5'");
     const command = cli('fusee');
     expect(command.status).toBe(2);
     expect(command.stderr).toContain("unknown command 'fusee'");

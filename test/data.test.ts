@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { runEval } from '../src/cli/eval.js';
 import { copyCrop, randomAlignedCrop, type CropSpec } from '../src/fusion/augment.js';
 import { makeImage } from '../src/fusion/image.js';
-import { Dataset, hasData } from '../src/io/dataset.js';
+import { Dataset, hasData, heldOutIndices } from '../src/io/dataset.js';
+import { loadTriples } from '../src/cli/train.js';
 import { SeededRng } from '../src/util/rng.js';
 import { silent } from '../src/util/progress.js';
 
@@ -40,6 +41,21 @@ describe('datasets', () => {
     const train = ds.split('train');
     expect(test.length + train.length).toBe(21);
     expect(test.some((p) => train.includes(p))).toBe(false);
+  });
+  it('holds validation pairs out of training at evenly spaced positions, and refuses to hold out all', async () => {
+    expect([...heldOutIndices(14, 2)]).toEqual([3, 10]);
+    expect([...heldOutIndices(5, 0)]).toEqual([]);
+    expect(() => heldOutIndices(2, 2, '--hold-out')).toThrow(/--hold-out: 2 pairs held out of 2 leaves none/);
+    expect(() => heldOutIndices(9, 1.5)).toThrow(/whole number/);
+    const ds = new Dataset(tinyDataset());
+    const { train, held } = ds.trainHoldOut(1);
+    expect(held.map((p) => p.name)).toEqual(['p2']);
+    expect(train.map((p) => p.name)).toEqual(['p1']);
+    expect(ds.trainHoldOut(0).train.map((p) => p.name)).toEqual(['p1', 'p2']);
+    // training reads the rest and names what it held out (the model file's provenance records it)
+    const loaded = await loadTriples({ data: ds.id, labels: 'classical:average', holdOut: 1 });
+    expect(loaded.triples.map((t) => t.name)).toEqual([`${ds.id}/p1`]);
+    expect(loaded.heldOut).toEqual([`${ds.id}/p2`]);
   });
   it('seeded aligned crops: same seed same crop, all images cropped alike', () => {
     const w = 10;

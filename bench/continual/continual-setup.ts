@@ -4,7 +4,7 @@
  */
 import { loadTriples } from '../../src/cli/train.js';
 import { DEFAULT_TRAIN, type TrainConfig, type Triple } from '../../src/fusion/flow/trainer.js';
-import { DEFAULT_DATASETS } from '../../src/io/dataset.js';
+import { DEFAULT_DATASETS, heldOutIndices } from '../../src/io/dataset.js';
 import type { Task } from '../../src/fusion/pseudo/selection.js';
 
 export const STUDY_TASKS: Task[] = ['ivf', 'mif', 'mef', 'mff'];
@@ -24,12 +24,10 @@ export async function studyData(labels: string): Promise<Map<string, Triple[]>> 
  * Returns the remaining training triples and the held-out ones, both by task.
  */
 export function holdOutPairs(byTask: Map<string, Triple[]>, k: number): { train: Map<string, Triple[]>; val: Map<string, Triple[]> } {
-  if (!Number.isInteger(k) || k < 0) throw new Error(`--val-pairs: expected a whole number >= 0, got ${k}`);
   const train = new Map<string, Triple[]>();
   const val = new Map<string, Triple[]>();
   for (const [task, ts] of byTask) {
-    if (k >= ts.length) throw new Error(`--val-pairs ${k}: task ${task} has only ${ts.length} training pairs`);
-    const picked = new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * ts.length) / k)));
+    const picked = heldOutIndices(ts.length, k, `--val-pairs (task ${task})`);
     train.set(task, ts.filter((_, i) => !picked.has(i)));
     val.set(task, ts.filter((_, i) => picked.has(i)));
   }

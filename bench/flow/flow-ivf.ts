@@ -6,6 +6,7 @@
  *
  *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
+ *        [--held-out K: score the K validation pairs `fusionfm train --hold-out K` kept out of training, not the test split]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
  * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops; a cache of
@@ -43,6 +44,8 @@ const { values } = parseArgs({ options: {
   'other-steps': { type: 'string', default: '1,4' },
   // the first N test pairs only (0: all), when the full split does not fit the time at hand
   pairs: { type: 'string', default: '0' },
+  // K > 0: the K training pairs that `fusionfm train --hold-out K` kept out (validation) instead of the test split
+  'held-out': { type: 'string', default: '0' },
   'bounds-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
   data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
 } });
@@ -53,7 +56,9 @@ const otherSteps = values['other-steps']!.split(',').map(Number);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
-const pairs = Number(values.pairs) > 0 ? ds.split('test').slice(0, Number(values.pairs)) : ds.split('test');
+const heldOut = Number(values['held-out']);
+const scored = heldOut > 0 ? ds.trainHoldOut(heldOut).held : ds.split('test');
+const pairs = Number(values.pairs) > 0 ? scored.slice(0, Number(values.pairs)) : scored;
 const task = ds.id.split('/')[0] as 'ivf';
 const weights = DEFAULT_WEIGHTS[task];
 const selMetrics = tableMetrics(weights);
@@ -82,7 +87,7 @@ const imagesDir = join('runs', `flow-${ds.id.replace(/\//g, '-')}`);
 function writeResults(done: number): void {
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
   const out = {
-    bench: 'flow-ivf', dataset: ds.id, split: 'test', pairs: done, of_pairs: pairs.length, adapter: rt.adapter.name, commit,
+    bench: 'flow-ivf', dataset: ds.id, split: heldOut > 0 ? `train (${heldOut} held out)` : 'test', pairs: done, of_pairs: pairs.length, adapter: rt.adapter.name, commit,
     command: `node dist/bench/flow/flow-ivf.js ${process.argv.slice(2).join(' ')}`,
     composite_definition: `weighted mean of ${selMetrics.join(', ')} normalised per pair over the candidate pool (published + classical)`,
     metrics: stdMetrics.map((m) => m.id),
@@ -101,7 +106,7 @@ function writeResults(done: number): void {
   writeFileSync(join(values.out!, 'results.json'), JSON.stringify(out, null, 1) + '\n');
   const f4 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : Number(v.toPrecision(4)).toString());
   const md = [
-    `# FusionFM on ${ds.id} test split (${done} of ${pairs.length} pairs)`, '',
+    `# FusionFM on ${ds.id} ${heldOut > 0 ? 'held-out validation pairs' : 'test split'} (${done} of ${pairs.length} pairs)`, '',
     `Adapter: ${out.adapter}; commit ${commit}. Command: \`${out.command}\`.`, '',
     `Composite: ${out.composite_definition} (1 = best candidate of the pool). Time: median per image, whole fusion call.`, '',
     `| method | NFE | median ms | composite | ${out.metrics.join(' | ')} | bias vs label |`,

@@ -42,7 +42,7 @@ import { DEFAULT_WEIGHTS, greyTriple, rawScores, scoreWith, tableMetrics, type B
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { candidatePool, pairPoolBounds } from '../../src/io/candidates.js';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../../src/io/checkpoint.js';
-import { Dataset, type PairEntry } from '../../src/io/dataset.js';
+import { Dataset, heldOutIndices, type PairEntry } from '../../src/io/dataset.js';
 import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
 
 const NETS: Record<string, VelocityConfig> = {
@@ -114,7 +114,7 @@ const metrics = [getMetric('VIF', 'cddfuse'), getMetric('Qabf', 'vifb'), getMetr
 // validation: k training pairs spread over the split, held out of training (as the continual study does)
 const { triples, hash } = await loadTriples({ data, labels: values.labels });
 const k = Number(values['val-pairs']);
-const picked = new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * triples.length) / k)));
+const picked = heldOutIndices(triples.length, k, '--val-pairs');
 const trainSet = triples.filter((_, i) => !picked.has(i));
 const valNames = new Set(triples.filter((_, i) => picked.has(i)).map((t) => t.name.split('/').pop()!));
 const valPairs = ds.split('train').filter((p) => valNames.has(p.name));

@@ -34,6 +34,8 @@ export interface TrainOptions {
   resume: boolean;
   checkpointEvery: number;
   config: TrainConfig;
+  /** training pairs per dataset held out as a validation set (Dataset.trainHoldOut); absent: none */
+  holdOut?: number;
   /** sequential training over tasks with EWC and replay (`--tasks`) */
   continual?: ContinualConfig;
   command: string;
@@ -54,13 +56,16 @@ export async function labelImage(ds: Dataset, labels: string, pair: string, a: I
 }
 
 /** Train triples of one or more datasets (comma-separated ids), grouped by task. */
-export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels'>): Promise<{ triples: Triple[]; hash: string }> {
+export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels' | 'holdOut'>): Promise<{ triples: Triple[]; hash: string; heldOut: string[] }> {
   const hash = createHash('sha256');
   const triples: Triple[] = [];
+  const heldOut: string[] = [];
   for (const id of o.data.split(',').map((s) => s.trim()).filter(Boolean)) {
     const ds = new Dataset(id);
     // a folder that splits.json does not list (e.g. the user's own pairs) is all training data
-    for (const p of ds.split(ds.hasSplits() ? 'train' : 'all')) {
+    const { train, held } = ds.trainHoldOut(o.holdOut ?? 0);
+    heldOut.push(...held.map((p) => `${ds.id}/${p.name}`));
+    for (const p of train) {
       const { a, b } = await ds.readPair(p);
       const l = await labelImage(ds, o.labels, p.name, a, b);
       if (l.width !== a.width || l.height !== a.height) throw new InputError(`${l.source}: label is ${l.width}x${l.height}, pair '${p.name}' is ${a.width}x${a.height}`);
@@ -70,7 +75,7 @@ export async function loadTriples(o: Pick<TrainOptions, 'data' | 'labels'>): Pro
     }
   }
   if (!triples.length) throw new InputError(`--data ${o.data}: no training pairs`);
-  return { triples, hash: hash.digest('hex').slice(0, 16) };
+  return { triples, hash: hash.digest('hex').slice(0, 16), heldOut };
 }
 
 function lossSvg(losses: number[]): string {
@@ -112,7 +117,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
   // we hold the lock, so any temp file here is a killed save's
   const stale = [...removeStaleTemps(o.out), ...removeStaleTemps(join(o.out, 'samples'))];
   if (stale.length) console.error(`fusionfm: note: removed ${stale.length} temp file(s) of an interrupted save in ${o.out}`);
-  const { triples, hash } = await loadTriples(o);
+  const { triples, hash, heldOut } = await loadTriples(o);
   const statePath = join(o.out, 'state.safetensors');
   const metaPath = join(o.out, 'state.json');
   let run: Checkpointable;
@@ -151,7 +156,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     const ema = new Map([...tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
     saveFlowModel(path, ema, {
       tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
-      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash },
+      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash, ...(heldOut.length ? { held_out: heldOut.join(',') } : {}) },
     });
   };
   const save = async (state?: Awaited<ReturnType<Checkpointable['state']>>) => {

@@ -122,6 +122,17 @@ export class Dataset {
     return this.pairs.filter((p) => names.has(p.name));
   }
 
+  /**
+   * The train split without `holdOut` pairs, and those pairs: a validation set carved from the
+   * training pairs (what settings are chosen by; the test split never is), at evenly spaced
+   * positions of the split (heldOutIndices), so training and scoring agree on it by count alone.
+   */
+  trainHoldOut(holdOut: number): { train: PairEntry[]; held: PairEntry[] } {
+    const all = this.split(this.hasSplits() ? 'train' : 'all');
+    const picked = heldOutIndices(all.length, holdOut, `${this.id}: hold-out`);
+    return { train: all.filter((_, i) => !picked.has(i)), held: all.filter((_, i) => picked.has(i)) };
+  }
+
   pair(name: string): PairEntry {
     const p = this.pairs.find((q) => q.name === name);
     if (!p) throw new InputError(`${this.id}: no pair named '${name}'`);
@@ -155,4 +166,14 @@ export class Dataset {
     if (!existsSync(path)) throw new InputError(`${path}: metrics table not found`);
     return parseCsv(readFileSync(path, 'utf8'), path);
   }
+}
+
+/**
+ * Positions of k of n items, evenly spaced ((i + 0.5) n / k): the validation pairs held out of
+ * training. Throws when k is not a whole number below n (training needs a pair left).
+ */
+export function heldOutIndices(n: number, k: number, what = 'hold-out'): Set<number> {
+  if (!Number.isInteger(k) || k < 0) throw new InputError(`${what}: expected a whole number of pairs >= 0, got ${k}`);
+  if (k > 0 && k >= n) throw new InputError(`${what}: ${k} pairs held out of ${n} leaves none to train on`);
+  return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * n) / k)));
 }
