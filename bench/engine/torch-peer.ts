@@ -1,6 +1,8 @@
 /**
  * Our U-Net against a PyTorch reference of the same network (bench/engine/torch_unet.py) with the same
- * weights and input, checked to compute the same output, each timed on its own device: ours on
+ * weights and input, checked to compute the same output, each timed on its own device (the
+ * forward pass, and a training step of batch 4 at 128x128: forward, MSE, backward, Adam, its first
+ * two losses checked against PyTorch's so that both compute the same gradients and update): ours on
  * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores; and the
  * same network exported by PyTorch to ONNX, run by ONNX Runtime's WASM build (onnxruntime-web
  * in Node, SIMD, one thread per core) and, where it is installed, by its native CPU build
@@ -19,8 +21,11 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
+import { backward } from '../../src/autograd/backward.js';
+import { mseLoss } from '../../src/autograd/ops.js';
+import { AdamW } from '../../src/nn/optim.js';
 import type { Tensor } from '../../src/autograd/tensor.js';
-import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
+import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
@@ -47,7 +52,15 @@ for (const c of cases) {
   const weights = new Map<string, HostTensor>();
   for (const [n, p] of c.net.namedParameters()) weights.set(n, { shape: [...p.shape], data: await p.data() });
   writeFileSync(join(dir, 'weights.safetensors'), encodeSafetensors(weights));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ config: c.net.config, shape, t }));
+  // the training step: batch 4 at 128x128 (what the issue's figures quote), its own input, target and times
+  const trainShape = [4, c.net.config.inChannels, 128, 128];
+  const trainOut = [4, c.net.config.outChannels, 128, 128];
+  const tx = randn(trainShape, 21).keep();
+  const ty = randn(trainOut, 22, 0.1).keep();
+  const tt = [0.1, 0.4, 0.6, 0.9];
+  writeFileSync(join(dir, 'train_input.f32'), await tx.data());
+  writeFileSync(join(dir, 'train_target.f32'), await ty.data());
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ config: c.net.config, shape, t, train: { shape: trainShape, shape_out: trainOut, t: tt } }));
   writeFileSync(join(dir, 'input.f32'), await x.data());
   // our output: what PyTorch and both ONNX Runtime builds are checked against
   const y = noGrad(() => c.net.forward(x, t));
@@ -59,7 +72,9 @@ for (const c of cases) {
   const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/engine/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
   const tolerance = 1e-3 * Math.max(1, torch.output_scale);
   if (!(torch.max_abs_diff <= tolerance)) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
-  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torch, adapter: torch.device });
+  const { train: torchTrain, ...torchForward } = torch;
+  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torchForward, adapter: torch.device });
+  // ours trains last (after ONNX Runtime, which checks against the untrained weights' output)
   const web = await import('onnxruntime-web');
   web.env.wasm.numThreads = cpus().length;
   records.push({ case: c.name, ...await onnxPeer(c.name, web, onnx, { executionProviders: ['wasm'] }, x, shape, want, tolerance, ours.median_ms),
@@ -72,7 +87,27 @@ for (const c of cases) {
     console.log('onnxruntime-node is not installed, so its figures are left out (it weighs 93 MB, so it is no dependency of ours: ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.23.0)');
   }
   console.log(`${c.name}: fusionfm ${ours.median_ms} ms on ${rt.adapter.name}; ${torch.impl} ${torch.median_ms.toFixed(1)} ms on ${torch.device} (PyTorch / ours ${(torch.median_ms / ours.median_ms).toFixed(2)}x); outputs differ by ${torch.max_abs_diff.toExponential(2)}`);
-  x.dispose();
+  // the training step, last: it changes c.net's weights
+  const opt = new AdamW(c.net.parameters(), { lr: 1e-3, eps: 1e-8, weightDecay: 0 });
+  const step = () => scope(async () => {
+    c.net.zeroGrad();
+    const l = mseLoss(c.net.forward(tx, tt), ty);
+    backward(l);
+    await opt.step();
+    return l.item();
+  });
+  const losses = [await step(), await step()];
+  for (const [i, l] of losses.entries()) {
+    const theirs = torchTrain.losses[i] as number;
+    if (!(Math.abs(l - theirs) <= 1e-4 * Math.max(1e-3, Math.abs(theirs)) + 1e-6)) throw new Error(`${c.name}: training step ${i + 1} loss ${l} differs from PyTorch's ${theirs}`);
+  }
+  const trainCase = c.name.replace(/forward \d+x\d+.*$/, 'training step, batch 4 at 128x128 (forward, MSE, backward, Adam)');
+  const { ours: ourTrain } = await interleaved({ ours: async () => { await step(); } }, { warmup: 1, rounds });
+  const { losses: theirLosses, ...theirTrain } = torchTrain;
+  records.push({ case: trainCase, impl: 'fusionfm', adapter: rt.adapter.name, ...ourTrain, losses },
+    { case: trainCase, impl: torch.impl, device: torch.device, adapter: torch.device, ...theirTrain, losses: theirLosses });
+  console.log(`${trainCase}: fusionfm ${ourTrain.median_ms} ms; ${torch.impl} ${theirTrain.median_ms.toFixed(1)} ms (PyTorch / ours ${(theirTrain.median_ms / ourTrain.median_ms).toFixed(2)}x); losses ${losses.map((l) => l.toPrecision(6)).join(', ')} vs ${theirLosses.map((l: number) => l.toPrecision(6)).join(', ')}`);
+  for (const a of [x, tx, ty]) a.dispose();
 }
 
 /** The exported network run by one ONNX Runtime build (same API in both), checked against our output first. */

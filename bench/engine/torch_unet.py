@@ -1,7 +1,10 @@
 """PyTorch reference of fusionfm's U-Net (src/nn/unet.ts, src/nn/blocks.ts), for bench/torch-peer.ts.
 
 Loads the weights our engine exported (safetensors, same parameter names), checks that it
-computes the same output for the same input, then times the forward pass.
+computes the same output for the same input, then times the forward pass. Where config.json
+has a 'train' entry ({shape, t, losses} and train_input.f32, train_target.f32 in the dir), also
+times a training step (forward, MSE, backward, Adam without weight decay, lr 1e-3), after checking
+that the first two steps' losses match ours (same gradients and update).
 
   python3 bench/torch_unet.py <dir with config.json, weights.safetensors, input.f32, output.f32>
       [--rounds 5] [--threads N] [--device cpu|cuda]
@@ -195,6 +198,10 @@ def main():
             sync()
             ms.append((time.perf_counter() - t0) * 1000)
     ms.sort()
+    train = None
+    if 'train' in job:
+        train = time_training(net, job['train'], a.dir, dev, sync, a.rounds)
+        net.eval()
     if a.onnx:
         t_in = torch.tensor(t, dtype=torch.float32)
 
@@ -211,7 +218,35 @@ def main():
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'cpu ({a.threads} threads)'
     print(json.dumps({'impl': f'pytorch {torch.__version__}', 'device': name, 'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms),
                       'max_abs_diff': float(np.abs(got - want).max()), 'output_scale': float(np.abs(want).max()),
-                      'parameters': sum(p.numel() for p in net.parameters())}))
+                      'parameters': sum(p.numel() for p in net.parameters()), 'train': train}))
+
+
+def time_training(net, job, d, dev, sync, rounds):
+    """Training steps on a copy of the weights: the first two losses (checked by the caller against ours), then timed steps."""
+    import copy
+    net = copy.deepcopy(net).train()
+    x = torch.from_numpy(np.fromfile(os.path.join(d, 'train_input.f32'), dtype='<f4').reshape(job['shape'])).to(dev)
+    y = torch.from_numpy(np.fromfile(os.path.join(d, 'train_target.f32'), dtype='<f4').reshape(job['shape_out'])).to(dev)
+    t = job['t']
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-8)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(net(x, t), y)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    losses = [step(), step()]
+    sync()
+    ms = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        step()
+        sync()
+        ms.append((time.perf_counter() - t0) * 1000)
+    ms.sort()
+    return {'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms), 'losses': losses}
 
 
 if __name__ == '__main__':
