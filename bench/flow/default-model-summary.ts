@@ -12,7 +12,7 @@ import type { SubPoolRanking } from '../../src/fusion/pseudo/pool-ranking.js';
 
 interface Row { name: string; kind: string; median_ms: number | null; composite: number; means?: Record<string, number> }
 interface FlowResults {
-  dataset: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[];
+  dataset: string; split?: string; pairs: number; of_pairs: number; adapter: string; commit: string; command: string; rows: Row[];
   // absent in results written before the published-only ranking, or where a dataset has no published results
   published_pool?: SubPoolRanking | null;
 }
@@ -65,13 +65,15 @@ function publishedRanking(): string[] {
     }),
   ];
 }
+// flow-ivf --held-out K scores validation pairs held out of training instead of the test split
+const validation = results.every((r) => r.split?.startsWith('train'));
 const md = [
-  '# The bundled model on every shared test split', '',
+  validation ? '# Held-out validation pairs (training pairs kept out of training), every shared dataset' : '# The bundled model on every shared test split', '',
   `Adapter ${[...new Set(results.map((r) => r.adapter))].join('; ')}; commit ${[...new Set(results.map((r) => r.commit))].join(', ')}.`, '',
-  'Task composite of the one-step output on the full-size test pairs: each metric min-max normalised over the pair\'s candidate pool (published methods + classical fusers), 1 = the best of the pool on every metric. Per-dataset tables, with the standard metrics and times: `<task>/<dataset>/results.md`.', '',
+  `Task composite of the one-step output on the full-size ${validation ? 'validation' : 'test'} pairs: each metric min-max normalised over the pair\'s candidate pool (published methods + classical fusers), 1 = the best of the pool on every metric. Per-dataset tables, with the standard metrics and times: \`<task>/<dataset>/results.md\`.`, '',
   `| dataset | pairs | ${models.join(' | ')} | best classical |`, `|---|---|${models.map(() => '---').join('|')}|---|`,
   ...results.map((r) => `| ${r.dataset} | ${r.pairs} | ${models.map((m) => f(composite(r, m))).join(' | ')} | ${bestClassical(r).name} ${f(bestClassical(r).composite)} |`),
-  '', '## Per task (mean over its test pairs)', '',
+  '', `## Per task (mean over its ${validation ? 'validation' : 'test'} pairs)`, '',
   `| task | pairs | ${models.join(' | ')} | best classical per dataset |`, `|---|---|${models.map(() => '---').join('|')}|---|`,
   ...tasks.map((t) => `| ${t} | ${results.filter((r) => r.dataset.startsWith(`${t}/`)).reduce((s, r) => s + r.pairs, 0)} | ${models.map((m) => f(taskMean(t, (r) => composite(r, m)))).join(' | ')} | ${f(taskMean(t, (r) => bestClassical(r).composite))} |`),
   // every task counts once, however many pairs its test split has (MIF has 45, the others 6 or 7)

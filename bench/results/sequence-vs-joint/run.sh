@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # What holds the four-task model back: the bundled sequence (IVF -> MIF -> MEF -> MFF, EWC 0.01 +
 # replay) against the same sequence without EWC and against one model trained on all four tasks at
-# once (same total steps, tasks drawn uniformly), 200 steps of batch 4 per task, the bundled recipe
+# once (same total steps, tasks drawn uniformly), STEPS (default 150) steps of batch 4 per task, the bundled recipe
 # otherwise. Two training pairs per dataset are held out (--hold-out 2) and the choice is made on
 # them; the test split is scored only for the record.
 # Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs.
 set -u
 cd "$(dirname "$0")/../../.."
 out=${OUT:-runs/seq}
+steps=${STEPS:-150}
+res=bench/results/sequence-vs-joint
 mkdir -p "$out"
 common="--labels runs/labels --batch 4 --crop 64 --seed 1 --ema-decay 0.995 --head blend --grad-loss 0.5 --source-gate 2 --hold-out 2 --checkpoint-every 100"
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
@@ -18,14 +20,15 @@ train() {
   tail -1 "$out/train-$name.log"
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
-  train ewc0.01 --tasks ivf,mif,mef,mff --steps 200 $seq --ewc-lambda 0.01 &
-  train ewc0 --tasks ivf,mif,mef,mff --steps 200 $seq --ewc-lambda 0 &
-  train joint --task ivf,mif,mef,mff --steps 800 &
+  train ewc0.01 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0.01 &
+  train ewc0 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0 &
+  train joint --task ivf,mif,mef,mff --steps $((4 * steps)) &
   wait
 fi
 models=ewc0.01=$out/ewc0.01/model.safetensors,ewc0=$out/ewc0/model.safetensors,joint=$out/joint/model.safetensors
 for ds in $sets; do
   node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 --held-out 2 --labels "runs/labels/$ds" \
-    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$out/val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
+    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$res/val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
   echo "validation scored: $ds"
 done
+node dist/bench/flow/default-model-summary.js --root "$res/val"
