@@ -59,3 +59,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   out[t] = acc * u.scale;
 }
+
+// ---- sum of squares in chunks (the gradient norm) ----
+// Invocation t writes the sum of x[t*chunk .. (t+1)*chunk)^2 to sq_out[offset + t]; the host adds
+// the chunks of every tensor in float64, so one readback gives the global norm and no pass or
+// temporary per tensor is needed.
+struct SumSq { count: u32, offset: u32, chunk: u32, _p: u32 }
+@group(0) @binding(0) var<uniform> sq: SumSq;
+@group(0) @binding(1) var<storage, read> sq_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> sq_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn sum_squares(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  let start = t * sq.chunk;
+  if (start >= sq.count) { return; }
+  let end = min(start + sq.chunk, sq.count);
+  var s = 0.0;
+  for (var i = start; i < end; i++) {
+    let v = sq_x[i];
+    s += v * v;
+  }
+  sq_out[sq.offset + t] = s;
+}

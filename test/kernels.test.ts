@@ -8,7 +8,7 @@ import { randomNormal, randomUniform } from '../src/kernels/fill.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { groupNormPlan, layerNormPlan, normBackward, normForward } from '../src/kernels/norm.js';
 import type { DeviceArray } from '../src/kernels/program.js';
-import { sum } from '../src/kernels/reduce.js';
+import { sum, SUM_SQUARES_CHUNK, sumSquaresInto, sumSquaresParts } from '../src/kernels/reduce.js';
 import { attention, attentionBackward } from '../src/kernels/attention.js';
 import { adamwRef, attentionRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
 import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
@@ -128,6 +128,27 @@ describe('reductions', () => {
       expect(maxRelErr(await read(y), want)).toBeLessThan(F32_TOL);
     });
   }
+  it('sum of squares in chunks, written at offsets of one shared buffer, against float64', async () => {
+    const rt = await gpu();
+    // awkward sizes: one element, one short of and one past a chunk, several chunks with a tail
+    const sizes = [1, SUM_SQUARES_CHUNK - 1, SUM_SQUARES_CHUNK + 1, 5 * SUM_SQUARES_CHUNK + 17];
+    const total = sizes.reduce((s, n) => s + sumSquaresParts(n), 0);
+    const out = t(new Float32Array(total).fill(-1), [total]);
+    let offset = 0;
+    const want: number[] = [];
+    for (const [i, n] of sizes.entries()) {
+      const xs = randomArray(n, 30 + i);
+      sumSquaresInto(rt, t(xs, [n]), out.storage, offset);
+      for (let c = 0; c < sumSquaresParts(n); c++) {
+        let s = 0;
+        for (let j = c * SUM_SQUARES_CHUNK; j < Math.min(n, (c + 1) * SUM_SQUARES_CHUNK); j++) s += xs[j]! * xs[j]!;
+        want.push(s);
+      }
+      offset += sumSquaresParts(n);
+    }
+    // every slot written (none left at -1), each within float32 rounding of the float64 sums
+    expect(maxRelErr(await read(out), want)).toBeLessThan(F32_TOL);
+  });
 });
 
 describe.each([

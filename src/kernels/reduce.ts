@@ -1,5 +1,5 @@
 /** Sum (times a scale, so mean too) over any set of axes (shaders/reduce.wgsl). */
-import type { GpuRuntime } from '../gpu/runtime.js';
+import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
@@ -76,4 +76,25 @@ export function sum(rt: GpuRuntime, x: DeviceArray, axes?: readonly number[], ke
   const second = sum(rt, { storage: first, shape: [outCount, parts] }, [1]);
   rt.free(first);
   return { storage: second.storage, shape: outShape };
+}
+
+/** Elements per partial sum of sumSquaresInto: long enough that few partials come back, short enough that many invocations run. */
+export const SUM_SQUARES_CHUNK = 256;
+const SQ_FIELDS = [['count', 'u32'], ['offset', 'u32'], ['chunk', 'u32'], ['_p', 'u32']] as const;
+
+/** How many partial sums sumSquaresInto writes for a tensor of `count` elements. */
+export function sumSquaresParts(count: number): number {
+  return ceilDiv(count, SUM_SQUARES_CHUNK);
+}
+
+/**
+ * Writes the sums of squares of x's consecutive SUM_SQUARES_CHUNK-element chunks to
+ * out[offset .. offset + sumSquaresParts(size)): one dispatch per tensor, no temporary, and
+ * the caller adds every tensor's parts after one readback (in float64).
+ */
+export function sumSquaresInto(rt: GpuRuntime, x: DeviceArray, out: Storage, offset: number): void {
+  const count = size(x.shape);
+  if (count === 0) return;
+  const parts = sumSquaresParts(count);
+  launch(rt, program('reduce', 'sum_squares'), layoutOf('sum-squares', SQ_FIELDS), { count, offset, chunk: SUM_SQUARES_CHUNK, _p: 0 }, [x.storage, out], ceilDiv(parts, WG));
 }

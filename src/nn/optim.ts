@@ -1,10 +1,9 @@
 /** AdamW over a parameter list, with global-norm gradient clipping and an optional EWC penalty. */
 import { zeros } from '../autograd/create.js';
-import { square, sum } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { adamwStep, type EwcTerm } from '../kernels/adamw.js';
+import { sumSquaresInto, sumSquaresParts } from '../kernels/reduce.js';
 import type { Parameter } from './module.js';
-import { readScalars } from './readback.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -45,15 +44,24 @@ export class AdamW {
   }
 
   /**
-   * The global L2 norm of all gradients: each parameter's sum of squares on the GPU, read back
-   * together (readScalars: one readback per step, not one per tensor) and added in float64 in
-   * parameter order.
+   * The global L2 norm of all gradients: one sum-of-squares dispatch per gradient, each writing
+   * its chunk sums into one shared buffer, read back once per step and added in float64.
    */
   async gradNorm(): Promise<number> {
     const withGrad = this.params.filter((p) => p.grad);
-    const parts = await readScalars(withGrad.length, (i) => sum(square(withGrad[i]!.grad!)));
+    const offsets: number[] = [];
+    let count = 0;
+    for (const p of withGrad) {
+      offsets.push(count);
+      count += sumSquaresParts(p.grad!.size);
+    }
+    if (count === 0) return 0;
+    const parts = zeros([count]);
+    for (const [i, p] of withGrad.entries()) sumSquaresInto(p.rt, p.grad!, parts.storage, offsets[i]!);
+    const values = await parts.data();
+    parts.dispose();
     let total = 0;
-    for (const x of parts) total += x;
+    for (const x of values) total += x;
     return Math.sqrt(total);
   }
 
