@@ -4,7 +4,9 @@
 # once (same total steps, tasks drawn uniformly), STEPS (default 150) steps of batch 4 per task, the bundled recipe
 # otherwise. Two training pairs per dataset are held out (--hold-out 2) and the choice is made on
 # them; the test split is scored only for the record.
-# Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs.
+# Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs;
+# JOINT=1 adds the joint run (a third training job: on 2 cores all three ran at a third of the speed);
+# SCORE_ONLY=1 scores the runs that exist.
 set -u
 cd "$(dirname "$0")/../../.."
 out=${OUT:-runs/seq}
@@ -22,10 +24,11 @@ train() {
 if [ -z "${SCORE_ONLY:-}" ]; then
   train ewc0.01 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0.01 &
   train ewc0 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0 &
-  train joint --task ivf,mif,mef,mff --steps $((4 * steps)) &
+  [ -n "${JOINT:-}" ] && train joint --task ivf,mif,mef,mff --steps $((4 * steps)) &
   wait
 fi
-models=ewc0.01=$out/ewc0.01/model.safetensors,ewc0=$out/ewc0/model.safetensors,joint=$out/joint/model.safetensors
+models=
+for name in ewc0.01 ewc0 joint; do [ -f "$out/$name/model.safetensors" ] && models=${models:+$models,}$name=$out/$name/model.safetensors; done
 for ds in $sets; do
   node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 --held-out 2 --labels "runs/labels/$ds" \
     --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$res/val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
