@@ -15,7 +15,7 @@ res=bench/results/sequence-vs-joint
 mkdir -p "$out"
 common="--labels runs/labels --batch 4 --crop 64 --seed 1 --ema-decay 0.995 --head blend --grad-loss 0.5 --source-gate 2 --hold-out 2 --checkpoint-every 100"
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
-sets="ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/MEFB mff/Lytro"
+sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT"
 train() {
   local name=$1; shift
   /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train "$@" $common --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
