@@ -291,7 +291,7 @@ describe('choosing the EWC lambda on held-out training pairs', () => {
     expect(train.get('ivf')!).toHaveLength(8);
     expect(train.get('ivf')!.some((t) => val.get('ivf')!.includes(t))).toBe(false);
     expect(holdOutPairs(byTask, 0).train.get('mef')).toHaveLength(3);
-    expect(() => holdOutPairs(byTask, 3)).toThrow(/--val-pairs 3: task mef has only 3 training pairs/);
+    expect(() => holdOutPairs(byTask, 3)).toThrow(/--val-pairs \(task mef\): 3 pairs held out of 3 leaves none to train on/);
   });
 
   const results = (split: 'validation' | undefined, runs: [string, number, number, number, number][]): ContinualResults => ({
