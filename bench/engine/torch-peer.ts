@@ -39,9 +39,10 @@ const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5'
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
+const TRAIN_STEP = 'training step, batch 4 at 128x128 (forward, MSE, backward, Adam)';
 const cases = [
-  { name: 'unet forward 128x128 (3->32->64->128)', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
-  { name: 'FusionFM default net forward 176x176 (one fusion tile)', net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 176 },
+  { name: 'unet forward 128x128 (3->32->64->128)', trainName: `unet ${TRAIN_STEP}`, net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
+  { name: 'FusionFM default net forward 176x176 (one fusion tile)', trainName: `FusionFM default net ${TRAIN_STEP}`, net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 176 },
 ];
 const records: Record<string, unknown>[] = [];
 for (const c of cases) {
@@ -101,12 +102,11 @@ for (const c of cases) {
     const theirs = torchTrain.losses[i] as number;
     if (!(Math.abs(l - theirs) <= 1e-4 * Math.max(1e-3, Math.abs(theirs)) + 1e-6)) throw new Error(`${c.name}: training step ${i + 1} loss ${l} differs from PyTorch's ${theirs}`);
   }
-  const trainCase = c.name.replace(/forward \d+x\d+.*$/, 'training step, batch 4 at 128x128 (forward, MSE, backward, Adam)');
   const { ours: ourTrain } = await interleaved({ ours: async () => { await step(); } }, { warmup: 1, rounds });
   const { losses: theirLosses, ...theirTrain } = torchTrain;
-  records.push({ case: trainCase, impl: 'fusionfm', adapter: rt.adapter.name, ...ourTrain, losses },
-    { case: trainCase, impl: torch.impl, device: torch.device, adapter: torch.device, ...theirTrain, losses: theirLosses });
-  console.log(`${trainCase}: fusionfm ${ourTrain.median_ms} ms; ${torch.impl} ${theirTrain.median_ms.toFixed(1)} ms (PyTorch / ours ${(theirTrain.median_ms / ourTrain.median_ms).toFixed(2)}x); losses ${losses.map((l) => l.toPrecision(6)).join(', ')} vs ${theirLosses.map((l: number) => l.toPrecision(6)).join(', ')}`);
+  records.push({ case: c.trainName, impl: 'fusionfm', adapter: rt.adapter.name, ...ourTrain, losses },
+    { case: c.trainName, impl: torch.impl, device: torch.device, adapter: torch.device, ...theirTrain, losses: theirLosses });
+  console.log(`${c.trainName}: fusionfm ${ourTrain.median_ms} ms; ${torch.impl} ${theirTrain.median_ms.toFixed(1)} ms (PyTorch / ours ${(theirTrain.median_ms / ourTrain.median_ms).toFixed(2)}x); losses ${losses.map((l) => l.toPrecision(6)).join(', ')} vs ${theirLosses.map((l: number) => l.toPrecision(6)).join(', ')}`);
   for (const a of [x, tx, ty]) a.dispose();
 }
 

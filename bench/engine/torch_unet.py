@@ -2,9 +2,10 @@
 
 Loads the weights our engine exported (safetensors, same parameter names), checks that it
 computes the same output for the same input, then times the forward pass. Where config.json
-has a 'train' entry ({shape, t, losses} and train_input.f32, train_target.f32 in the dir), also
-times a training step (forward, MSE, backward, Adam without weight decay, lr 1e-3), after checking
-that the first two steps' losses match ours (same gradients and update).
+has a 'train' entry ({shape, shape_out, t}, with train_input.f32 and train_target.f32 in the dir),
+also times a training step (forward, MSE, backward, Adam without weight decay, lr 1e-3) and
+reports its first two losses, which bench/torch-peer.ts checks against ours (same gradients and
+update).
 
   python3 bench/torch_unet.py <dir with config.json, weights.safetensors, input.f32, output.f32>
       [--rounds 5] [--threads N] [--device cpu|cuda]
