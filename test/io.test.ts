@@ -6,6 +6,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { makeImage } from '../src/fusion/image.js';
 import { decodeImage, encodePng, jpegDecoder, readImage, writePng } from '../src/io/image.js';
+import { hostCpu } from '../src/io/provenance.js';
 
 function pngOf(colorType: 0 | 2 | 4 | 6, bitDepth: 8 | 16, w: number, h: number, pixel: (i: number, c: number) => number): Uint8Array {
   const png = new PNG({ width: w, height: h, colorType, bitDepth, inputColorType: 6, inputHasAlpha: true } as never);
@@ -95,5 +96,16 @@ describe('image writing', () => {
     expect(() => writePng(join(dir, 'nan.png'), bad)).toThrow(/pixel 0,0 is NaN/);
     expect(existsSync(join(dir, 'nan.png'))).toBe(false);
     expect(encodePng(img).length).toBeGreaterThan(0);
+  });
+});
+
+describe('benchmark provenance', () => {
+  it('names the host CPU beside the adapter: model, core count and only known vector extensions', () => {
+    const h = hostCpu();
+    expect(h.model.length).toBeGreaterThan(0);
+    expect(h.cores).toBeGreaterThanOrEqual(1);
+    for (const f of h.simd) expect(['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16']).toContain(f);
+    // a Linux x86 host lists at least SSE4.2 (lavapipe needs it); elsewhere the list may be empty
+    if (process.platform === 'linux' && process.arch === 'x64') expect(h.simd).toContain('sse4_2');
   });
 });

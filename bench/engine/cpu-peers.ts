@@ -14,7 +14,7 @@ import { randn } from '../../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { mirrorUNet, toNHWC } from './tfjs-peer.js';
@@ -62,6 +62,6 @@ for (const c of cases) {
 const commit = gitCommit();
 const out = values.out ?? `bench/results/cpu-peers-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, command: `node dist/bench/engine/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/engine/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

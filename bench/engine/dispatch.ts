@@ -17,7 +17,7 @@ import { add } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { round, summarize } from './timing.js';
 
@@ -68,6 +68,6 @@ const x = randn([1, 1, 16, 16], 3).keep();
 report('FusionFM net forward, 16x16 (noGrad)', await perDispatch(() => noGrad(() => tidy(() => net.forward(x, x, x, [0]))).dispose()));
 
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'dispatch', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/engine/dispatch.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'dispatch', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/dispatch.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

@@ -16,7 +16,7 @@ import { conv2d, groupNorm, matmul, mseLoss, softmax } from '../../src/autograd/
 import { backward } from '../../src/autograd/backward.js';
 import { noGrad, scope, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { AdamW } from '../../src/nn/optim.js';
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), command: `node dist/bench/engine/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
   console.log(`wrote ${out} (${records.length} records, adapter ${adapter})`);
   rt.destroy();
 }

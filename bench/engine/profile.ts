@@ -16,7 +16,7 @@ import { mseLoss } from '../../src/autograd/ops.js';
 import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { UNet } from '../../src/nn/unet.js';
@@ -69,6 +69,6 @@ for (const key of chosen) {
 }
 const out = values.out ?? `bench/results/profile-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'profile', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/engine/profile.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'profile', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/profile.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

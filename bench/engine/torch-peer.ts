@@ -28,7 +28,7 @@ import type { Tensor } from '../../src/autograd/tensor.js';
 import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../../src/nn/safetensors.js';
 import { UNet } from '../../src/nn/unet.js';
@@ -137,6 +137,6 @@ async function optionalImport<T>(name: string): Promise<T | null> {
 const commit = gitCommit();
 const out = values.out ?? `bench/results/torch-peer-${adapterSlug(rt.adapter)}.json`;
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, command: `node dist/bench/engine/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/engine/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

@@ -13,7 +13,7 @@ import { randn } from '../../src/autograd/create.js';
 import { conv2d, matmul } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { interleaved, round } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
@@ -38,6 +38,6 @@ for (const [N, C, S] of [[4, 32, 64], [1, 64, 128], [8, 128, 16]] as const) {
   for (const a of [x, w, v, u]) a.dispose();
 }
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'winograd-probe', adapter: rt.adapter.name, commit: gitCommit(), command: `node dist/bench/engine/winograd-probe.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
+writeFileSync(out, JSON.stringify({ bench: 'winograd-probe', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/winograd-probe.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
 console.log(`wrote ${out}`);
 rt.destroy();

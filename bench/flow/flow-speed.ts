@@ -18,7 +18,7 @@ import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../../src/fusion/flow/t
 import { makeImage } from '../../src/fusion/image.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
-import { adapterSlug, gitCommit } from '../../src/io/provenance.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, summarize } from '../engine/timing.js';
@@ -62,7 +62,7 @@ if (values.big) {
 }
 const commit = gitCommit();
 const result = {
-  bench: 'flow-speed', adapter: rt.adapter.name, commit, command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
+  bench: 'flow-speed', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
   fuse_640x480_one_step: fuse,

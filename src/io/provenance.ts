@@ -1,5 +1,7 @@
 /** What every benchmark record carries: the commit it was measured at and a file-name slug of the adapter. */
 import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { AdapterDescription } from '../gpu/runtime.js';
 
 /** The short commit hash of the working directory (+changes when tracked files differ from it), or 'unknown' outside a git checkout. */
@@ -20,4 +22,25 @@ export function gitCommit(): string {
 /** The adapter's device (or full) name, lower-case, for result file names. */
 export function adapterSlug(adapter: AdapterDescription): string {
   return (adapter.device || adapter.name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+}
+
+/** The host CPU a figure was measured on: lavapipe runs the kernels on it, so the adapter name alone does not tell hosts apart (an AVX-512 host ran our kernels 3-4x faster than an AVX2 one). */
+export interface HostCpu {
+  model: string;
+  cores: number;
+  /** the vector extensions lavapipe's LLVM can use, as /proc/cpuinfo lists them */
+  simd: string[];
+}
+
+export function hostCpu(): HostCpu {
+  const cpus = os.cpus();
+  let flags: string[] = [];
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    flags = line ? line.split(':')[1]!.trim().split(/\s+/) : [];
+  } catch {
+    // not Linux: the model name and core count still say something
+  }
+  const simd = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16'].filter((f) => flags.includes(f));
+  return { model: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, simd };
 }
