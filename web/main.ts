@@ -116,7 +116,7 @@ async function fuse(): Promise<void> {
     const steps = Number(($('steps') as HTMLSelectElement).value);
     setState('busy', `fusing ${a.width}x${a.height} in ${steps} step${steps > 1 ? 's' : ''}…`);
     const t0 = performance.now();
-    const fused = await fuseImages(m.net, a, b, { steps, coupling: m.meta.coupling });
+    const fused = await fuseImages(m.net, a, b, { steps, coupling: m.meta.coupling, task: task() });
     const ms = performance.now() - t0;
     const canvas = $<HTMLCanvasElement>('fused');
     draw(canvas, fused);

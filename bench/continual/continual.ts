@@ -151,7 +151,7 @@ async function score(net: VelocityNet, task: Task, sets: EvalSets = evalSets): P
   let s = 0, q = 0;
   const set = sets.get(task)!;
   for (const p of set) {
-    const y = await fuseLuminance(net, luminance(p.a), luminance(p.b), CROP, CROP, { steps: 1 });
+    const y = await fuseLuminance(net, luminance(p.a), luminance(p.b), CROP, CROP, { steps: 1, task });
     const f = makeImage(CROP, CROP, [y]);
     const raw = rawScores(greyTriple(p.a, p.b, f), metrics);
     s += scoreWith(p.bounds, 'model', raw, metrics, DEFAULT_WEIGHTS[task]).composite;

@@ -154,7 +154,7 @@ for (const [pi, p] of pairs.entries()) {
   for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) {
     const name = `FusionFM-${m.name} k=${k}`;
     const t0 = performance.now();
-    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling });
+    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task });
     const ms = performance.now() - t0;
     const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));
     mkdirSync(dir, { recursive: true });

@@ -150,7 +150,7 @@ async function evaluate(c: Config, trainer: FlowTrainer, step: number, trainS: n
     const bias: number[] = [];
     for (const p of pairs) {
       const { a, b } = await ds.readPair(p);
-      const f = await fuseImages(trainer.net, a, b, { steps: 1, coupling: c.train.coupling });
+      const f = await fuseImages(trainer.net, a, b, { steps: 1, coupling: c.train.coupling, task });
       const bounds = await boundsFor(split === 'val' ? 'train' : 'test', p, a, b);
       comp.push(scoreWith(bounds, c.name, rawScores(greyTriple(a, b, f), selMetrics), selMetrics, weights).composite);
       const input = metricInput(a, b, f);

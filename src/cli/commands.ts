@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -156,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' },
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
-      'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' },
+      'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -183,7 +183,9 @@ async function main(argv: string[]): Promise<void> {
     const config: TrainConfig = {
       ...DEFAULT_TRAIN,
       // the head is recorded only when given, so that older runs resume with their configuration
-      model: { ...DEFAULT_TRAIN.model, baseChannels: base, ...(head !== undefined ? { head } : {}), ...(gate ? { sourceGate: gate } : {}) },
+      model: { ...DEFAULT_TRAIN.model, baseChannels: base, ...(head !== undefined ? { head } : {}), ...(gate ? { sourceGate: gate } : {}),
+        // the net takes the task as input (an embedding row per task), recorded only when asked for
+        ...(values['task-embedding'] ? { tasks } : {}) },
       steps: num('steps', values.steps, DEFAULT_TRAIN.steps), batch: num('batch', values.batch, DEFAULT_TRAIN.batch),
       crop: num('crop', values.crop, DEFAULT_TRAIN.crop), lr: num('lr', values.lr, DEFAULT_TRAIN.lr, 'pos'), seed: num('seed', values.seed, DEFAULT_TRAIN.seed),
       coupling: checkCoupling(values.coupling ?? DEFAULT_TRAIN.coupling), emaDecay: ema,

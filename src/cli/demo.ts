@@ -54,7 +54,7 @@ export async function runDemo(out: string, opts: { checkpoint?: string; method?:
     const b = await readImage(join(root, dir, bFile));
     const task = dir.split('-')[0]!;
     const runs: [string, () => Promise<Image>][] = [];
-    if (model && model.meta.tasks.includes(task)) runs.push(['fusionfm', () => fuseImages(model!.net, a, b, { steps: 1, coupling: model!.meta.coupling })]);
+    if (model && model.meta.tasks.includes(task)) runs.push(['fusionfm', () => fuseImages(model!.net, a, b, { steps: 1, coupling: model!.meta.coupling, task })]);
     runs.push([reference, async () => fuseClassical(reference, a, b)]);
     for (const [name, fuse] of runs) {
       const t0 = performance.now();

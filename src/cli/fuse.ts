@@ -89,7 +89,8 @@ export async function runFuse(args: string[]): Promise<void> {
     if (!ckpt) throw new InputError('no --checkpoint given and no bundled checkpoints/default.safetensors; train one with `fusionfm train` or use --method <classical fuser>');
     useRuntime(await getNodeRuntime());
     const { net, meta } = loadFlowModel(ckpt, task);
-    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective });
+    if (net.conditionTasks.length && task === undefined) throw new InputError(`${ckpt}: the model is task-conditioned on ${net.conditionTasks.join(', ')}; name the task with --task`);
+    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task });
     const s = `${steps} step${steps > 1 ? 's' : ''}`;
     label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
     if (meta.objective === 'ddpm' && values.solver !== 'euler') console.error(`fusionfm: note: --solver ${values.solver} does not apply to a DDPM checkpoint; it is sampled with DDIM`);

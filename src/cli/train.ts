@@ -168,7 +168,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     writeFileAtomic(metaPath, new TextEncoder().encode(JSON.stringify(meta, null, 1)));
     saveModel(join(o.out, 'model.safetensors'), st.tensors);
     writeFileAtomic(join(o.out, 'loss.svg'), new TextEncoder().encode(lossSvg(trainer.losses)));
-    const y = await fuseLuminance(trainer.net, sample.a, sample.b, sample.w, sample.h);
+    const y = await fuseLuminance(trainer.net, sample.a, sample.b, sample.w, sample.h, { task: trainer.taskOf(sample) });
     writePng(join(o.out, 'samples', `step-${String(trainer.step).padStart(6, '0')}.png`), makeImage(sample.w, sample.h, [y]), { overwrite: true });
   };
   const total = o.continual ? o.continual.tasks.length * o.continual.stepsPerTask : o.config.steps;

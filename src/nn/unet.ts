@@ -1,5 +1,5 @@
 /** A configurable U-Net with time conditioning: the backbone of FusionFM and of the diffusion baseline. */
-import { concat } from '../autograd/ops.js';
+import { add, concat } from '../autograd/ops.js';
 import { silu } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -92,8 +92,17 @@ export class UNet extends Module {
     return 2 ** (this.config.channelMults.length - 1);
   }
 
-  /** x: [N, inChannels, H, W]; t: N times in [0, 1] (ignored without time conditioning). */
-  forward(x: Tensor, t: readonly number[] | null = null): Tensor {
+  /** Width of the time embedding the ResBlocks take (null without time conditioning): what `cond` adds to. */
+  get embeddingDim(): number | null {
+    return this.config.timeDim ? 4 * this.config.timeDim : null;
+  }
+
+  /**
+   * x: [N, inChannels, H, W]; t: N times in [0, 1] (ignored without time conditioning); cond: an
+   * optional [N, embeddingDim] added to the time embedding before its activation (class or task
+   * conditioning, as class-conditional diffusion U-Nets add a label embedding).
+   */
+  forward(x: Tensor, t: readonly number[] | null = null, cond: Tensor | null = null): Tensor {
     const c = this.config;
     const m = this.sizeMultiple;
     if (x.shape.length !== 4 || x.shape[1] !== c.inChannels || x.shape[2]! % m || x.shape[3]! % m) {
@@ -102,7 +111,13 @@ export class UNet extends Module {
     let temb: Tensor | null = null;
     if (this.time) {
       if (!t || t.length !== x.shape[0]) throw new ShapeError(`UNet: expected ${x.shape[0]} time values, got ${t ? t.length : 'none'}`);
-      temb = silu(this.time.forward(t)); // every block takes silu(temb): computed once here
+      const e = this.time.forward(t);
+      if (cond && (cond.shape.length !== 2 || cond.shape[0] !== x.shape[0] || cond.shape[1] !== e.shape[1])) {
+        throw new ShapeError(`UNet: the conditioning must be [${x.shape[0]}, ${e.shape[1]}], got ${fmtShape(cond.shape)}`);
+      }
+      temb = silu(cond ? add(e, cond) : e); // every block takes silu(temb): computed once here
+    } else if (cond) {
+      throw new ShapeError('UNet: conditioning needs a time embedding to add to (timeDim is null)');
     }
     let h = this.convIn.forward(x);
     const skips: Tensor[] = [h];

@@ -21,7 +21,7 @@ export function ddimTimesteps(steps: number, T = DDPM_STEPS): number[] {
   return out;
 }
 
-export function ddimSample(net: VelocityNet, xA: Tensor, xB: Tensor, steps: number, seed = 0): Tensor {
+export function ddimSample(net: VelocityNet, xA: Tensor, xB: Tensor, steps: number, seed = 0, task?: string): Tensor {
   const ts = ddimTimesteps(steps);
   const n = xA.shape[0]!;
   return noGrad(() => {
@@ -31,7 +31,7 @@ export function ddimSample(net: VelocityNet, xA: Tensor, xB: Tensor, steps: numb
       const ab = AB[t]!;
       const prev = i + 1 < ts.length ? AB[ts[i + 1]!]! : 1;
       const next: { x: Tensor; x0: Tensor } = tidy(() => {
-        const eps = net.forward(x, xA, xB, new Array<number>(n).fill(t / DDPM_STEPS));
+        const eps = net.forward(x, xA, xB, new Array<number>(n).fill(t / DDPM_STEPS), undefined, task);
         const pred = clamp(affine(sub(x, affine(eps, Math.sqrt(1 - ab), 0)), 1 / Math.sqrt(ab), 0), -1, 1);
         return { x: add(affine(pred, Math.sqrt(prev), 0), affine(eps, Math.sqrt(1 - prev), 0)), x0: pred };
       });

@@ -25,11 +25,11 @@ export function alphaBars(T = DDPM_STEPS, beta0 = 1e-4, beta1 = 0.02): Float64Ar
 
 const AB = alphaBars();
 
-/** Noise-prediction loss for a batch; t: one integer step in [0, T) per sample; x1 in [0, 1]. */
-export function ddpmLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], seed = 0): Tensor {
+/** Noise-prediction loss for a batch; t: one integer step in [0, T) per sample; x1 in [0, 1]; task: for a task-conditioned net. */
+export function ddpmLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], seed = 0, task?: string | readonly string[]): Tensor {
   const n = t.length;
   const coef = (f: (ab: number) => number) => reshape(tensor(t.map((s) => f(AB[s]!)), [n]), [n, 1, 1, 1]);
   const eps = randn(x1.shape, seed);
   const xt = add(mul(coef((ab) => Math.sqrt(ab)), affine(x1, 2, -1)), mul(coef((ab) => Math.sqrt(1 - ab)), eps));
-  return mseLoss(net.forward(xt, xA, xB, t.map((s) => s / DDPM_STEPS)), eps);
+  return mseLoss(net.forward(xt, xA, xB, t.map((s) => s / DDPM_STEPS), undefined, task), eps);
 }

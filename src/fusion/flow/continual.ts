@@ -96,7 +96,7 @@ export class ContinualTrainer {
       const d = data[rng.int(data.length)]!;
       const c = windowAt(rng.int(d.w - S + 1), rng.int(d.h - S + 1), S);
       const crop = (src: Float32Array) => tensor(copyCrop(src, d.w, c, new Float32Array(S * S)), [1, 1, S, S]);
-      return trainingLoss(net, this.train, crop(d.a), crop(d.b), crop(d.label), [rng.next()], pcgHash(this.train.seed + 31 * i));
+      return trainingLoss(net, this.train, crop(d.a), crop(d.b), crop(d.label), [rng.next()], pcgHash(this.train.seed + 31 * i), [task]);
     });
   }
 

@@ -20,6 +20,7 @@ import { flowSource, type Coupling } from './path.js';
 import { integrate, type Solver } from './sampler.js';
 import { ddimSample } from '../diffusion/ddim.js';
 import type { Objective } from './model-file.js';
+import { InputError } from '../../util/errors.js';
 
 export interface FuseOptions {
   steps?: number;
@@ -37,6 +38,8 @@ export interface FuseOptions {
   overlap?: number;
   /** pixels of reflected context around the image (or tile) so that the net's zero-padded border lies outside it (default 8) */
   margin?: number;
+  /** the task fused for: a task-conditioned model needs it (and refuses one it was not trained on); others ignore it */
+  task?: string;
 }
 
 /**
@@ -46,7 +49,7 @@ export interface FuseOptions {
  * sources are extended by reflection on every side and the net's own border falls outside the
  * image; `margin` pixels of context each side (rounded up to the net's size multiple overall).
  */
-async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Required<FuseOptions>): Promise<Float32Array> {
+async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Resolved): Promise<Float32Array> {
   const m = net.sizeMultiple;
   const pad = o.margin;
   const pw = Math.ceil((w + 2 * pad) / m) * m;
@@ -56,8 +59,8 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
     tidy(() => {
       const xA = tensor(reflectWindow(a, w, h, -pad, -pad, pw, ph), shape);
       const xB = tensor(reflectWindow(b, w, h, -pad, -pad, pw, ph), shape);
-      if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed);
-      return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver);
+      if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed, o.task);
+      return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver, o.task);
     }),
   );
   const full = await out.data();
@@ -89,14 +92,21 @@ export function tileSide(net: VelocityNet, tiles: 'portable' | 'device' | 'whole
 /** maxStorageBufferBindingSize that the WebGPU spec guarantees on every device */
 export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
 
-/** The options with their defaults; maxTilePixels from tileSide. */
-function withDefaults(net: VelocityNet, opts: FuseOptions): Required<FuseOptions> {
+/** FuseOptions with every default filled in (the task stays optional: unconditioned nets take none). */
+type Resolved = Required<Omit<FuseOptions, 'task'>> & Pick<FuseOptions, 'task'>;
+
+/** The options with their defaults; maxTilePixels from tileSide. A task-conditioned net's task is checked here, before any work. */
+function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
+  const tasks = net.conditionTasks;
+  if (tasks.length && (opts.task === undefined || !tasks.includes(opts.task))) {
+    throw new InputError(`the model is task-conditioned on ${tasks.join(', ')}: ${opts.task === undefined ? 'name the task to fuse for' : `not on '${opts.task}'`}`);
+  }
   const side = tileSide(net, opts.tiles ?? 'portable');
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
 }
 
 /** How a w x h plane is cut: null for one piece, else the tile size and the tiles' start positions. */
-function cut(net: VelocityNet, w: number, h: number, o: Required<FuseOptions>): { tw: number; th: number; xs: number[]; ys: number[] } | null {
+function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number; th: number; xs: number[]; ys: number[] } | null {
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;
   const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;

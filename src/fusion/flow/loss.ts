@@ -26,6 +26,8 @@ export interface FlowLossOptions {
    * label's edges, which Qabf and the gradient metrics judge. 0 (default): plain flow matching.
    */
   gradWeight?: number;
+  /** each sample's task, for a task-conditioned net (others ignore it) */
+  task?: string | readonly string[];
 }
 
 /** Sobel x and y as a [2, 1, 3, 3] conv weight (scaled by 1/8: unit response to a unit ramp). */
@@ -33,11 +35,11 @@ const SOBEL = Float32Array.from([-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0,
 
 /** xA, xB, x1: [N, 1, H, W]; t: one time per sample. */
 export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], coupling: Coupling, opts: FlowLossOptions = {}): Tensor {
-  const { seed = 0, margin = 0, gradWeight = 0 } = opts;
+  const { seed = 0, margin = 0, gradWeight = 0, task } = opts;
   const x0 = flowSource(coupling, xA, xB, seed);
   const tt = reshape(tensor(t, [t.length]), [t.length, 1, 1, 1]);
   const xt = interpolate(x0, x1, tt);
-  const pred = net.forward(xt, xA, xB, t, x0);
+  const pred = net.forward(xt, xA, xB, t, x0, task);
   const target = sub(x1, x0);
   const [, , H, W] = target.shape as [number, number, number, number];
   if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);

@@ -18,11 +18,21 @@
  * it the output there is whatever the U-Net's GroupNorm statistics of the view make it: 4-23
  * grey levels for the blend head at 800 steps per task (bench/results/default-model-blend800/),
  * 3.4 for the velocity head at 800 (a positive offset; the clamp at 0 hides a negative one).
+ *
+ * tasks (absent in older files: no task input) makes the net task-conditioned: one learned
+ * embedding row per named task, added to the time embedding, so one all-in-one model can follow
+ * a different rule per task (multi-focus picks the sharp source where multi-exposure blends the
+ * two, from inputs that look alike). The rows start with unit variance, as torch.nn.Embedding
+ * does: the time embedding passes through GroupNorm in every ResBlock, and a row has to be of
+ * its size to move the features (rows started at zero had not separated two tasks after 150
+ * steps of the conditioning test; unit rows did in 60). Every evaluation names its task (per
+ * sample in training batches).
  */
-import { add, affine, clamp, concat, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
+import { tensor } from '../../autograd/create.js';
+import { add, affine, clamp, concat, matmul, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
-import { Module } from '../../nn/module.js';
+import { Module, uniformInit, type Parameter } from '../../nn/module.js';
 import { InputError, ShapeError } from '../../util/errors.js';
 
 export const VELOCITY_HEADS = ['velocity', 'blend'] as const;
@@ -39,7 +49,17 @@ export type VelocityConfig = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'up
   head?: VelocityHead;
   /** the source sum (luminance in [0, 1]) below which the velocity fades out linearly; 0 or absent = no gate */
   sourceGate?: number;
+  /** the tasks the net is conditioned on, one embedding row each, in this order; absent = no task input */
+  tasks?: string[];
 };
+
+/** A task list from a configuration or file, checked: distinct non-empty names. */
+export function checkConditionTasks(tasks: unknown, where: string): string[] {
+  if (!Array.isArray(tasks) || !tasks.length || tasks.some((t) => typeof t !== 'string' || !t) || new Set(tasks).size !== tasks.length) {
+    throw new InputError(`${where}: the conditioning tasks must be a list of distinct task names, got ${JSON.stringify(tasks)}`);
+  }
+  return tasks as string[];
+}
 
 /** A source gate from user input (grey levels of 255), checked. */
 export function checkSourceGate(levels: number, where: string): number {
@@ -71,15 +91,48 @@ export const DEFAULT_VELOCITY: VelocityConfig = {
 };
 
 export function unetConfig(c: VelocityConfig): UNetConfig {
-  const { head, ...rest } = c;
+  const { head, tasks: _tasks, ...rest } = c; // the task embedding is the velocity net's, not the U-Net's
   return { inChannels: 3, outChannels: head === 'blend' ? 2 : 1, upsample: 'nearest', ...rest };
 }
 
 export class VelocityNet extends Module {
   readonly unet: UNet;
+  /** [tasks, embeddingDim]: one row per conditioning task (null for an unconditioned net) */
+  readonly taskEmbedding: Parameter | null;
   constructor(readonly config: VelocityConfig = DEFAULT_VELOCITY) {
     super();
     this.unet = this.child('unet', new UNet(unetConfig(config)));
+    const dim = this.unet.embeddingDim;
+    if (config.tasks !== undefined) {
+      const tasks = checkConditionTasks(config.tasks, 'VelocityNet');
+      if (!dim) throw new InputError('VelocityNet: task conditioning needs a time embedding (timeDim)');
+      // unit variance, as torch.nn.Embedding starts: the rows differ as much as the time embedding varies
+      this.taskEmbedding = this.param('task_embedding', uniformInit([tasks.length, dim], 1, Math.sqrt(3)));
+    } else this.taskEmbedding = null;
+  }
+
+  /** The tasks a conditioned net tells apart (empty: it takes no task). */
+  get conditionTasks(): readonly string[] {
+    return this.config.tasks ?? [];
+  }
+
+  /**
+   * The embedding rows of `task` (one name for every sample, or one per sample), as [N,
+   * embeddingDim]; null for an unconditioned net, which ignores the task.
+   */
+  private taskCondition(task: string | readonly string[] | undefined, n: number): Tensor | null {
+    if (!this.taskEmbedding) return null;
+    const tasks = this.conditionTasks;
+    if (task === undefined) throw new InputError(`this model is task-conditioned: name its task (one of ${tasks.join(', ')})`);
+    const names = typeof task === 'string' ? new Array<string>(n).fill(task) : task;
+    if (names.length !== n) throw new ShapeError(`VelocityNet: expected ${n} task names, got ${names.length}`);
+    const onehot = new Float32Array(n * tasks.length);
+    names.forEach((name, i) => {
+      const k = tasks.indexOf(name);
+      if (k < 0) throw new InputError(`this model is conditioned on ${tasks.join(', ')}, not '${name}'`);
+      onehot[i * tasks.length + k] = 1;
+    });
+    return matmul(tensor(onehot, [n, tasks.length]), this.taskEmbedding);
   }
 
   get sizeMultiple(): number {
@@ -126,10 +179,11 @@ export class VelocityNet extends Module {
 
   /**
    * xt, xA, xB: [N, 1, H, W]; t: N times in [0, 1]. x0: the flow's source (the start of the
-   * path through xt), which the 'blend' head subtracts from its fused-image prediction.
+   * path through xt), which the 'blend' head subtracts from its fused-image prediction. task:
+   * the task of every sample (or of each), which a task-conditioned net needs and others ignore.
    */
-  forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0?: Tensor): Tensor {
-    const out = this.unet.forward(concat([xt, xA, xB]), t);
+  forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0?: Tensor, task?: string | readonly string[]): Tensor {
+    const out = this.unet.forward(concat([xt, xA, xB]), t, this.taskCondition(task, xt.shape[0]!));
     let v = out;
     if (this.head === 'blend') {
       if (!x0) throw new ShapeError("VelocityNet: the 'blend' head needs the flow's source x0");

@@ -15,13 +15,14 @@ export function evaluations(solver: Solver, steps: number): number {
   return steps * (solver === 'euler' ? 1 : solver === 'midpoint' ? 2 : 4);
 }
 
-export function integrate(net: VelocityNet, x0: Tensor, xA: Tensor, xB: Tensor, steps = 1, solver: Solver = 'euler'): Tensor {
+/** task: what a task-conditioned net fuses for (others ignore it). */
+export function integrate(net: VelocityNet, x0: Tensor, xA: Tensor, xB: Tensor, steps = 1, solver: Solver = 'euler', task?: string): Tensor {
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`steps must be a positive integer, got ${steps}`);
   if (!(SOLVERS as readonly string[]).includes(solver)) throw new InputError(`unknown solver '${solver}'; expected ${SOLVERS.join(', ')}`);
   const n = x0.shape[0]!;
   const ts = (t: number) => new Array<number>(n).fill(t);
   // x0 is the start of the straight path every state lies on (the blend head subtracts it)
-  const v = (x: Tensor, t: number) => net.forward(x, xA, xB, ts(t), x0);
+  const v = (x: Tensor, t: number) => net.forward(x, xA, xB, ts(t), x0, task);
   return noGrad(() => {
     let x = x0.detach();
     const h = 1 / steps;

@@ -86,9 +86,9 @@ export interface TrainerMeta {
  * The loss the configuration trains: flow matching (u is the time t in [0, 1]) or, for the
  * diffusion baseline, DDPM noise prediction (u picks the step floor(u T)). One per batch.
  */
-export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number): Tensor {
-  if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed);
-  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0 });
+export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number, task?: readonly string[]): Tensor {
+  if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed, task);
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, task });
 }
 
 /** Exchanges a[at, at + n) with b[at, at + n). */
@@ -136,13 +136,22 @@ export class FlowTrainer {
     this.data = data;
   }
 
-  /** The next batch of aligned random crops with random flips (and source swaps), as [B, 1, S, S] host arrays; advances the data order. */
-  drawBatch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[] } {
+  /** The task of a training pair: its group (a dataset's task) or, without one, the task being trained. */
+  taskOf(d: Triple): string {
+    return d.group || this.task;
+  }
+
+  /**
+   * The next batch of aligned random crops with random flips (and source swaps), as [B, 1, S, S]
+   * host arrays, with each sample's time and task; advances the data order.
+   */
+  drawBatch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[]; task: string[] } {
     const { batch: B, crop: S } = this.config;
     const a = new Float32Array(B * S * S);
     const b = new Float32Array(B * S * S);
     const x1 = new Float32Array(B * S * S);
     const t: number[] = [];
+    const task: string[] = [];
     const others = this.replay ? this.replay.size - this.replay.countOf(this.task) : 0;
     const nReplay = others > 0 ? Math.round(this.replayRatio * B) : 0;
     for (let k = 0; k < B; k++) {
@@ -153,6 +162,7 @@ export class FlowTrainer {
         b.set(c.b, at);
         x1.set(c.label, at);
         t.push(this.rng.next());
+        task.push(c.task);
         continue;
       }
       const g = this.groups.length > 1 ? this.groups[this.rng.int(this.groups.length)]! : this.groups[0]!;
@@ -165,9 +175,10 @@ export class FlowTrainer {
       // drawn only where swapping applies, so that runs without it keep their seeded batches
       if (this.config.swapSources?.includes(this.task) && this.rng.next() < 0.5) swapSpans(a, b, at, S * S);
       t.push(this.rng.next());
+      task.push(this.taskOf(d));
       this.replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
     }
-    return { a, b, x1, t };
+    return { a, b, x1, t, task };
   }
 
   /** One optimisation step; returns the loss. */
@@ -178,7 +189,7 @@ export class FlowTrainer {
     const shape = [c.batch, 1, c.crop, c.crop];
     const loss = await scope(async () => {
       this.net.zeroGrad();
-      const l = trainingLoss(this.net, c, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, pcgHash(c.seed + this.step));
+      const l = trainingLoss(this.net, c, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, pcgHash(c.seed + this.step), h.task);
       backward(l);
       await this.opt.step();
       return l.item();
