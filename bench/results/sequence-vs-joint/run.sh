@@ -1,37 +1,52 @@
 #!/usr/bin/env bash
-# What holds the four-task model back: the bundled sequence (IVF -> MIF -> MEF -> MFF, EWC 0.01 +
-# replay) against the same sequence without EWC and against one model trained on all four tasks at
-# once (same total steps, tasks drawn uniformly), STEPS (default 150) steps of batch 4 per task, the bundled recipe
-# otherwise. Two training pairs per dataset are held out (--hold-out 2) and the choice is made on
-# them; the test split is scored only for the record.
+# What holds the four-task model back, judged on held-out training pairs. Each run is the bundled
+# recipe (blend head, edge term 0.5, source gate 2, EMA 0.995, crop 64, batch 4, seed 1) at STEPS
+# (default 150) steps of batch 4 per task; two training pairs per dataset are held out
+# (--hold-out 2) and the choice is made on them.
+# RUNS picks the runs (default "ewc0.01 ewc0"; all run at once, so give at most two on 2 cores):
+#   ewc0.01  the bundled sequence IVF -> MIF -> MEF -> MFF, EWC 0.01 + replay
+#   ewc0     the same sequence, replay only
+#   taskemb  the bundled sequence with a learned task embedding (--task-embedding)
+#   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
+#   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
 # Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs;
-# JOINT=1 adds the joint run (a third training job: on 2 cores all three ran at a third of the speed);
-# SCORE_ONLY=1 scores the runs that exist.
+# SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder.
 set -u
 cd "$(dirname "$0")/../../.."
 out=${OUT:-runs/seq}
 steps=${STEPS:-150}
+runs=${RUNS:-ewc0.01 ewc0}
 res=bench/results/sequence-vs-joint
+val=$res/${VAL:-val}
 mkdir -p "$out"
 common="--labels runs/labels --batch 4 --crop 64 --seed 1 --ema-decay 0.995 --head blend --grad-loss 0.5 --source-gate 2 --hold-out 2 --checkpoint-every 100"
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
-sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT"
 train() {
   local name=$1; shift
   /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train "$@" $common --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
   tail -1 "$out/train-$name.log"
 }
+args() {
+  case $1 in
+    ewc0.01) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01" ;;
+    ewc0) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0" ;;
+    taskemb) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --task-embedding" ;;
+    joint) echo "--task ivf,mif,mef,mff --steps $((4 * steps))" ;;
+    mff150) echo "--task mff --steps $steps" ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, joint or mff150)" >&2; exit 2 ;;
+  esac
+}
 if [ -z "${SCORE_ONLY:-}" ]; then
-  train ewc0.01 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0.01 &
-  train ewc0 --tasks ivf,mif,mef,mff --steps "$steps" $seq --ewc-lambda 0 &
-  [ -n "${JOINT:-}" ] && train joint --task ivf,mif,mef,mff --steps $((4 * steps)) &
+  for name in $runs; do a=$(args "$name") || exit 2; train "$name" $a & done
   wait
 fi
 models=
-for name in ewc0.01 ewc0 joint; do [ -f "$out/$name/model.safetensors" ] && models=${models:+$models,}$name=$out/$name/model.safetensors; done
+for name in $runs; do [ -f "$out/$name/model.safetensors" ] && models=${models:+$models,}$name=$out/$name/model.safetensors; done
+sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT"
+[ "$runs" = mff150 ] && sets=mff/Lytro
 for ds in $sets; do
   node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps 1 --other-steps 1 --held-out 2 --labels "runs/labels/$ds" \
-    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$res/val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
+    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
   echo "validation scored: $ds"
 done
-node dist/bench/flow/default-model-summary.js --root "$res/val"
+node dist/bench/flow/default-model-summary.js --root "$val"
