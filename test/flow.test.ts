@@ -87,6 +87,25 @@ describe('flow trainer', () => {
     straight.dispose();
     resumed.dispose();
   });
+  it('EMA warm-up: the average restarts at a phase start (the first update keeps a tenth of it) and its decay grows to the configured one', async () => {
+    await gpu();
+    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
+    const { emaWarmupDecay } = await import('../src/fusion/flow/ema.js');
+    expect(emaWarmupDecay(0.995, 0)).toBeCloseTo(0.1, 12);
+    expect(emaWarmupDecay(0.995, 150)).toBeCloseTo(151 / 160, 12);
+    expect(emaWarmupDecay(0.995, 5000)).toBe(0.995);
+    const t = new FlowTrainer({ ...cfg, emaDecay: 0.99, emaWarmup: true }, [triple(24, 20)]);
+    await t.run(3, () => {});
+    const before = await Promise.all(t.ema.shadow.map((s) => s.data()));
+    t.phaseStart = 3; // a new task begins
+    await t.run(4, () => {});
+    const params = await Promise.all(t.net.parameters().map((p) => p.data()));
+    const after = await Promise.all(t.ema.shadow.map((s) => s.data()));
+    let worst = 0;
+    after.forEach((a, i) => a.forEach((v, k) => { worst = Math.max(worst, Math.abs(v - (0.1 * before[i]![k]! + 0.9 * params[i]![k]!))); }));
+    expect(worst).toBeLessThan(1e-6);
+    t.dispose();
+  });
   it('swapSources exchanges A and B in about half the crops of the named task only; other runs keep their batches', async () => {
     await gpu();
     const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');

@@ -7,10 +7,13 @@
 #   ewc0.01  the bundled sequence IVF -> MIF -> MEF -> MFF, EWC 0.01 + replay
 #   ewc0     the same sequence, replay only
 #   taskemb  the bundled sequence with a learned task embedding (--task-embedding)
+#   taskemb-emawarm  taskemb with the EMA restarted at each task, its decay warming up (--ema-warmup)
 #   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
+#   jointemb the joint run with the task embedding
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
 # Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs;
-# SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder.
+# SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; RAW=1 also
+# scores each run's raw optimiser weights (scripts/raw-weights.ts) as <run>-raw beside its EMA.
 set -u
 cd "$(dirname "$0")/../../.."
 out=${OUT:-runs/seq}
@@ -31,9 +34,11 @@ args() {
     ewc0.01) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01" ;;
     ewc0) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0" ;;
     taskemb) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --task-embedding" ;;
+    taskemb-emawarm) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --task-embedding --ema-warmup" ;;
     joint) echo "--task ivf,mif,mef,mff --steps $((4 * steps))" ;;
+    jointemb) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, joint or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, joint, jointemb or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
@@ -41,7 +46,14 @@ if [ -z "${SCORE_ONLY:-}" ]; then
   wait
 fi
 models=
-for name in $runs; do [ -f "$out/$name/model.safetensors" ] && models=${models:+$models,}$name=$out/$name/model.safetensors; done
+for name in $runs; do
+  [ -f "$out/$name/model.safetensors" ] || continue
+  models=${models:+$models,}$name=$out/$name/model.safetensors
+  if [ -n "${RAW:-}" ]; then
+    rm -f "$out/$name-raw.safetensors"
+    node dist/scripts/raw-weights.js "$out/$name" "$out/$name-raw.safetensors" && models=$models,$name-raw=$out/$name-raw.safetensors
+  fi
+done
 sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT"
 [ "$runs" = mff150 ] && sets=mff/Lytro
 for ds in $sets; do

@@ -9,12 +9,13 @@ export class Ema {
     this.shadow = noGrad(() => params.map((p) => affine(p, 1, 0).keep()));
   }
 
-  update(): void {
+  /** One update; `decay` overrides the configured decay for this update (the warm-up schedule). */
+  update(decay = this.decay): void {
     noGrad(() =>
       tidy(() => {
         this.params.forEach((p, i) => {
           const s = this.shadow[i]!;
-          const next = add(affine(s, this.decay, 0), affine(p, 1 - this.decay, 0));
+          const next = add(affine(s, decay, 0), affine(p, 1 - decay, 0));
           p.rt.copy(next.storage, 0, s.storage, 0, s.size * 4);
         });
       }),
@@ -24,4 +25,14 @@ export class Ema {
   dispose(): void {
     for (const s of this.shadow) s.dispose();
   }
+}
+
+/**
+ * The warm-up schedule of the EMA decay, n updates after a (phase) start: min(d, (1 + n) / (10 + n)).
+ * The first update keeps a tenth of the old average, so the average restarts from the current
+ * weights, and its window then grows with the phase (about n / 10 updates) up to the configured one:
+ * a fixed 0.995 over a 150-step task would still hold 47% of the weights from before the task.
+ */
+export function emaWarmupDecay(decay: number, n: number): number {
+  return Math.min(decay, (1 + n) / (10 + n));
 }

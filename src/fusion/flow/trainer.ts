@@ -15,7 +15,7 @@ import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { pcgHash, SeededRng } from '../../util/rng.js';
 import { ddpmLoss, DDPM_STEPS } from '../diffusion/ddpm.js';
-import { Ema } from './ema.js';
+import { Ema, emaWarmupDecay } from './ema.js';
 import { flowMatchingLoss } from './loss.js';
 import type { Objective } from './model-file.js';
 import { DEFAULT_VELOCITY, VelocityNet, type VelocityConfig } from './model.js';
@@ -58,6 +58,12 @@ export interface TrainConfig {
    * learns a rule symmetric in the two instead of which slot tends to hold the answer.
    */
   swapSources?: readonly string[];
+  /**
+   * EMA warm-up (absent: off): the EMA decay follows emaWarmupDecay from each phase's start (each
+   * task's, in continual runs), so the EMA restarts with the phase and spans a window matched to
+   * its length instead of carrying the weights of earlier tasks.
+   */
+  emaWarmup?: boolean;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -195,7 +201,7 @@ export class FlowTrainer {
       return l.item();
     });
     if (!Number.isFinite(loss)) throw new Error(`training diverged: loss ${loss} at step ${this.step}`);
-    this.ema.update();
+    this.ema.update(c.emaWarmup ? emaWarmupDecay(c.emaDecay, this.step - this.phaseStart) : c.emaDecay);
     this.step++;
     this.losses.push(loss);
     return loss;
