@@ -6,6 +6,7 @@
 # 800 steps per task, blend head, EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a
 # source gate of 2 grey levels during training (GATE: the flow holds still where both sources are
 # black); 4,804 s of training at cef48fc on a 2-core software GPU, sharing its cores.
+# TASK_EMB=1 adds the task embedding (--task-embedding), EMA_WARMUP=1 the per-task EMA warm-up (--ema-warmup).
 # STEPS (per task), EWC (the EWC weight lambda; 0 = replay only), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -36,7 +37,8 @@ set_gate=${SET_GATE:-}
 node dist/src/cli/main.js train --tasks ivf,mif,mef,mff --labels runs/labels --out "$run" --objective "$objective" \
   --steps "${STEPS:-800}" --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} \
-  --ewc-lambda "${EWC:-0.01}" --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume}
+  --ewc-lambda "${EWC:-0.01}" --fisher-samples 64 --replay-size 256 --replay-ratio 0.25 --checkpoint-every 100 ${RESUME:+--resume} \
+  ${TASK_EMB:+--task-embedding} ${EMA_WARMUP:+--ema-warmup}
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then

@@ -7,7 +7,9 @@
 #   ewc0.01  the bundled sequence IVF -> MIF -> MEF -> MFF, EWC 0.01 + replay
 #   ewc0     the same sequence, replay only
 #   taskemb  the bundled sequence with a learned task embedding (--task-embedding)
-#   taskemb-emawarm  taskemb with the EMA restarted at each task, its decay warming up (--ema-warmup)
+#   taskemb-emawarm  taskemb with the EMA restarted at each task, its decay warming up (--ema-warmup);
+#            the EMA does not feed back into training, so this repeats taskemb's steps exactly
+#            (same losses, same raw weights) and differs only in model.safetensors
 #   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
 #   jointemb the joint run with the task embedding
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
