@@ -177,6 +177,27 @@ describe('continual flow-matching training', () => {
     for (const [k, v] of s.tensors) expect(Array.from(r.tensors.get(k)!.data), k).toEqual(Array.from(v.data));
     for (const t of [straight, first, resumed]) t.dispose();
   }, 120_000);
+  it('resetOptimizer: each task after the first starts with zero moments and bias correction from step 1; without it they carry over', async () => {
+    await gpu();
+    const pair = (seed: number, group: string): Triple => ({ name: `${group}${seed}`, w: 24, h: 24, a: randomArray(576, seed).map((v) => 0.5 + 0.4 * v), b: randomArray(576, seed + 1).map((v) => 0.5 + 0.4 * v), label: randomArray(576, seed + 2).map((v) => 0.5 + 0.4 * v), group });
+    const data = new Map([['ivf', [pair(1, 'ivf')]], ['mif', [pair(5, 'mif')]]]);
+    const train: TrainConfig = { ...DEFAULT_TRAIN, model: { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }, batch: 2, crop: 16, warmup: 1 };
+    for (const resetOptimizer of [true, false]) {
+      const cc: ContinualConfig = { tasks: ['ivf', 'mif'], stepsPerTask: 2, ewcLambda: 0, fisherSamples: 1, replayQuota: 0, replayRatio: 0, resetOptimizer };
+      const t = new ContinualTrainer(train, cc, data);
+      const seen: { step: number; m: number }[] = [];
+      await t.run(() => {}, undefined, async () => {
+        const { m, step } = t.trainer.opt.state();
+        seen.push({ step, m: (await Promise.all(m.map((x) => x.data()))).reduce((s, d) => s + d.reduce((a, v) => a + Math.abs(v), 0), 0) });
+      });
+      // after the first task: reset (step 0, no moment) or carried (step 2, moments)
+      expect(seen[0]!.step).toBe(resetOptimizer ? 0 : 2);
+      if (resetOptimizer) expect(seen[0]!.m).toBe(0); else expect(seen[0]!.m).toBeGreaterThan(0);
+      // the last task is not followed by a reset
+      expect(seen[1]!.step).toBe(resetOptimizer ? 2 : 4);
+      t.dispose();
+    }
+  }, 120_000);
 });
 
 describe('continual study report', () => {

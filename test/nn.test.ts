@@ -101,6 +101,33 @@ describe('nn: AdamW gradient clipping', () => {
   });
 });
 
+describe('nn: AdamW moments reset', () => {
+  it('after resetMoments the next step equals a fresh optimiser\'s step from the same weights and gradient', async () => {
+    await gpu();
+    const x = tensor(Float32Array.from({ length: 10 }, (_, i) => Math.sin(i + 1)), [2, 5]);
+    const y = tensor(Float32Array.from({ length: 6 }, (_, i) => Math.cos(i)), [2, 3]);
+    const grad = async (net: Linear) => { net.zeroGrad(); await scope(async () => backward(mseLoss(net.forward(x), y))); };
+    const used = withInitSeed(3, () => new Linear(5, 3));
+    const opt = new AdamW(used.parameters(), { lr: 1e-2, weightDecay: 0 });
+    for (let i = 0; i < 3; i++) { await grad(used); await opt.step(); }
+    opt.resetMoments();
+    expect(opt.stepCount).toBe(0);
+    // a fresh net and optimiser starting from the used net's weights
+    const fresh = withInitSeed(3, () => new Linear(5, 3));
+    for (const [i, p] of fresh.parameters().entries()) p.write(await used.parameters()[i]!.data());
+    const opt2 = new AdamW(fresh.parameters(), { lr: 1e-2, weightDecay: 0 });
+    await grad(used); await opt.step();
+    await grad(fresh); await opt2.step();
+    for (const [i, p] of used.parameters().entries()) expect(Array.from(await p.data())).toEqual(Array.from(await fresh.parameters()[i]!.data()));
+    // without the reset the step differs (the carried moments matter)
+    const again = withInitSeed(3, () => new Linear(5, 3));
+    const opt3 = new AdamW(again.parameters(), { lr: 1e-2, weightDecay: 0 });
+    for (let i = 0; i < 4; i++) { await grad(again); await opt3.step(); }
+    expect(Array.from(await again.weight.data())).not.toEqual(Array.from(await used.weight.data()));
+    for (const o of [opt, opt2, opt3]) o.dispose();
+  });
+});
+
 describe('nn: layers', () => {
   it('Linear matches x W^T + b', async () => {
     await gpu();

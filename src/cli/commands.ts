@@ -34,7 +34,7 @@ const USAGE = `usage:
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
   fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--resume]
-  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] ...
+  fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
       [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
@@ -154,7 +154,7 @@ async function main(argv: string[]): Promise<void> {
       task: { type: 'string' }, tasks: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean', default: false },
       steps: { type: 'string' }, batch: { type: 'string' }, crop: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       coupling: { type: 'string' }, width: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, 'ema-decay': { type: 'string' }, 'ema-warmup': { type: 'boolean', default: false },
-      'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' },
+      'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' }, 'reset-optimizer': { type: 'boolean', default: false },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
       'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
     } });
@@ -217,7 +217,9 @@ async function main(argv: string[]): Promise<void> {
       replayRatio,
       // recorded only when not the default, so that runs from before the option still resume
       ...(fisherScale === 'tensor' ? { fisherScale } : {}),
+      ...(values['reset-optimizer'] ? { resetOptimizer: true } : {}),
     } : undefined;
+    if (!values.tasks && values['reset-optimizer']) throw new InputError('--reset-optimizer applies to sequential training (--tasks)');
     if (!values.tasks) for (const k of ['ewc-lambda', 'ewc-fisher-scale', 'fisher-samples', 'replay-size', 'replay-ratio'] as const) if (values[k] !== undefined) throw new InputError(`--${k} applies to sequential training (--tasks)`);
     // validation pairs kept out of training (scored by bench/flow/flow-ivf.js --held-out K)
     const holdOut = num('hold-out', values['hold-out'], 0, 'nonneg');

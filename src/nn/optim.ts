@@ -109,6 +109,16 @@ export class AdamW {
     return { m: mv.map((x) => x[0]), v: mv.map((x) => x[1]), step: this.stepCount };
   }
 
+  /**
+   * Zeroes the moment estimates and the step count (bias correction starts again), as a fresh
+   * optimiser would; the moment tensors are kept, so state() and checkpoints see the same ones.
+   */
+  resetMoments(): void {
+    const { m, v } = this.state();
+    for (const t of [...m, ...v]) t.write(new Float32Array(t.size));
+    this.stepCount = 0;
+  }
+
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();

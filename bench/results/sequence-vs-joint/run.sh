@@ -10,6 +10,8 @@
 #   taskemb-emawarm  taskemb with the EMA restarted at each task, its decay warming up (--ema-warmup);
 #            the EMA does not feed back into training, so this repeats taskemb's steps exactly
 #            (same losses, same raw weights) and differs only in model.safetensors
+#   resetopt the bundled sequence with a fresh AdamW at each task's start (--reset-optimizer)
+#   finetune the sequence with neither EWC nor replay (plain fine-tuning from task to task)
 #   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
 #   jointemb the joint run with the task embedding
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
@@ -37,10 +39,12 @@ args() {
     ewc0) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0" ;;
     taskemb) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --task-embedding" ;;
     taskemb-emawarm) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --task-embedding --ema-warmup" ;;
+    resetopt) echo "--tasks ivf,mif,mef,mff --steps $steps $seq --ewc-lambda 0.01 --reset-optimizer" ;;
+    finetune) echo "--tasks ivf,mif,mef,mff --steps $steps --ewc-lambda 0 --replay-size 0 --replay-ratio 0" ;;
     joint) echo "--task ivf,mif,mef,mff --steps $((4 * steps))" ;;
     jointemb) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, joint, jointemb or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then

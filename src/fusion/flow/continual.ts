@@ -33,6 +33,12 @@ export interface ContinualConfig {
   replayRatio: number;
   /** how the Fisher is scaled before lambda weighs it (nn/fisher.ts); absent: 'global' */
   fisherScale?: FisherScale;
+  /**
+   * a fresh AdamW (moments and bias correction) at each task's start (absent: off). Carried
+   * moments let the second moment, with a memory of ~1/(1 - beta2) = 1,000 steps, scale the new
+   * task's steps by the old tasks' gradient sizes.
+   */
+  resetOptimizer?: boolean;
 }
 
 // lambda 0.01: the best validation ACC on held-out training pairs (bench/continual/continual-select.ts,
@@ -121,6 +127,7 @@ export class ContinualTrainer {
       await this.consolidate();
       this.taskIndex++;
       this.enter(this.taskIndex);
+      if (this.cc.resetOptimizer && !this.done) this.trainer.opt.resetMoments();
       await onTaskEnd?.(i);
     }
   }
