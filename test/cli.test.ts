@@ -41,6 +41,14 @@ describe('fusionfm command line', () => {
     const swapJoint = cli('train', '--task', 'mef,mff', '--labels', 'classical:gff', '--out', 'unused', '--swap-sources', 'mff');
     expect(swapJoint.status).toBe(2);
     expect(swapJoint.stderr).toContain('--swap-sources applies to one --task or to --tasks trained in sequence');
+    const weightsSeq = cli('train', '--tasks', 'ivf,mff', '--labels', 'classical:gff', '--out', 'unused', '--task-weights', 'mff=2');
+    expect(weightsSeq.status).toBe(2);
+    expect(weightsSeq.stderr).toContain('--task-weights applies to several tasks trained jointly');
+    const weightsBad = cli('train', '--task', 'ivf,mff', '--labels', 'classical:gff', '--out', 'unused', '--task-weights', 'mff=-1');
+    expect(weightsBad.status).toBe(2);
+    expect(weightsBad.stderr).toContain("--task-weights: expected task=weight pairs with positive weights such as mff=2,ivf=1.5, got 'mff=-1'");
+    const weightsOther = cli('train', '--task', 'ivf,mff', '--labels', 'classical:gff', '--out', 'unused', '--task-weights', 'mef=2');
+    expect(weightsOther.stderr).toContain("--task-weights: 'mef' is not a task of this run (ivf, mff)");
     const holdOut = cli('train', '--task', 'ivf', '--labels', 'classical:gff', '--out', 'unused', '--hold-out', '1.5');
     expect(holdOut.status).toBe(2);
     expect(holdOut.stderr).toContain("--hold-out must be a whole number of pairs per dataset, got '1.5'");

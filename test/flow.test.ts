@@ -140,6 +140,35 @@ describe('flow trainer', () => {
     expect(swapped).toBeLessThan(48);
     for (const t of [plain, swapping, elsewhere]) t.dispose();
   });
+  it('taskWeights draws each task in proportion to its weight (unnamed tasks weigh 1); without them the seeded batches stay as they were', async () => {
+    await gpu();
+    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
+    const w = 20, h = 20;
+    // each task's pair is flat at its own level, so a crop's task reads from its pixels too
+    const flat = (group: string, v: number) => ({ name: group, w, h, a: new Float32Array(w * h).fill(v), b: new Float32Array(w * h).fill(v), label: new Float32Array(w * h).fill(v), group });
+    const data = [flat('ivf', 0.1), flat('mef', 0.3), flat('mff', 0.7)];
+    const big = { ...cfg, batch: 600 };
+    const count = (t: InstanceType<typeof FlowTrainer>) => {
+      const { task, a } = t.drawBatch();
+      const n = 16 * 16;
+      task.forEach((k, i) => expect(a[i * n]).toBe(Math.fround(data.find((d) => d.group === k)!.a[0]!)));
+      return ['ivf', 'mef', 'mff'].map((k) => task.filter((x) => x === k).length);
+    };
+    const uniform = new FlowTrainer(big, data);
+    const weighted = new FlowTrainer({ ...big, taskWeights: { mff: 4 } }, data);
+    const [u, wt] = [count(uniform), count(weighted)];
+    // expected 200 / 200 / 200 and 100 / 100 / 400 (binomial sd about 12 and 15)
+    for (const c of u) expect(Math.abs(c - 200)).toBeLessThan(50);
+    expect(Math.abs(wt[0]! - 100)).toBeLessThan(40);
+    expect(Math.abs(wt[1]! - 100)).toBeLessThan(40);
+    expect(Math.abs(wt[2]! - 400)).toBeLessThan(50);
+    // the uniform path draws exactly as before weights existed: one rng.int per group choice
+    const { SeededRng, pcgHash } = await import('../src/util/rng.js');
+    const rng = new SeededRng(pcgHash(big.seed ^ 0x5eed));
+    const first = rng.int(3);
+    expect(new FlowTrainer(big, data).drawBatch().task[0]).toBe(['ivf', 'mef', 'mff'][first]);
+    for (const t of [uniform, weighted]) t.dispose();
+  });
   it('refuses pairs smaller than the crop, naming the pair', async () => {
     await gpu();
     const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');

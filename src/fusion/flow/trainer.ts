@@ -64,6 +64,12 @@ export interface TrainConfig {
    * its length instead of carrying the weights of earlier tasks.
    */
   emaWarmup?: boolean;
+  /**
+   * A training pair's group (its task, in a joint run) is drawn with probability proportional to
+   * its weight here (absent: uniformly; a group not named weighs 1): a joint run can spend more of
+   * its steps on the tasks furthest from their target without changing the others' data.
+   */
+  taskWeights?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -112,6 +118,8 @@ export class FlowTrainer {
   step = 0;
   readonly losses: number[] = [];
   private groups: Triple[][] = [];
+  /** cumulative draw weights of groups (null: uniform, drawn as before weights existed) */
+  private groupCdf: number[] | null = null;
   data: Triple[] = [];
   /** the task being trained: replay stores its crops under this name and replays the others */
   task = '';
@@ -138,8 +146,21 @@ export class FlowTrainer {
     for (const d of data) if (d.w < S || d.h < S) throw new InputError(`training: pair '${d.name}' is ${d.w}x${d.h}, smaller than the ${S}x${S} crop`);
     const byGroup = new Map<string, Triple[]>();
     for (const d of data) byGroup.set(d.group ?? '', [...(byGroup.get(d.group ?? '') ?? []), d]);
-    this.groups = [...byGroup.keys()].sort().map((k) => byGroup.get(k)!);
+    const keys = [...byGroup.keys()].sort();
+    this.groups = keys.map((k) => byGroup.get(k)!);
+    const w = this.config.taskWeights;
+    let total = 0;
+    this.groupCdf = w && keys.length > 1 ? keys.map((k) => (total += w[k] ?? 1)) : null;
     this.data = data;
+  }
+
+  /** Index of the next batch sample's group: uniform, or by taskWeights. */
+  private drawGroup(): number {
+    const cdf = this.groupCdf;
+    if (!cdf) return this.rng.int(this.groups.length);
+    const u = this.rng.next() * cdf[cdf.length - 1]!;
+    const i = cdf.findIndex((c) => u < c);
+    return i < 0 ? cdf.length - 1 : i;
   }
 
   /** The task of a training pair: its group (a dataset's task) or, without one, the task being trained. */
@@ -171,7 +192,7 @@ export class FlowTrainer {
         task.push(c.task);
         continue;
       }
-      const g = this.groups.length > 1 ? this.groups[this.rng.int(this.groups.length)]! : this.groups[0]!;
+      const g = this.groups.length > 1 ? this.groups[this.drawGroup()]! : this.groups[0]!;
       const d = g[this.rng.int(g.length)]!;
       // the draw order (x, y, flipH, flipV) is drawCrop's, so seeded runs keep their batches
       const c = drawCrop(d.w, d.h, S, this.rng, d.name);
