@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The bundled default checkpoint, reproducibly: pseudo labels of every shared dataset's train
-# split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model trained
-# on the four tasks in sequence (IVF -> MIF -> MEF -> MFF) with EWC + experience replay, seeds
-# fixed, copied to checkpoints/default.safetensors. The defaults reproduce the bundled checkpoint:
-# 800 steps per task, blend head, EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a
-# source gate of 2 grey levels during training (GATE: the flow holds still where both sources are
-# black); 4,804 s of training at cef48fc on a 2-core software GPU, sharing its cores.
-# JOINT=1 trains one model on all four tasks at once (tasks drawn uniformly, 4 x STEPS steps, no
-# EWC or replay): on held-out validation pairs at 150 steps per task it beat the sequence on every
-# task (bench/results/sequence-vs-joint/).
+# split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model
+# trained on the four tasks at once (tasks drawn uniformly per batch sample, 4 x STEPS steps),
+# seeds fixed, copied to checkpoints/default.safetensors. The defaults reproduce the bundled
+# checkpoint: 800 steps per task (3,200), blend head, EMA 0.995, an edge term of weight 0.5 in
+# the loss (GRAD) and a source gate of 2 grey levels during training (GATE: the flow holds still
+# where both sources are black), seed 1; 4,777 s of training at 39de16e on a 2-core software GPU,
+# sharing its cores.
+# Joint training beat the sequence on every task on held-out validation pairs at 150 steps per
+# task (bench/results/sequence-vs-joint/), and on the test splits at 800 its mean task composite
+# is 0.752 against the sequence's 0.650, IVF equal (bench/results/default-model/).
+# SEQUENCE=1 trains the previous bundled recipe instead: IVF -> MIF -> MEF -> MFF in sequence
+# with EWC (EWC, the lambda; default 0.01, 0 = replay only) + experience replay
+# (checkpoints/experiments/blend-grad-gate800.safetensors, 4,804 s at cef48fc).
+# TASK_WEIGHTS=ivf=1.5,mff=2 draws the joint run's tasks by weight (--task-weights).
 # TASK_EMB=1 adds the task embedding (--task-embedding), EMA_WARMUP=1 the per-task EMA warm-up (--ema-warmup).
-# STEPS (per task), EWC (the EWC weight lambda; 0 = replay only), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
+# STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
 # (scripts/set-source-gate.ts), as the previous bundled velocity model was made. RUN and CKPT
@@ -19,8 +24,8 @@
 # bits, and --resume refuses them).
 # Measured and not bundled: the blend head without edge term or gate (HEAD=blend GRAD= GATE=,
 # bench/results/default-model-blend800/) and the velocity head with a gate set after training
-# (HEAD=velocity GRAD= GATE= SET_GATE=2, the bundled model before this one,
-# bench/results/default-model-velocity800/).
+# (HEAD=velocity GRAD= GATE= SET_GATE=2, bench/results/default-model-velocity800/), both in
+# sequence.
 # OBJECTIVE=ddpm (`npm run train:baseline`) trains the diffusion baseline of `fusionfm bench`
 # with the very same recipe (its net predicts noise, so with the plain velocity head and no
 # gate), into checkpoints/baseline-ddpm.safetensors.
@@ -38,9 +43,15 @@ set_gate=${SET_GATE:-}
 [ -n "$GATE" ] && set_gate=
 [ "$objective" = ddpm ] && { run=${RUN:-runs/baseline-ddpm}; ckpt=${CKPT:-checkpoints/baseline-ddpm.safetensors}; head=velocity; GRAD=; GATE=; set_gate=; }
 steps=${STEPS:-800}
-# the sequence with EWC + replay, or (JOINT=1) all four tasks at once for the same total steps
-schedule="--tasks ivf,mif,mef,mff --steps $steps --ewc-lambda ${EWC:-0.01} --fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
-[ -n "${JOINT:-}" ] && schedule="--task ivf,mif,mef,mff --steps $((4 * steps))"
+# all four tasks at once, or (SEQUENCE=1) in sequence with EWC + replay for the same total steps
+[ -n "${JOINT:-}" ] && echo "train-default.sh: note: JOINT=1 is the default now (SEQUENCE=1 trains the sequence)" >&2
+if [ -n "${SEQUENCE:-}" ]; then
+  [ -n "${TASK_WEIGHTS:-}" ] && { echo "train-default.sh: TASK_WEIGHTS applies to the joint run, not to SEQUENCE=1" >&2; exit 2; }
+  schedule="--tasks ivf,mif,mef,mff --steps $steps --ewc-lambda ${EWC:-0.01} --fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
+else
+  [ -n "${EWC:-}" ] && { echo "train-default.sh: EWC=$EWC applies to SEQUENCE=1 (the joint run has no EWC)" >&2; exit 2; }
+  schedule="--task ivf,mif,mef,mff --steps $((4 * steps))${TASK_WEIGHTS:+ --task-weights $TASK_WEIGHTS}"
+fi
 node dist/src/cli/main.js train $schedule --labels runs/labels --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
