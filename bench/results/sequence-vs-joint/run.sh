@@ -18,7 +18,8 @@
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
 # Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs;
-# SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; RAW=1 also
+# SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; SEED (default 1)
+# seeds the runs (give another OUT, e.g. OUT=runs/seq-seed2, to keep the seed-1 runs); RAW=1 also
 # scores each run's raw optimiser weights (scripts/raw-weights.ts) as <run>-raw beside its EMA.
 set -u
 cd "$(dirname "$0")/../../.."
@@ -28,7 +29,7 @@ runs=${RUNS:-ewc0.01 ewc0}
 res=bench/results/sequence-vs-joint
 val=$res/${VAL:-val}
 mkdir -p "$out"
-common="--labels runs/labels --batch 4 --crop 64 --seed 1 --ema-decay 0.995 --head blend --grad-loss 0.5 --source-gate 2 --hold-out 2 --checkpoint-every 100"
+common="--labels runs/labels --batch 4 --crop 64 --seed ${SEED:-1} --ema-decay 0.995 --head blend --grad-loss 0.5 --source-gate 2 --hold-out 2 --checkpoint-every 100"
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
 train() {
   local name=$1; shift
