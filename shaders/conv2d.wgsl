@@ -38,6 +38,12 @@ struct Conv {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> res: array<f32>;
 
+override FMA: bool = false;
+fn mac(acc: vec4f, a: f32, w: vec4f) -> vec4f {
+  if (FMA) { return fma(vec4f(a), w, acc); }
+  return acc + a * w;
+}
+
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   // u.coblocks counts groups of 4*COV output channels; packed weights have coblocks*COV vec4 per tap
@@ -74,20 +80,20 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
       for (var kx = 0u; kx < K; kx++) {
         let w = wp[wbase + kx * wstride];
         for (var p = 0u; p < TP; p++) {
-          acc[p] += row[p * S + kx] * w;
+          acc[p] = mac(acc[p], row[p * S + kx], w);
         }
         if (COV >= 2u) {
           let w2 = wp[wbase + kx * wstride + 1u];
           for (var p = 0u; p < TP; p++) {
-            acc2[p] += row[p * S + kx] * w2;
+            acc2[p] = mac(acc2[p], row[p * S + kx], w2);
           }
         }
         if (COV >= 4u) {
           let w3 = wp[wbase + kx * wstride + 2u];
           let w4 = wp[wbase + kx * wstride + 3u];
           for (var p = 0u; p < TP; p++) {
-            acc3[p] += row[p * S + kx] * w3;
-            acc4[p] += row[p * S + kx] * w4;
+            acc3[p] = mac(acc3[p], row[p * S + kx], w3);
+            acc4[p] = mac(acc4[p], row[p * S + kx], w4);
           }
         }
       }
@@ -110,6 +116,61 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         y[obase + ox] = v + b + r;
       }
     }
+  }
+}
+
+// ---- forward, one output pixel per lane ----
+// For CPU-backed adapters that run invocations as SIMD lanes (lavapipe): the sample, the
+// channel block and the pixel tile come from the workgroup id, so every weight address is the
+// same for all lanes and loads once as a broadcast, where forward's per-lane weight loads are
+// gathers. Zero padding is a select, not a branch, so the loops stay uniform too.
+// Each lane owns one pixel x 4*COV output channels.
+override LCOV: u32 = 4u;
+const MAX_LCOV: u32 = 8u;
+
+@compute @workgroup_size(WG)
+fn forward_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = workgroup_index(wid, nwg);
+  let ohw = u.OH * u.OW;
+  let ptiles = u.xblocks; // workgroups per output plane
+  if (g >= ptiles * u.coblocks * u.N) { return; }
+  let tile = g % ptiles;
+  let cb = (g / ptiles) % u.coblocks;
+  let n = g / (ptiles * u.coblocks);
+  let pix = min(tile * WG + lid, ohw - 1u); // the tail lanes recompute the last pixel, stored once
+  let oy = pix / u.OW;
+  let ox = pix % u.OW;
+  let iy0 = i32(oy * S) - i32(u.pad);
+  let ix0 = i32(ox * S) - i32(u.pad);
+  let hw = u.H * u.W;
+  let wstride = u.wstride;
+  var acc: array<vec4f, MAX_LCOV>;
+  for (var ci = 0u; ci < u.Cin; ci++) {
+    let cbase = (n * u.Cin + ci) * hw;
+    for (var ky = 0u; ky < K; ky++) {
+      let iy = iy0 + i32(ky);
+      let row_ok = iy >= 0 && iy < i32(u.H);
+      let rbase = cbase + u32(clamp(iy, 0, i32(u.H) - 1)) * u.W;
+      let wbase = (ci * K + ky) * K * wstride + cb * LCOV;
+      for (var kx = 0u; kx < K; kx++) {
+        let ix = ix0 + i32(kx);
+        let v = select(0.0, x[rbase + u32(clamp(ix, 0, i32(u.W) - 1))], row_ok && ix >= 0 && ix < i32(u.W));
+        for (var c = 0u; c < LCOV; c++) {
+          acc[c] += v * wp[wbase + kx * wstride + c];
+        }
+      }
+    }
+  }
+  if (tile * WG + lid >= ohw) { return; }
+  for (var c = 0u; c < 4u * LCOV; c++) {
+    let co = cb * 4u * LCOV + c;
+    if (co >= u.Cout) { break; }
+    var b = 0.0;
+    if (u.bias_mode == 1u) { b = bias[co]; } else if (u.bias_mode == 2u) { b = bias[n * u.Cout + co]; }
+    let o = (n * u.Cout + co) * ohw + pix;
+    var r = 0.0;
+    if (u.has_res == 1u) { r = res[o]; }
+    y[o] = acc[c / 4u][c % 4u] + b + r;
   }
 }
 

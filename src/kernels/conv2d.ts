@@ -85,12 +85,29 @@ function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: n
 /** bias: [Cout] (mode 1) or [N, Cout] (mode 2); residual: [N, Cout, OH, OW] added to the output */
 function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry, biasMode: 0 | 1 | 2 = bias ? 1 : 0, residual: Storage | null = null): Storage {
   const out = allocArray(rt, [g.N, g.Cout, g.OH, g.OW], 'conv2d');
+  const lanes = knob('FFM_CONV_LANES');
+  if (lanes) {
+    const ptiles = ceilDiv(g.OH * g.OW, WG);
+    const coblocks = ceilDiv(g.Cout, 4 * lanes);
+    launch(
+      rt,
+      program('conv2d', 'forward_lanes', { K: g.K, S: g.stride, LCOV: lanes }),
+      layoutOf('conv', FIELDS),
+      {
+        N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
+        bias_mode: biasMode, xblocks: ptiles, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), has_res: residual ? 1 : 0, _p2: 0,
+      },
+      [x, packed, bias ?? dummy(rt), out, residual ?? dummy(rt)],
+      ptiles * coblocks * g.N,
+    );
+    return out;
+  }
   const { TP, COV } = forwardVariant(rt, g.OW);
   const xblocks = ceilDiv(g.OW, TP);
   const coblocks = ceilDiv(g.Cout, 4 * COV);
   launch(
     rt,
-    program('conv2d', 'forward', { K: g.K, S: g.stride, TP, COV }),
+    program('conv2d', 'forward', { K: g.K, S: g.stride, TP, COV, ...(knob('FFM_CONV_FMA') ? { FMA: 1 } : {}) }),
     layoutOf('conv', FIELDS),
     {
       N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
