@@ -19,6 +19,14 @@ override COV: u32 = 1u;
 const MAX_ROW: u32 = 33u; // (TP - 1) * S + K for TP = 16, S = 2, K = 3
 const MAX_TP: u32 = 16u;
 const MAX_TAPS: u32 = 9u;
+// ROWV: read each input row segment as aligned vec4s (needs W % 4 == 0 and TP * S % 4 == 0).
+// lavapipe turns every storage load into a bounds-checked load per lane (about ten
+// instructions), and a vec4 load costs about twice a scalar one (bench/engine/load-probe.ts),
+// so the 18-float rows of the 16-pixel tile take 5 loads instead of 18.
+// PAD carries the padding as a constant, so the row's offset into the vec4s is constant.
+override ROWV: bool = false;
+override PAD: u32 = 0u;
+const MAX_ROWV: u32 = 10u; // vec4s covering MAX_ROW floats from an offset of up to 3
 
 // bias_mode: 0 none, 1 one value per output channel [Cout], 2 one per sample and channel
 //   [N, Cout] (a ResBlock's bias plus its time embedding, fused); has_res: add a residual
@@ -37,12 +45,7 @@ struct Conv {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> res: array<f32>;
-
-override FMA: bool = false;
-fn mac(acc: vec4f, a: f32, w: vec4f) -> vec4f {
-  if (FMA) { return fma(vec4f(a), w, acc); }
-  return acc + a * w;
-}
+@group(0) @binding(6) var<storage, read> x4: array<vec4f>; // x again, as vec4s (ROWV)
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -72,28 +75,39 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
       if (iy < 0 || iy >= i32(u.H)) { continue; }
       let rbase = cbase + u32(iy) * u.W;
       var row: array<f32, MAX_ROW>;
-      for (var j = 0u; j < row_len; j++) {
-        let ix = ix0 + i32(j);
-        row[j] = select(0.0, x[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
+      if (ROWV) {
+        let off = (4u - PAD % 4u) % 4u; // ix0 sits off floats past a multiple of 4
+        let a0 = ix0 - i32(off);
+        var v4: array<vec4f, MAX_ROWV>;
+        for (var v = 0u; v < (off + row_len + 3u) / 4u; v++) {
+          let ia = a0 + i32(4u * v); // a whole vec4 lies inside the row or outside it
+          v4[v] = select(vec4f(0.0), x4[(rbase + u32(clamp(ia, 0, wmax - 3))) / 4u], ia >= 0 && ia <= wmax);
+        }
+        for (var j = 0u; j < row_len; j++) { row[j] = v4[(off + j) / 4u][(off + j) % 4u]; }
+      } else {
+        for (var j = 0u; j < row_len; j++) {
+          let ix = ix0 + i32(j);
+          row[j] = select(0.0, x[rbase + u32(clamp(ix, 0, wmax))], ix >= 0 && ix <= wmax);
+        }
       }
       let wbase = (ci * K + ky) * K * wstride + cb * COV;
       for (var kx = 0u; kx < K; kx++) {
         let w = wp[wbase + kx * wstride];
         for (var p = 0u; p < TP; p++) {
-          acc[p] = mac(acc[p], row[p * S + kx], w);
+          acc[p] += row[p * S + kx] * w;
         }
         if (COV >= 2u) {
           let w2 = wp[wbase + kx * wstride + 1u];
           for (var p = 0u; p < TP; p++) {
-            acc2[p] = mac(acc2[p], row[p * S + kx], w2);
+            acc2[p] += row[p * S + kx] * w2;
           }
         }
         if (COV >= 4u) {
           let w3 = wp[wbase + kx * wstride + 2u];
           let w4 = wp[wbase + kx * wstride + 3u];
           for (var p = 0u; p < TP; p++) {
-            acc3[p] = mac(acc3[p], row[p * S + kx], w3);
-            acc4[p] = mac(acc4[p], row[p * S + kx], w4);
+            acc3[p] += row[p * S + kx] * w3;
+            acc4[p] += row[p * S + kx] * w4;
           }
         }
       }
@@ -116,61 +130,6 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         y[obase + ox] = v + b + r;
       }
     }
-  }
-}
-
-// ---- forward, one output pixel per lane ----
-// For CPU-backed adapters that run invocations as SIMD lanes (lavapipe): the sample, the
-// channel block and the pixel tile come from the workgroup id, so every weight address is the
-// same for all lanes and loads once as a broadcast, where forward's per-lane weight loads are
-// gathers. Zero padding is a select, not a branch, so the loops stay uniform too.
-// Each lane owns one pixel x 4*COV output channels.
-override LCOV: u32 = 4u;
-const MAX_LCOV: u32 = 8u;
-
-@compute @workgroup_size(WG)
-fn forward_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let g = workgroup_index(wid, nwg);
-  let ohw = u.OH * u.OW;
-  let ptiles = u.xblocks; // workgroups per output plane
-  if (g >= ptiles * u.coblocks * u.N) { return; }
-  let tile = g % ptiles;
-  let cb = (g / ptiles) % u.coblocks;
-  let n = g / (ptiles * u.coblocks);
-  let pix = min(tile * WG + lid, ohw - 1u); // the tail lanes recompute the last pixel, stored once
-  let oy = pix / u.OW;
-  let ox = pix % u.OW;
-  let iy0 = i32(oy * S) - i32(u.pad);
-  let ix0 = i32(ox * S) - i32(u.pad);
-  let hw = u.H * u.W;
-  let wstride = u.wstride;
-  var acc: array<vec4f, MAX_LCOV>;
-  for (var ci = 0u; ci < u.Cin; ci++) {
-    let cbase = (n * u.Cin + ci) * hw;
-    for (var ky = 0u; ky < K; ky++) {
-      let iy = iy0 + i32(ky);
-      let row_ok = iy >= 0 && iy < i32(u.H);
-      let rbase = cbase + u32(clamp(iy, 0, i32(u.H) - 1)) * u.W;
-      let wbase = (ci * K + ky) * K * wstride + cb * LCOV;
-      for (var kx = 0u; kx < K; kx++) {
-        let ix = ix0 + i32(kx);
-        let v = select(0.0, x[rbase + u32(clamp(ix, 0, i32(u.W) - 1))], row_ok && ix >= 0 && ix < i32(u.W));
-        for (var c = 0u; c < LCOV; c++) {
-          acc[c] += v * wp[wbase + kx * wstride + c];
-        }
-      }
-    }
-  }
-  if (tile * WG + lid >= ohw) { return; }
-  for (var c = 0u; c < 4u * LCOV; c++) {
-    let co = cb * 4u * LCOV + c;
-    if (co >= u.Cout) { break; }
-    var b = 0.0;
-    if (u.bias_mode == 1u) { b = bias[co]; } else if (u.bias_mode == 2u) { b = bias[n * u.Cout + co]; }
-    let o = (n * u.Cout + co) * ohw + pix;
-    var r = 0.0;
-    if (u.has_res == 1u) { r = res[o]; }
-    y[o] = acc[c / 4u][c % 4u] + b + r;
   }
 }
 

@@ -13,6 +13,17 @@ const CASES: RefConv[] = [
   { N: 2, Cin: 8, H: 9, W: 33, Cout: 4, K: 3, stride: 1, pad: 0 },
   { N: 1, Cin: 2, H: 6, W: 5, Cout: 3, K: 3, stride: 2, pad: 0 },
   { N: 1, Cin: 17, H: 19, W: 21, Cout: 13, K: 3, stride: 1, pad: 1 },
+  // widths divisible by 4: the forward kernel (and the stride-1 input gradient, which runs it)
+  // reads rows as vec4s; each padding, both strides, 1x1, a partial last pixel block, W = 4
+  { N: 2, Cin: 3, H: 5, W: 8, Cout: 5, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 5, H: 6, W: 20, Cout: 9, K: 3, stride: 1, pad: 0 },
+  { N: 1, Cin: 3, H: 4, W: 16, Cout: 5, K: 3, stride: 1, pad: 2 },
+  { N: 1, Cin: 4, H: 7, W: 12, Cout: 6, K: 3, stride: 2, pad: 1 },
+  { N: 2, Cin: 6, H: 3, W: 24, Cout: 7, K: 1, stride: 1, pad: 0 },
+  { N: 1, Cin: 2, H: 3, W: 4, Cout: 3, K: 3, stride: 1, pad: 1 },
+  // software adapters' wide tile (16 px x 16 ch) where a row has 16 pixels and 16 channels, both strides
+  { N: 1, Cin: 16, H: 5, W: 36, Cout: 20, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 3, H: 6, W: 40, Cout: 16, K: 3, stride: 2, pad: 1 },
 ];
 
 // The tile the adapter would pick, plus the hardware-GPU tile forced through the tuning

@@ -50,12 +50,25 @@ export function convGeometry(op: string, xShape: readonly number[], wShape: read
 
 /**
  * Register tile of the forward kernel: TP output pixels x 4*COV output channels per
- * invocation. Measured on lavapipe: TP 8 x 8 channels ran 17-20 GFLOPS where 8 x 4 ran 10-11
- * and 16 x 8 ran 14-16. Hardware GPUs want many small invocations.
+ * invocation. Measured on lavapipe (bench/engine/conv-probe.ts, rows read as vec4s): 16 x 16
+ * channels runs 1.3-1.4x faster than 8 x 8 wherever a row holds 16 pixels and there are 16
+ * channels to fill it; 8 x 16 and 16 x 8 are no better than 8 x 8, which stays the tile for
+ * narrower outputs (at 8x8 pixels 16 x 16 wastes half the tile and runs 0.7x). Hardware GPUs
+ * want many small invocations.
  */
-function forwardVariant(rt: GpuRuntime, OW: number): { TP: number; COV: number } {
-  const TP = knob('FFM_CONV_TP') ?? (OW < 4 ? 1 : !rt.isSoftware || OW < 8 ? 4 : 8);
-  return { TP, COV: knob('FFM_CONV_COV') ?? (rt.isSoftware ? 2 : 1) };
+function forwardVariant(rt: GpuRuntime, OW: number, Cout: number): { TP: number; COV: number } {
+  const wide = rt.isSoftware && OW >= 16 && Cout >= 16;
+  const TP = knob('FFM_CONV_TP') ?? (OW < 4 ? 1 : !rt.isSoftware || OW < 8 ? 4 : wide ? 16 : 8);
+  return { TP, COV: knob('FFM_CONV_COV') ?? (!rt.isSoftware ? 1 : wide ? 4 : 2) };
+}
+
+/**
+ * Whether the forward kernel reads input rows as vec4s: rows must start on a multiple of 4 floats
+ * (W % 4 == 0) and each invocation's row segment too (TP * stride % 4 == 0). Knob FFM_CONV_ROWV=0
+ * turns it off (for timing the scalar path).
+ */
+function vec4Rows(g: ConvGeometry, TP: number): boolean {
+  return knob('FFM_CONV_ROWV') !== 0 && g.W % 4 === 0 && (TP * g.stride) % 4 === 0;
 }
 
 /** Weight-gradient tile: TP positions x 4*COV output channels (lavapipe: 2 x 8 was best of 1-8 x 4-8). */
@@ -85,35 +98,20 @@ function packWeights(rt: GpuRuntime, w: Storage, Cout: number, Cin: number, K: n
 /** bias: [Cout] (mode 1) or [N, Cout] (mode 2); residual: [N, Cout, OH, OW] added to the output */
 function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storage | null, g: ConvGeometry, biasMode: 0 | 1 | 2 = bias ? 1 : 0, residual: Storage | null = null): Storage {
   const out = allocArray(rt, [g.N, g.Cout, g.OH, g.OW], 'conv2d');
-  const lanes = knob('FFM_CONV_LANES');
-  if (lanes) {
-    const ptiles = ceilDiv(g.OH * g.OW, WG);
-    const coblocks = ceilDiv(g.Cout, 4 * lanes);
-    launch(
-      rt,
-      program('conv2d', 'forward_lanes', { K: g.K, S: g.stride, LCOV: lanes }),
-      layoutOf('conv', FIELDS),
-      {
-        N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
-        bias_mode: biasMode, xblocks: ptiles, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), has_res: residual ? 1 : 0, _p2: 0,
-      },
-      [x, packed, bias ?? dummy(rt), out, residual ?? dummy(rt)],
-      ptiles * coblocks * g.N,
-    );
-    return out;
-  }
-  const { TP, COV } = forwardVariant(rt, g.OW);
+  const { TP, COV } = forwardVariant(rt, g.OW, g.Cout);
   const xblocks = ceilDiv(g.OW, TP);
   const coblocks = ceilDiv(g.Cout, 4 * COV);
+  const rowv = vec4Rows(g, TP);
+  const rows: Record<string, number> = rowv ? { ROWV: 1, PAD: g.pad } : {};
   launch(
     rt,
-    program('conv2d', 'forward', { K: g.K, S: g.stride, TP, COV, ...(knob('FFM_CONV_FMA') ? { FMA: 1 } : {}) }),
+    program('conv2d', 'forward', { K: g.K, S: g.stride, TP, COV, ...rows }),
     layoutOf('conv', FIELDS),
     {
       N: g.N, Cin: g.Cin, H: g.H, W: g.W, Cout: g.Cout, OH: g.OH, OW: g.OW, pad: g.pad,
       bias_mode: biasMode, xblocks, coblocks, parts: 1, chunk: 0, wstride: packedStride(g.Cout), has_res: residual ? 1 : 0, _p2: 0,
     },
-    [x, packed, bias ?? dummy(rt), out, residual ?? dummy(rt)],
+    [x, packed, bias ?? dummy(rt), out, residual ?? dummy(rt), rowv ? x : dummy(rt)],
     ceilDiv(xblocks * g.OH * coblocks * g.N, WG),
   );
   return out;

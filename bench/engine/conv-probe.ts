@@ -1,0 +1,60 @@
+/**
+ * Times conv2d variants against each other, interleaved in one process, on the shapes of
+ * bench:kernels' conv cases plus the U-Net's widest level: each variant is a set of tuning
+ * knobs (src/kernels/conv2d.ts). The default variant is the adapter's own choice.
+ *
+ *   node dist/bench/engine/conv-probe.js [--rounds 7] [--variants 'rows=FFM_CONV_ROWV:0;tile16x4=FFM_CONV_TP:16,FFM_CONV_COV:4']
+ *     [--backward] [--out bench/results/conv-probe-<adapter>.json]
+ * --backward times the input gradient (stride 1: the forward kernel over dy) and the weight gradient too.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randn } from '../../src/autograd/create.js';
+import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
+import { createNodeRuntime } from '../../src/gpu/node-device.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
+import { interleaved } from './timing.js';
+
+const { values } = parseArgs({ options: { shapes: { type: 'string', default: '4x32x64,1x64x128,8x128x16,4x32x128' }, rounds: { type: 'string', default: '7' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar_rows=FFM_CONV_ROWV:0' }, backward: { type: 'boolean', default: false } } });
+const rt = await createNodeRuntime();
+useRuntime(rt);
+const out = values.out ?? `bench/results/conv-probe-${adapterSlug(rt.adapter)}.json`;
+/** 'name=KNOB:v,KNOB:v;name2=...' */
+const variants: [string, Record<string, string>][] = [['default', {}]];
+for (const spec of values.variants.split(';').filter(Boolean)) {
+  const [name, knobs] = spec.split('=');
+  variants.push([name!, Object.fromEntries(knobs!.split(',').map((kv) => kv.split(':') as [string, string]))]);
+}
+const records: object[] = [];
+for (const [N, C, S] of values.shapes.split(',').map((s) => s.split('x').map(Number) as [number, number, number])) {
+  const x = randn([N, C, S, S], 1).keep();
+  const w = randn([C, C, 3, 3], 2, 0.05).keep();
+  const dy = randn([N, C, S, S], 3).keep();
+  const fns: Record<string, () => Promise<void>> = {};
+  for (const [name, knobs] of variants) {
+    fns[name] = async () => {
+      Object.assign(process.env, knobs);
+      noGrad(() => tidy(() => {
+        const y = conv2d(rt, x, w, null);
+        rt.free(y.storage);
+        if (values.backward) {
+          rt.free(conv2dInputGrad(rt, dy, w, x.shape).storage);
+          rt.free(conv2dWeightGrad(rt, x, dy, w.shape).storage);
+        }
+      }));
+      await rt.sync();
+      for (const k of Object.keys(knobs)) delete process.env[k];
+    };
+  }
+  const t = await interleaved(fns, { warmup: 2, rounds: Number(values.rounds) });
+  const gflop = ((values.backward ? 3 : 1) * 2 * N * C * C * 9 * S * S) / 1e9;
+  console.log(`N=${N} ${C}->${C} ${S}x${S}${values.backward ? ' fwd+bwd' : ''}: ` + Object.entries(t).map(([k, v]) => `${k} ${v.median_ms} ms (${(gflop / (v.median_ms / 1000)).toFixed(1)} GFLOPS)`).join(', '));
+  records.push({ case: `conv3x3 N=${N} ${C}->${C} ${S}x${S}${values.backward ? ' forward + input grad + weight grad' : ''}`, impl: 'fusionfm', adapter: rt.adapter.name, gflop, ...t });
+  for (const a of [x, w, dy]) a.dispose();
+}
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ bench: 'conv-probe', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/conv-probe.js ${process.argv.slice(2).join(' ')}`.trim(), variants: Object.fromEntries(variants), records }, null, 1) + '\n');
+console.log(`wrote ${out}`);
+rt.destroy();

@@ -1,0 +1,78 @@
+/**
+ * The whole-network effect of a kernel choice: times torch-peer's two nets (the 2.7 M U-Net at
+ * 128x128 and the FusionFM default net at 176x176: forward, and a training step of batch 4 at
+ * 128x128) under the adapter's default kernels and under each knob set, interleaved round by
+ * round in one process so that a busy CPU slows every variant alike. Outputs are checked to
+ * agree across variants (float rounding only).
+ *
+ *   node dist/bench/engine/knob-ab.js --variants 'before=FFM_CONV_TP:8,FFM_CONV_COV:2,FFM_CONV_ROWV:0' [--rounds 5]
+ *     [--out bench/results/knob-ab-<adapter>.json]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randn } from '../../src/autograd/create.js';
+import { backward } from '../../src/autograd/backward.js';
+import { mseLoss } from '../../src/autograd/ops.js';
+import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
+import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
+import { getNodeRuntime } from '../../src/gpu/node-device.js';
+import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { withInitSeed } from '../../src/nn/module.js';
+import { UNet } from '../../src/nn/unet.js';
+import { PEER_UNET } from './peer-unet.js';
+import { interleaved } from './timing.js';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string' }, out: { type: 'string' } } });
+if (!values.variants) throw new Error("knob-ab: --variants 'name=KNOB:value,...;name2=...' is required");
+const variants: [string, Record<string, string>][] = [['default', {}]];
+for (const spec of values.variants.split(';').filter(Boolean)) {
+  const [name, knobs] = spec.split('=');
+  variants.push([name!, Object.fromEntries(knobs!.split(',').map((kv) => kv.split(':') as [string, string]))]);
+}
+const rounds = Number(values.rounds);
+const rt = await getNodeRuntime();
+useRuntime(rt);
+const out = values.out ?? `bench/results/knob-ab-${adapterSlug(rt.adapter)}.json`;
+const withKnobs = async <T>(knobs: Record<string, string>, f: () => Promise<T>): Promise<T> => {
+  Object.assign(process.env, knobs);
+  try { return await f(); } finally { for (const k of Object.keys(knobs)) delete process.env[k]; }
+};
+const records: object[] = [];
+const nets = [
+  { name: 'unet (3->32->64->128)', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
+  { name: 'FusionFM default net', net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 176 },
+];
+for (const c of nets) {
+  const x = randn([1, c.net.config.inChannels, c.size, c.size], 11).keep();
+  const tx = randn([4, c.net.config.inChannels, 128, 128], 21).keep();
+  const ty = randn([4, c.net.config.outChannels, 128, 128], 22, 0.1).keep();
+  // outputs agree across variants
+  const outputs: Float32Array[] = [];
+  for (const [, knobs] of variants) outputs.push(await withKnobs(knobs, async () => { const y = noGrad(() => c.net.forward(x, [0.3])); const d = await y.data(); y.dispose(); return d; }));
+  const maxDiff = Math.max(...outputs.slice(1).map((o) => o.reduce((m, v, i) => Math.max(m, Math.abs(v - outputs[0]![i]!)), 0)));
+  const fwd: Record<string, () => Promise<void>> = {};
+  const train: Record<string, () => Promise<void>> = {};
+  for (const [name, knobs] of variants) {
+    fwd[name] = () => withKnobs(knobs, async () => { tidy(() => { noGrad(() => c.net.forward(x, [0.3])); }); await rt.sync(); });
+    // forward, loss, backward; the optimizer step is the same kernels in every variant and left out
+    train[name] = () => withKnobs(knobs, () => scope(async () => {
+      c.net.zeroGrad();
+      backward(mseLoss(c.net.forward(tx, [0.1, 0.4, 0.6, 0.9]), ty));
+      await rt.sync();
+    }));
+  }
+  const f = await interleaved(fwd, { warmup: 1, rounds });
+  const t = await interleaved(train, { warmup: 1, rounds });
+  c.net.zeroGrad();
+  const fmt = (r: typeof f) => Object.entries(r).map(([k, v]) => `${k} ${v.median_ms} ms`).join(', ');
+  console.log(`${c.name} forward ${c.size}x${c.size}: ${fmt(f)} (outputs differ by ${maxDiff.toExponential(2)})`);
+  console.log(`${c.name} forward+backward, batch 4 at 128x128: ${fmt(t)}`);
+  records.push({ case: `${c.name} forward ${c.size}x${c.size}`, impl: 'fusionfm', adapter: rt.adapter.name, max_abs_diff: maxDiff, ...f });
+  records.push({ case: `${c.name} forward + MSE + backward, batch 4 at 128x128`, impl: 'fusionfm', adapter: rt.adapter.name, ...t });
+  for (const a of [x, tx, ty]) a.dispose();
+}
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ bench: 'knob-ab', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/knob-ab.js ${process.argv.slice(2).join(' ')}`.trim(), variants: Object.fromEntries(variants), records }, null, 1) + '\n');
+console.log(`wrote ${out}`);
+rt.destroy();
