@@ -31,6 +31,8 @@ const CASES: RefConv[] = [
 const VARIANTS: [string, Record<string, string>][] = [
   ['adapter default tiles', {}],
   ['hardware tiles (4 px x 4 ch)', { FFM_CONV_TP: '4', FFM_CONV_COV: '1', FFM_WGRAD_TP: '4', FFM_WGRAD_COV: '1' }],
+  // rows read as vec4s wherever W % 4 == 0 (by default only at the wide software tile)
+  ['vec4 rows at every tile', { FFM_CONV_ROWV: '1' }],
 ];
 
 describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label, env) => {

@@ -64,11 +64,14 @@ function forwardVariant(rt: GpuRuntime, OW: number, Cout: number): { TP: number;
 
 /**
  * Whether the forward kernel reads input rows as vec4s: rows must start on a multiple of 4 floats
- * (W % 4 == 0) and each invocation's row segment too (TP * stride % 4 == 0). Knob FFM_CONV_ROWV=0
- * turns it off (for timing the scalar path).
+ * (W % 4 == 0) and each invocation's row segment too (TP * stride % 4 == 0). On by default only
+ * for the software wide tile, where it was measured to pay (docs/architecture.md): at the 8-pixel
+ * tile it ran 0.95-1.03x. Knob FFM_CONV_ROWV=1 forces it wherever it applies, 0 turns it off.
  */
-function vec4Rows(g: ConvGeometry, TP: number): boolean {
-  return knob('FFM_CONV_ROWV') !== 0 && g.W % 4 === 0 && (TP * g.stride) % 4 === 0;
+function vec4Rows(rt: GpuRuntime, g: ConvGeometry, TP: number): boolean {
+  const fits = g.W % 4 === 0 && (TP * g.stride) % 4 === 0;
+  const k = knob('FFM_CONV_ROWV');
+  return fits && (k !== undefined ? k !== 0 : rt.isSoftware && TP >= 16);
 }
 
 /** Weight-gradient tile: TP positions x 4*COV output channels (lavapipe: 2 x 8 was best of 1-8 x 4-8). */
@@ -101,7 +104,7 @@ function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storag
   const { TP, COV } = forwardVariant(rt, g.OW, g.Cout);
   const xblocks = ceilDiv(g.OW, TP);
   const coblocks = ceilDiv(g.Cout, 4 * COV);
-  const rowv = vec4Rows(g, TP);
+  const rowv = vec4Rows(rt, g, TP);
   const rows: Record<string, number> = rowv ? { ROWV: 1, PAD: g.pad } : {};
   launch(
     rt,
