@@ -15,18 +15,13 @@ import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
-import { interleaved } from './timing.js';
+import { interleaved, knobVariants, withKnobs } from './timing.js';
 
 const { values } = parseArgs({ options: { shapes: { type: 'string', default: '4x32x64,1x64x128,8x128x16,4x32x128' }, rounds: { type: 'string', default: '7' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar_rows=FFM_CONV_ROWV:0' }, backward: { type: 'boolean', default: false } } });
 const rt = await createNodeRuntime();
 useRuntime(rt);
 const out = values.out ?? `bench/results/conv-probe-${adapterSlug(rt.adapter)}.json`;
-/** 'name=KNOB:v,KNOB:v;name2=...' */
-const variants: [string, Record<string, string>][] = [['default', {}]];
-for (const spec of values.variants.split(';').filter(Boolean)) {
-  const [name, knobs] = spec.split('=');
-  variants.push([name!, Object.fromEntries(knobs!.split(',').map((kv) => kv.split(':') as [string, string]))]);
-}
+const variants = knobVariants(values.variants);
 const records: object[] = [];
 for (const [N, C, S] of values.shapes.split(',').map((s) => s.split('x').map(Number) as [number, number, number])) {
   const x = randn([N, C, S, S], 1).keep();
@@ -34,19 +29,16 @@ for (const [N, C, S] of values.shapes.split(',').map((s) => s.split('x').map(Num
   const dy = randn([N, C, S, S], 3).keep();
   const fns: Record<string, () => Promise<void>> = {};
   for (const [name, knobs] of variants) {
-    fns[name] = async () => {
-      Object.assign(process.env, knobs);
+    fns[name] = () => withKnobs(knobs, async () => {
       noGrad(() => tidy(() => {
-        const y = conv2d(rt, x, w, null);
-        rt.free(y.storage);
+        rt.free(conv2d(rt, x, w, null).storage);
         if (values.backward) {
           rt.free(conv2dInputGrad(rt, dy, w, x.shape).storage);
           rt.free(conv2dWeightGrad(rt, x, dy, w.shape).storage);
         }
       }));
       await rt.sync();
-      for (const k of Object.keys(knobs)) delete process.env[k];
-    };
+    });
   }
   const t = await interleaved(fns, { warmup: 2, rounds: Number(values.rounds) });
   const gflop = ((values.backward ? 3 : 1) * 2 * N * C * C * 9 * S * S) / 1e9;

@@ -21,23 +21,15 @@ import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { PEER_UNET } from './peer-unet.js';
-import { interleaved } from './timing.js';
+import { interleaved, knobVariants, withKnobs } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string' }, out: { type: 'string' } } });
 if (!values.variants) throw new Error("knob-ab: --variants 'name=KNOB:value,...;name2=...' is required");
-const variants: [string, Record<string, string>][] = [['default', {}]];
-for (const spec of values.variants.split(';').filter(Boolean)) {
-  const [name, knobs] = spec.split('=');
-  variants.push([name!, Object.fromEntries(knobs!.split(',').map((kv) => kv.split(':') as [string, string]))]);
-}
+const variants = knobVariants(values.variants);
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const out = values.out ?? `bench/results/knob-ab-${adapterSlug(rt.adapter)}.json`;
-const withKnobs = async <T>(knobs: Record<string, string>, f: () => Promise<T>): Promise<T> => {
-  Object.assign(process.env, knobs);
-  try { return await f(); } finally { for (const k of Object.keys(knobs)) delete process.env[k]; }
-};
 const records: object[] = [];
 const nets = [
   { name: 'unet (3->32->64->128)', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },

@@ -36,3 +36,28 @@ export async function interleaved(impls: Record<string, () => Promise<void>>, op
   }
   return Object.fromEntries(names.map((n) => [n, summarize(samples[n]!)]));
 }
+
+/** Knob sets to time against the adapter's defaults: 'name=KNOB:value,KNOB:value;name2=...' (first: ['default', {}]). */
+export function knobVariants(spec: string): [string, Record<string, string>][] {
+  const variants: [string, Record<string, string>][] = [['default', {}]];
+  for (const part of spec.split(';').filter(Boolean)) {
+    const [name, knobs] = part.split('=');
+    if (!name || !knobs) throw new Error(`--variants: expected name=KNOB:value,..., got '${part}'`);
+    variants.push([name, Object.fromEntries(knobs.split(',').map((kv) => {
+      const [k, v] = kv.split(':');
+      if (!k || v === undefined) throw new Error(`--variants: expected KNOB:value, got '${kv}' in '${part}'`);
+      return [k, v];
+    }))]);
+  }
+  return variants;
+}
+
+/** Runs f with the knobs set in the environment (src/kernels/program.ts reads them per launch), then unsets them. */
+export async function withKnobs<T>(knobs: Record<string, string>, f: () => T | Promise<T>): Promise<T> {
+  Object.assign(process.env, knobs);
+  try {
+    return await f();
+  } finally {
+    for (const k of Object.keys(knobs)) delete process.env[k];
+  }
+}
