@@ -21,8 +21,8 @@ const MAX_TP: u32 = 16u;
 const MAX_TAPS: u32 = 9u;
 // ROWV: read each input row segment as aligned vec4s (needs W % 4 == 0 and TP * S % 4 == 0).
 // lavapipe turns every storage load into a bounds-checked load per lane (about ten
-// instructions), and a vec4 load costs about twice a scalar one (bench/engine/load-probe.ts),
-// so the 18-float rows of the 16-pixel tile take 5 loads instead of 18.
+// instructions), and a vec4 load costs 2-4x a scalar one (bench/engine/load-probe.ts), so the
+// 18-float rows of the 16-pixel tile take 5 loads instead of 18 (measured gain: docs/architecture.md).
 // PAD carries the padding as a constant, so the row's offset into the vec4s is constant.
 override ROWV: bool = false;
 override PAD: u32 = 0u;
