@@ -3,13 +3,14 @@
 # split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model
 # trained on the four tasks at once (tasks drawn uniformly per batch sample, 4 x STEPS steps),
 # seeds fixed, copied to checkpoints/default.safetensors. The defaults reproduce the bundled
-# checkpoint: 800 steps per task (3,200), blend head, EMA 0.995, an edge term of weight 0.5 in
+# checkpoint: 1,600 steps per task (6,400), blend head, EMA 0.995, an edge term of weight 0.5 in
 # the loss (GRAD) and a source gate of 2 grey levels during training (GATE: the flow holds still
-# where both sources are black), seed 1; 4,777 s of training at 39de16e on a 2-core software GPU,
-# sharing its cores.
+# where both sources are black), seed 1; 8,146 s of training (1f57079, resumed once at c5163dd)
+# on a 2-core software GPU.
 # Joint training beat the sequence on every task on held-out validation pairs at 150 steps per
-# task (bench/results/sequence-vs-joint/), and on the test splits at 800 its mean task composite
-# is 0.752 against the sequence's 0.650, IVF equal (bench/results/default-model/).
+# task (bench/results/sequence-vs-joint/), and on the test splits its mean task composite is
+# 0.758 at 1,600 steps per task, 0.752 at 800 (bundled before; the sequence's 0.650), 0.702 at
+# 400 (bench/results/default-model*/).
 # SEQUENCE=1 trains the previous bundled recipe instead: IVF -> MIF -> MEF -> MFF in sequence
 # with EWC (EWC, the lambda; default 0.01, 0 = replay only) + experience replay
 # (checkpoints/experiments/blend-grad-gate800.safetensors, 4,804 s at cef48fc).
@@ -42,7 +43,7 @@ GRAD=${GRAD-0.5}; GATE=${GATE-2}
 set_gate=${SET_GATE:-}
 [ -n "$GATE" ] && set_gate=
 [ "$objective" = ddpm ] && { run=${RUN:-runs/baseline-ddpm}; ckpt=${CKPT:-checkpoints/baseline-ddpm.safetensors}; head=velocity; GRAD=; GATE=; set_gate=; }
-steps=${STEPS:-800}
+steps=${STEPS:-1600}
 # all four tasks at once, or (SEQUENCE=1) in sequence with EWC + replay for the same total steps
 [ -n "${JOINT:-}" ] && echo "train-default.sh: note: JOINT=1 is the default now (SEQUENCE=1 trains the sequence)" >&2
 if [ -n "${SEQUENCE:-}" ]; then
