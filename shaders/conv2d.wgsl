@@ -14,7 +14,7 @@ override WG: u32 = 64u;
 override K: u32 = 3u;
 override S: u32 = 1u;
 override TP: u32 = 8u;
-// output channels per invocation in vec4s (1: 4 channels, 2: 8 channels)
+// output channels per invocation in vec4s (1: 4 channels, 2: 8, 4: 16, the software wide tile)
 override COV: u32 = 1u;
 const MAX_ROW: u32 = 33u; // (TP - 1) * S + K for TP = 16, S = 2, K = 3
 const MAX_TP: u32 = 16u;
