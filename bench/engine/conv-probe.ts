@@ -7,18 +7,18 @@
  *     [--backward] [--out bench/results/conv-probe-<adapter>.json]
  * --backward times the input gradient (stride 1: the forward kernel over dy) and the weight gradient too.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
 import { interleaved, knobVariants, withKnobs } from './timing.js';
 
 const { values } = parseArgs({ options: { shapes: { type: 'string', default: '4x32x64,1x64x128,8x128x16,4x32x128' }, rounds: { type: 'string', default: '7' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar_rows=FFM_CONV_ROWV:0' }, backward: { type: 'boolean', default: false } } });
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('conv-probe', rt.adapter.name);
 useRuntime(rt);
 const out = values.out ?? `bench/results/conv-probe-${adapterSlug(rt.adapter)}.json`;
 const variants = knobVariants(values.variants);
@@ -46,7 +46,5 @@ for (const [N, C, S] of values.shapes.split(',').map((s) => s.split('x').map(Num
   records.push({ case: `conv3x3 N=${N} ${C}->${C} ${S}x${S}${values.backward ? ' forward + input grad + weight grad' : ''}`, impl: 'fusionfm', adapter: rt.adapter.name, gflop, ...t });
   for (const a of [x, w, dy]) a.dispose();
 }
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'conv-probe', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/conv-probe.js ${process.argv.slice(2).join(' ')}`.trim(), variants: Object.fromEntries(variants), records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { variants: Object.fromEntries(variants), records });
 rt.destroy();

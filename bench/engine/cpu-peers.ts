@@ -7,14 +7,13 @@
  *
  *   node dist/bench/engine/cpu-peers.js [--rounds 5] [--out bench/results/cpu-peers-<adapter>.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { mirrorUNet, toNHWC } from './tfjs-peer.js';
@@ -24,6 +23,7 @@ import { PEER_UNET } from './peer-unet.js';
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('cpu-peers', rt.adapter.name);
 useRuntime(rt);
 const tf = await import('@tensorflow/tfjs-core');
 await import('@tensorflow/tfjs-backend-wasm');
@@ -59,9 +59,6 @@ for (const c of cases) {
   console.log(`${c.name}: fusionfm ${t.fusionfm!.median_ms} ms, tfjs-wasm ${t['tfjs-wasm']!.median_ms} ms (ratio ${(t['tfjs-wasm']!.median_ms / t.fusionfm!.median_ms).toFixed(2)}x), outputs differ by ${err.toExponential(2)}`);
   x.dispose();
 }
-const commit = gitCommit();
 const out = values.out ?? `bench/results/cpu-peers-${adapterSlug(rt.adapter)}.json`;
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'cpu-peers', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/engine/cpu-peers.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();

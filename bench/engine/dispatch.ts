@@ -10,14 +10,13 @@
  * forward on a 16x16 input under noGrad (every kernel family of an evaluation), whose dispatch
  * count per evaluation is reported too. Writes { bench, adapter, commit, command, records }.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { randn } from '../../src/autograd/create.js';
 import { add } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { round, summarize } from './timing.js';
 
@@ -27,6 +26,7 @@ function arg(name: string, dflt: string): string {
 }
 
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('dispatch', rt.adapter.name);
 useRuntime(rt);
 const rounds = Number(arg('rounds', '15'));
 const out = arg('out', `bench/results/dispatch-${adapterSlug(rt.adapter)}.json`);
@@ -67,7 +67,5 @@ const net = withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
 const x = randn([1, 1, 16, 16], 3).keep();
 report('FusionFM net forward, 16x16 (noGrad)', await perDispatch(() => noGrad(() => tidy(() => net.forward(x, x, x, [0]))).dispose()));
 
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'dispatch', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/dispatch.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();

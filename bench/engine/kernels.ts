@@ -7,8 +7,6 @@
  * Writes { bench, adapter, commit, command, records: {case, impl, adapter, median_ms, min_ms, max_ms, gflops}[] }
  * (files of earlier commits hold the bare records array).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
 import { conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
 import { randn } from '../../src/autograd/create.js';
@@ -16,7 +14,8 @@ import { conv2d, groupNorm, matmul, mseLoss, softmax } from '../../src/autograd/
 import { backward } from '../../src/autograd/backward.js';
 import { noGrad, scope, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { AdamW } from '../../src/nn/optim.js';
@@ -42,6 +41,7 @@ function arg(name: string, dflt: string): string {
 
 async function main(): Promise<void> {
   const rt = await createNodeRuntime();
+  const provenance = benchProvenance('kernels', rt.adapter.name);
   useRuntime(rt);
   const dawn = await import('webgpu');
   const peer = await loadTfPeer(dawn.create([]));
@@ -222,9 +222,7 @@ async function main(): Promise<void> {
     }
   }
 
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'kernels', adapter, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/kernels.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
-  console.log(`wrote ${out} (${records.length} records, adapter ${adapter})`);
+  writeBenchReport(out, provenance, { records });
   rt.destroy();
 }
 

@@ -8,8 +8,6 @@
  *   node dist/bench/engine/knob-ab.js --variants 'before=FFM_CONV_TP:8,FFM_CONV_COV:2,FFM_CONV_ROWV:0' [--rounds 5]
  *     [--out bench/results/knob-ab-<adapter>.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { backward } from '../../src/autograd/backward.js';
@@ -17,7 +15,8 @@ import { mseLoss } from '../../src/autograd/ops.js';
 import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { UNet } from '../../src/nn/unet.js';
 import { PEER_UNET } from './peer-unet.js';
@@ -28,6 +27,7 @@ if (!values.variants) throw new Error("knob-ab: --variants 'name=KNOB:value,...;
 const variants = knobVariants(values.variants);
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
+const provenance = benchProvenance('knob-ab', rt.adapter.name);
 useRuntime(rt);
 const out = values.out ?? `bench/results/knob-ab-${adapterSlug(rt.adapter)}.json`;
 const records: object[] = [];
@@ -64,7 +64,5 @@ for (const c of nets) {
   records.push({ case: `${c.name} forward + MSE + backward, batch 4 at 128x128`, impl: 'fusionfm', adapter: rt.adapter.name, ...t });
   for (const a of [x, tx, ty]) a.dispose();
 }
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'knob-ab', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/knob-ab.js ${process.argv.slice(2).join(' ')}`.trim(), variants: Object.fromEntries(variants), records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { variants: Object.fromEntries(variants), records });
 rt.destroy();

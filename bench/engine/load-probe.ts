@@ -7,15 +7,15 @@
  *
  *   node dist/bench/engine/load-probe.js [--rounds 7] [--out bench/results/load-probe-<adapter>.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('load-probe', rt.adapter.name);
 const device = rt.device;
 const out = values.out ?? `bench/results/load-probe-${adapterSlug(rt.adapter)}.json`;
 const INVOCATIONS = 1 << 16;
@@ -68,7 +68,5 @@ const records = Object.entries(t).map(([name, v]) => {
   console.log(`${name}: ${v.median_ms} ms, ${ns.toFixed(2)} ns per invocation and load`);
   return { case: `${name}, ${LOADS} scattered loads per invocation, ${INVOCATIONS} invocations`, impl: 'fusionfm', adapter: rt.adapter.name, ns_per_load: Number(ns.toFixed(3)), ...v };
 });
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'load-probe', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/load-probe.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();

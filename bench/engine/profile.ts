@@ -7,8 +7,6 @@
  *
  *   node dist/bench/engine/profile.js [--only unet-forward,unet-train,fusionfm-forward] [--out file.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backward } from '../../src/autograd/backward.js';
 import { randn } from '../../src/autograd/create.js';
@@ -16,7 +14,8 @@ import { mseLoss } from '../../src/autograd/ops.js';
 import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { UNet } from '../../src/nn/unet.js';
@@ -25,6 +24,7 @@ import { PEER_UNET } from './peer-unet.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime({ profile: true });
+const provenance = benchProvenance('profile', rt.adapter.name);
 useRuntime(rt);
 
 const unet = withInitSeed(1, () => new UNet(PEER_UNET));
@@ -68,7 +68,5 @@ for (const key of chosen) {
     kernels: kernels.map((k) => ({ ...k, gpu_ms: round(k.gpu_ms) })) });
 }
 const out = values.out ?? `bench/results/profile-${adapterSlug(rt.adapter)}.json`;
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'profile', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/profile.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();

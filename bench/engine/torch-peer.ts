@@ -16,9 +16,9 @@
  *   node dist/bench/engine/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { backward } from '../../src/autograd/backward.js';
@@ -28,7 +28,8 @@ import type { Tensor } from '../../src/autograd/tensor.js';
 import { noGrad, scope, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../../src/nn/safetensors.js';
 import { UNet } from '../../src/nn/unet.js';
@@ -38,6 +39,7 @@ import { PEER_UNET } from './peer-unet.js';
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
+const provenance = benchProvenance('torch-peer', rt.adapter.name);
 useRuntime(rt);
 const TRAIN_STEP = 'training step, batch 4 at 128x128 (forward, MSE, backward, Adam)';
 const cases = [
@@ -134,9 +136,6 @@ async function optionalImport<T>(name: string): Promise<T | null> {
   }
 }
 
-const commit = gitCommit();
 const out = values.out ?? `bench/results/torch-peer-${adapterSlug(rt.adapter)}.json`;
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'torch-peer', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/engine/torch-peer.js ${process.argv.slice(2).join(' ')}`, records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();

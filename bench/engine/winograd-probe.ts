@@ -6,18 +6,18 @@
  *
  *   node dist/bench/engine/winograd-probe.js [--rounds 7] [--out bench/results/winograd-probe-<adapter>.json]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d, matmul } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
-import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
+import { adapterSlug } from '../../src/io/provenance.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved, round } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('winograd-probe', rt.adapter.name);
 useRuntime(rt);
 const out = values.out ?? `bench/results/winograd-probe-${adapterSlug(rt.adapter)}.json`;
 const records: object[] = [];
@@ -37,7 +37,5 @@ for (const [N, C, S] of [[4, 32, 64], [1, 64, 128], [8, 128, 16]] as const) {
   records.push({ case: `conv3x3 N=${N} ${C}->${C} ${S}x${S}`, impl: 'fusionfm', adapter: rt.adapter.name, direct_conv: t.conv, winograd_gemm_alone: t.gemm, gemm_over_conv: ratio });
   for (const a of [x, w, v, u]) a.dispose();
 }
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ bench: 'winograd-probe', adapter: rt.adapter.name, commit: gitCommit(), host: hostCpu(), command: `node dist/bench/engine/winograd-probe.js ${process.argv.slice(2).join(' ')}`.trim(), records }, null, 1) + '\n');
-console.log(`wrote ${out}`);
+writeBenchReport(out, provenance, { records });
 rt.destroy();
