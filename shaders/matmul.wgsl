@@ -6,8 +6,8 @@
 override WG: u32 = 64u;
 override TRANS_A: u32 = 0u;
 override TRANS_B: u32 = 0u;
-override TM: u32 = 4u;   // rows per invocation (<= 8)
-override TNV: u32 = 1u;  // vec4 columns per invocation (1 or 2)
+override TM: u32 = 4u;   // rows per invocation (<= 8; main_vec4: 4, 8, 12 or 16)
+override TNV: u32 = 1u;  // vec4 columns per invocation (1 or 2; main_vec4: 1, 2 or 4)
 
 struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, alpha: f32, _p: u32 }
 @group(0) @binding(0) var<uniform> u: Params;
@@ -64,6 +64,106 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     for (var j = 0u; j < 4u * TNV; j++) {
       var v: f32;
       if (j < 4u) { v = acc[i][j]; } else { v = acc2[i][j - 4u]; }
+      if (n0 + j < u.N) { C[cbase + m * u.N + n0 + j] = u.alpha * v; }
+    }
+  }
+}
+
+// The same product with every load a vec4 along the operand's contiguous axis, and a register
+// tile of up to 16 x 16 (TM rows, 4*TNV columns, TNV in 1, 2, 4): on lavapipe a load costs far
+// more than a multiply-add (docs/architecture.md), and the scalar kernel's 8 x 8 tile makes 16
+// scalar loads per 64 of them; at 16 x 16 this one makes 8 vec4 loads per 256, as the conv does.
+// Operands stored along k are read four k at a time (A not transposed: a vec4 per row; B
+// transposed: a vec4 per column) and shuffled; those stored along m or n (A transposed, B not)
+// as vec4s of four rows or columns per k. Needs TM % 4 == 0, K % 4 == 0, M % 4 == 0 when A is
+// transposed, N % 4 == 0 when B is not; src/kernels/matmul.ts checks this and falls back to `main`.
+@group(0) @binding(1) var<storage, read> A4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> B4: array<vec4f>;
+const MAX_TM4 = 16u;
+
+// A[m][k0..k0+3] (A not transposed); rows past M read row M-1 and are zeroed
+fn a_row4(base: u32, m: u32, k0: u32) -> vec4f {
+  let v = A4[(base + min(m, u.M - 1u) * u.K + k0) / 4u];
+  return select(vec4f(0.0), v, m < u.M);
+}
+// A^T[k][m0..m0+3] (A transposed: stored [K, M]); M % 4 == 0, so a group is all in or all out
+fn a_col4(base: u32, k: u32, m0: u32) -> vec4f {
+  let v = A4[(base + k * u.M + min(m0, u.M - 4u)) / 4u];
+  return select(vec4f(0.0), v, m0 < u.M);
+}
+// B[k][n0..n0+3] (B not transposed); N % 4 == 0
+fn b_row4(base: u32, k: u32, n0: u32) -> vec4f {
+  let v = B4[(base + k * u.N + min(n0, u.N - 4u)) / 4u];
+  return select(vec4f(0.0), v, n0 < u.N);
+}
+// B^T[n][k0..k0+3] (B transposed: stored [N, K]); columns past N read column N-1 and are zeroed
+fn b_col4(base: u32, n: u32, k0: u32) -> vec4f {
+  let v = B4[(base + min(n, u.N - 1u) * u.K + k0) / 4u];
+  return select(vec4f(0.0), v, n < u.N);
+}
+
+@compute @workgroup_size(WG)
+fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  let tn = (u.N + 4u * TNV - 1u) / (4u * TNV);
+  let tm = (u.M + TM - 1u) / TM;
+  if (t >= tn * tm * u.batch) { return; }
+  let nb = t % tn;
+  let mb = (t / tn) % tm;
+  let b = t / (tn * tm);
+  let m0 = mb * TM;
+  let n0 = nb * 4u * TNV;
+  let abase = b * u.stride_a;
+  let bbase = b * u.stride_b;
+  // acc0..acc3[i]: row m0 + i, columns n0 + 4v .. n0 + 4v + 3 for v = 0..3
+  var acc0: array<vec4f, MAX_TM4>;
+  var acc1: array<vec4f, MAX_TM4>;
+  var acc2: array<vec4f, MAX_TM4>;
+  var acc3: array<vec4f, MAX_TM4>;
+  for (var k0 = 0u; k0 < u.K; k0 += 4u) {
+    // operands stored along k, over k0..k0+3: a[i] row m0 + i of A, c[j] column n0 + j of B
+    // (assigned in full where used, every iteration: see the loop-variable bug in docs/architecture.md)
+    var a: array<vec4f, MAX_TM4>;
+    var c: array<vec4f, 16>;
+    if (TRANS_A == 0u) {
+      for (var i = 0u; i < TM; i++) { a[i] = a_row4(abase, m0 + i, k0); }
+    }
+    if (TRANS_B == 1u) {
+      for (var j = 0u; j < 4u * TNV; j++) { c[j] = b_col4(bbase, n0 + j, k0); }
+    }
+    for (var kk = 0u; kk < 4u; kk++) {
+      let k = k0 + kk;
+      // r[v]: row k of B over columns n0 + 4v .. n0 + 4v + 3
+      var r: array<vec4f, 4>;
+      for (var v = 0u; v < TNV; v++) {
+        if (TRANS_B == 0u) {
+          r[v] = b_row4(bbase, k, n0 + 4u * v);
+        } else {
+          r[v] = vec4f(c[4u * v][kk], c[4u * v + 1u][kk], c[4u * v + 2u][kk], c[4u * v + 3u][kk]);
+        }
+      }
+      for (var g = 0u; g < TM; g += 4u) {
+        var col: vec4f;
+        if (TRANS_A == 1u) { col = a_col4(abase, k, m0 + g); } else { col = vec4f(a[g][kk], a[g + 1u][kk], a[g + 2u][kk], a[g + 3u][kk]); }
+        for (var e = 0u; e < 4u; e++) {
+          let ai = col[e];
+          acc0[g + e] += ai * r[0];
+          if (TNV >= 2u) { acc1[g + e] += ai * r[1]; }
+          if (TNV >= 4u) {
+            acc2[g + e] += ai * r[2];
+            acc3[g + e] += ai * r[3];
+          }
+        }
+      }
+    }
+  }
+  let cbase = b * u.M * u.N;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= u.M) { break; }
+    for (var j = 0u; j < 4u * TNV; j++) {
+      var v: f32;
+      if (j < 4u) { v = acc0[i][j]; } else if (j < 8u) { v = acc1[i][j - 4u]; } else if (j < 12u) { v = acc2[i][j - 8u]; } else { v = acc3[i][j - 12u]; }
       if (n0 + j < u.N) { C[cbase + m * u.N + n0 + j] = u.alpha * v; }
     }
   }

@@ -153,7 +153,10 @@ describe('reductions', () => {
 
 describe.each([
   ['adapter default tile', {}],
-  ['hardware tile (4 x 4)', { FFM_MM_TM: '4', FFM_MM_TNV: '1' }],
+  ['hardware tiles (4 x 4; vec4 kernel 8 x 8)', { FFM_MM_TM: '4', FFM_MM_TNV: '1', FFM_MM_VTM: '8', FFM_MM_VTNV: '2' }],
+  ['vec4 kernel wherever it fits, at 16 x 16', { FFM_MM_VEC: '1', FFM_MM_VTM: '16', FFM_MM_VTNV: '4' }],
+  ['vec4 kernel wherever it fits, at its smallest tile (4 x 4)', { FFM_MM_VEC: '1', FFM_MM_VTM: '4', FFM_MM_VTNV: '1' }],
+  ['scalar loads only', { FFM_MM_VEC: '0' }],
 ] as [string, Record<string, string>][])('matmul, %s', (_label, env) => {
   beforeAll(() => Object.assign(process.env, env));
   afterAll(() => {
@@ -166,6 +169,12 @@ describe.each([
     { batch: 2, M: 4, K: 17, N: 11, tA: false, tB: true },
     { batch: 4, M: 9, K: 5, N: 6, tA: true, tB: true },
     { batch: 1, M: 66, K: 33, N: 70, tA: false, tB: false },
+    // K % 4 == 0 (and M or N where the vec4 kernel reads along them): main_vec4, with ragged tiles
+    { batch: 2, M: 12, K: 8, N: 20, tA: false, tB: false },
+    { batch: 2, M: 12, K: 12, N: 20, tA: true, tB: false },
+    { batch: 3, M: 10, K: 16, N: 7, tA: false, tB: true },
+    { batch: 2, M: 20, K: 8, N: 9, tA: true, tB: true },
+    { batch: 1, M: 64, K: 36, N: 72, tA: true, tB: false },
   ];
   for (const c of cases) {
     it(`batch ${c.batch} ${c.M}x${c.K}x${c.N} tA=${c.tA} tB=${c.tB}`, async () => {
@@ -185,6 +194,11 @@ describe.each([
     const bs = randomArray(5 * 6, 2);
     const y = matmul(rt, t(as, [3, 4, 5]), t(bs, [1, 5, 6]));
     expect(maxRelErr(await read(y), matmulRef(as, bs, 3, 4, 5, 6, false, false, 3, 1))).toBeLessThan(F32_TOL);
+    // the same with K % 4 == 0 (the vec4 kernel, B's batch stride 0)
+    const a4 = randomArray(3 * 8 * 12, 3);
+    const b4 = randomArray(12 * 16, 4);
+    const z = matmul(rt, t(a4, [3, 8, 12]), t(b4, [1, 12, 16]));
+    expect(maxRelErr(await read(z), matmulRef(a4, b4, 3, 8, 12, 16, false, false, 3, 1))).toBeLessThan(F32_TOL);
   });
   it('rejects mismatched inner dimensions with both shapes', async () => {
     const rt = await gpu();

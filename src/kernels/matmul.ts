@@ -5,9 +5,36 @@ import { allocArray, ceilDiv, knob, launch, layoutOf, program, WG, type DeviceAr
 
 const FIELDS = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch', 'u32'], ['stride_a', 'u32'], ['stride_b', 'u32'], ['alpha', 'f32'], ['_p', 'u32']] as const;
 
-/** Register tile per invocation: TM rows x 4*TNV columns (knobs FFM_MM_TM / FFM_MM_TNV for tuning). */
+/** Register tile per invocation of the scalar kernel: TM rows x 4*TNV columns (knobs FFM_MM_TM / FFM_MM_TNV for tuning). */
 function tile(rt: GpuRuntime): { TM: number; TNV: number } {
   return { TM: knob('FFM_MM_TM') ?? (rt.isSoftware ? 8 : 4), TNV: knob('FFM_MM_TNV') ?? (rt.isSoftware ? 2 : 1) };
+}
+
+/**
+ * Register tile of the vec4 kernel (knobs FFM_MM_VTM: 4, 8, 12 or 16; FFM_MM_VTNV: 1, 2 or 4).
+ * lavapipe, quiet, 512 x 128 x 512 (`node dist/bench/engine/matmul-probe.js`): 8 x 16 ran NN and TN
+ * 1.37-1.52x the scalar 8 x 8 kernel, 16 x 16 1.1-1.2x, 8 x 8 0.75x.
+ */
+function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
+  const TM = knob('FFM_MM_VTM') ?? 8;
+  const TNV = knob('FFM_MM_VTNV') ?? (rt.isSoftware ? 4 : 2);
+  if (TM % 4 !== 0 || TM < 4 || TM > 16 || ![1, 2, 4].includes(TNV)) throw new ShapeError(`matmul: FFM_MM_VTM must be 4, 8, 12 or 16 and FFM_MM_VTNV 1, 2 or 4, got ${TM} and ${TNV}`);
+  return { TM, TNV };
+}
+
+/**
+ * Whether the vec4 kernel (`main_vec4`: every load a vec4 along the operand's contiguous axis,
+ * a wider register tile) runs: where it fits (K % 4 == 0, M % 4 == 0 if A is transposed,
+ * N % 4 == 0 if B is not) and B is not transposed. With B transposed (its vec4s run along k
+ * and are shuffled into rows) it ran 0.8-0.9x the scalar kernel on lavapipe (NT, TT), so
+ * there the scalar kernel stays. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes
+ * the vec4 kernel wherever it fits.
+ */
+function vec4Loads(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+  const k = knob('FFM_MM_VEC');
+  if (k === 0) return false;
+  const fits = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
+  return fits && (k === 1 || !transB);
 }
 
 /**
@@ -29,10 +56,11 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   const batch = Math.max(ba, bb);
   const shape = a.shape.length === 2 && b.shape.length === 2 ? [M, N] : [batch, M, N];
   const out = allocArray(rt, shape, 'matmul');
-  const { TM, TNV } = tile(rt);
+  const vec4 = vec4Loads(M, N, K, transA, transB);
+  const { TM, TNV } = vec4 ? vec4Tile(rt) : tile(rt);
   launch(
     rt,
-    program('matmul', 'main', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, TM, TNV }),
+    program('matmul', vec4 ? 'main_vec4' : 'main', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, TM, TNV }),
     layoutOf('matmul', FIELDS),
     { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, _p: 0 },
     [a.storage, b.storage, out],
