@@ -168,3 +168,19 @@ fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     }
   }
 }
+
+// B stored transposed ([batch, N, K]) rewritten as [batch, K, N], so that the vec4 kernel reads
+// its rows along n (src/kernels/matmul.ts: a transposed B made main_vec4 slower than the scalar
+// kernel, and the copy costs K * N against the product's M * K * N). Writes run along n.
+@group(0) @binding(1) var<storage, read> bt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bn: array<f32>;
+
+@compute @workgroup_size(WG)
+fn transpose_b(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.batch * u.K * u.N) { return; }
+  let n = t % u.N;
+  let k = (t / u.N) % u.K;
+  let b = t / (u.N * u.K);
+  bn[t] = bt[(b * u.N + n) * u.K + k];
+}

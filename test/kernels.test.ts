@@ -175,6 +175,9 @@ describe.each([
     { batch: 3, M: 10, K: 16, N: 7, tA: false, tB: true },
     { batch: 2, M: 20, K: 8, N: 9, tA: true, tB: true },
     { batch: 1, M: 64, K: 36, N: 72, tA: true, tB: false },
+    // B transposed, M >= 16: B copied to [K, N] first, then main_vec4
+    { batch: 2, M: 20, K: 12, N: 8, tA: false, tB: true },
+    { batch: 2, M: 16, K: 8, N: 12, tA: true, tB: true },
   ];
   for (const c of cases) {
     it(`batch ${c.batch} ${c.M}x${c.K}x${c.N} tA=${c.tA} tB=${c.tB}`, async () => {
@@ -199,6 +202,11 @@ describe.each([
     const b4 = randomArray(12 * 16, 4);
     const z = matmul(rt, t(a4, [3, 8, 12]), t(b4, [1, 12, 16]));
     expect(maxRelErr(await read(z), matmulRef(a4, b4, 3, 8, 12, 16, false, false, 3, 1))).toBeLessThan(F32_TOL);
+    // and a transposed batch-1 B that is copied to [K, N] once for all three products
+    const a5 = randomArray(3 * 16 * 8, 5);
+    const b5 = randomArray(12 * 8, 6);
+    const w = matmul(rt, t(a5, [3, 16, 8]), t(b5, [1, 12, 8]), false, true);
+    expect(maxRelErr(await read(w), matmulRef(a5, b5, 3, 16, 8, 12, false, true, 3, 1))).toBeLessThan(F32_TOL);
   });
   it('rejects mismatched inner dimensions with both shapes', async () => {
     const rt = await gpu();

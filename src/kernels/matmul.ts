@@ -23,18 +23,22 @@ function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
 }
 
 /**
- * Whether the vec4 kernel (`main_vec4`: every load a vec4 along the operand's contiguous axis,
- * a wider register tile) runs: where it fits (K % 4 == 0, M % 4 == 0 if A is transposed,
- * N % 4 == 0 if B is not) and B is not transposed. With B transposed (its vec4s run along k
- * and are shuffled into rows) it ran 0.8-0.9x the scalar kernel on lavapipe (NT, TT), so
- * there the scalar kernel stays. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes
- * the vec4 kernel wherever it fits.
+ * Which kernel runs: 'vec4' (`main_vec4`: every load a vec4 along the operand's contiguous
+ * axis, a wider register tile) where it fits (K % 4 == 0, M % 4 == 0 if A is transposed,
+ * N % 4 == 0 if B is not) and B is not transposed; 'transpose-b' where B is transposed but would
+ * fit untransposed and M >= 16: B is rewritten as [K, N] first (`transpose_b`), then 'vec4' runs;
+ * else 'scalar' (`main`). On lavapipe the vec4 kernel with a transposed B (its vec4s run along k
+ * and are shuffled into rows) ran 0.8-0.9x the scalar kernel (NT, TT; matmul-probe).
+ * Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel wherever it fits
+ * (a transposed B read as it is); FFM_MM_TRANSPOSE_B=0 turns the copy off.
  */
-function vec4Loads(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'scalar' {
   const k = knob('FFM_MM_VEC');
-  if (k === 0) return false;
-  const fits = K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0);
-  return fits && (k === 1 || !transB);
+  if (k === 0) return 'scalar';
+  const base = K % 4 === 0 && (!transA || M % 4 === 0);
+  if (!transB) return base && N % 4 === 0 ? 'vec4' : 'scalar';
+  if (k === 1) return base ? 'vec4' : 'scalar';
+  return base && N % 4 === 0 && M >= 16 && knob('FFM_MM_TRANSPOSE_B') !== 0 ? 'transpose-b' : 'scalar';
 }
 
 /**
@@ -56,15 +60,23 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   const batch = Math.max(ba, bb);
   const shape = a.shape.length === 2 && b.shape.length === 2 ? [M, N] : [batch, M, N];
   const out = allocArray(rt, shape, 'matmul');
-  const vec4 = vec4Loads(M, N, K, transA, transB);
-  const { TM, TNV } = vec4 ? vec4Tile(rt) : tile(rt);
+  const kernel = kernelFor(M, N, K, transA, transB);
+  const { TM, TNV } = kernel === 'scalar' ? tile(rt) : vec4Tile(rt);
+  let bData = b.storage;
+  let bTransposed = transB;
+  if (kernel === 'transpose-b') {
+    bData = allocArray(rt, [bb, K, N], 'matmul');
+    launch(rt, program('matmul', 'transpose_b'), layoutOf('matmul', FIELDS), { M, N, K, batch: bb, stride_a: 0, stride_b: 0, alpha, _p: 0 }, [b.storage, bData], ceilDiv(bb * K * N, WG));
+    bTransposed = false;
+  }
   launch(
     rt,
-    program('matmul', vec4 ? 'main_vec4' : 'main', { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, TM, TNV }),
+    program('matmul', kernel === 'scalar' ? 'main' : 'main_vec4', { TRANS_A: transA ? 1 : 0, TRANS_B: bTransposed ? 1 : 0, TM, TNV }),
     layoutOf('matmul', FIELDS),
     { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, _p: 0 },
-    [a.storage, b.storage, out],
+    [a.storage, bData, out],
     ceilDiv(ceilDiv(M, TM) * ceilDiv(N, 4 * TNV) * batch, WG),
   );
+  if (bData !== b.storage) rt.free(bData);
   return { storage: out, shape };
 }
