@@ -32,17 +32,22 @@ fn b4(base: u32, k: u32, n0: u32) -> vec4f {
   return vec4f(b_at(base, k, n0), b_at(base, k, n0 + 1u), b_at(base, k, n0 + 2u), b_at(base, k, n0 + 3u));
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = workgroup_index(wid, nwg) * WG + lid;
+// The output tile of invocation t: its batch entry, first row and first column; neighbouring
+// invocations take neighbouring column blocks. inside is false past the last tile.
+struct Tile { b: u32, m0: u32, n0: u32, inside: bool }
+fn tile_of(t: u32) -> Tile {
   let tn = (u.N + 4u * TNV - 1u) / (4u * TNV);
   let tm = (u.M + TM - 1u) / TM;
-  if (t >= tn * tm * u.batch) { return; }
-  let nb = t % tn;
-  let mb = (t / tn) % tm;
-  let b = t / (tn * tm);
-  let m0 = mb * TM;
-  let n0 = nb * 4u * TNV;
+  return Tile(t / (tn * tm), ((t / tn) % tm) * TM, (t % tn) * 4u * TNV, t < tn * tm * u.batch);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tl = tile_of(workgroup_index(wid, nwg) * WG + lid);
+  if (!tl.inside) { return; }
+  let b = tl.b;
+  let m0 = tl.m0;
+  let n0 = tl.n0;
   let abase = b * u.stride_a;
   let bbase = b * u.stride_b;
   var acc: array<vec4f, 8>;
@@ -104,15 +109,11 @@ fn b_col4(base: u32, n: u32, k0: u32) -> vec4f {
 
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  let tn = (u.N + 4u * TNV - 1u) / (4u * TNV);
-  let tm = (u.M + TM - 1u) / TM;
-  if (t >= tn * tm * u.batch) { return; }
-  let nb = t % tn;
-  let mb = (t / tn) % tm;
-  let b = t / (tn * tm);
-  let m0 = mb * TM;
-  let n0 = nb * 4u * TNV;
+  let tl = tile_of(workgroup_index(wid, nwg) * WG + lid);
+  if (!tl.inside) { return; }
+  let b = tl.b;
+  let m0 = tl.m0;
+  let n0 = tl.n0;
   let abase = b * u.stride_a;
   let bbase = b * u.stride_b;
   // acc0..acc3[i]: row m0 + i, columns n0 + 4v .. n0 + 4v + 3 for v = 0..3
