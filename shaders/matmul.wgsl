@@ -77,7 +77,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 // The same product with every load a vec4 along the operand's contiguous axis, and a register
 // tile of up to 16 x 16 (TM rows, 4*TNV columns, TNV in 1, 2, 4): on lavapipe a load costs far
 // more than a multiply-add (docs/architecture.md), and the scalar kernel's 8 x 8 tile makes 16
-// scalar loads per 64 of them; at 16 x 16 this one makes 8 vec4 loads per 256, as the conv does.
+// scalar loads per 64 of them; at 16 x 16 this one makes 8 vec4 loads per 256, as the conv does
+// (measured best on lavapipe: 8 x 16, the tile src/kernels/matmul.ts picks there).
 // Operands stored along k are read four k at a time (A not transposed: a vec4 per row; B
 // transposed: a vec4 per column) and shuffled; those stored along m or n (A transposed, B not)
 // as vec4s of four rows or columns per k. Needs TM % 4 == 0, K % 4 == 0, M % 4 == 0 when A is
