@@ -79,10 +79,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 // more than a multiply-add (docs/architecture.md), and the scalar kernel's 8 x 8 tile makes 16
 // scalar loads per 64 of them; at 16 x 16 this one makes 8 vec4 loads per 256, as the conv does
 // (measured best on lavapipe: 8 x 16, the tile src/kernels/matmul.ts picks there).
-// Operands stored along k are read four k at a time (A not transposed: a vec4 per row; B
-// transposed: a vec4 per column) and shuffled; those stored along m or n (A transposed, B not)
-// as vec4s of four rows or columns per k. Needs TM % 4 == 0, K % 4 == 0, M % 4 == 0 when A is
-// transposed, N % 4 == 0 when B is not; src/kernels/matmul.ts checks this and falls back to `main`.
+// A not transposed (stored along k) is read four k at a time, a vec4 per row, and shuffled;
+// A transposed and B (never transposed here: the launcher copies a transposed B to [K, N] with
+// transpose_b, which ran faster than shuffling it) as vec4s of four rows or columns per k.
+// Needs TM % 4 == 0, K % 4 == 0, N % 4 == 0, M % 4 == 0 when A is transposed;
+// src/kernels/matmul.ts checks this and falls back to `main`.
 @group(0) @binding(1) var<storage, read> A4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> B4: array<vec4f>;
 const MAX_TM4 = 16u;
@@ -102,11 +103,6 @@ fn b_row4(base: u32, k: u32, n0: u32) -> vec4f {
   let v = B4[(base + k * u.N + min(n0, u.N - 4u)) / 4u];
   return select(vec4f(0.0), v, n0 < u.N);
 }
-// B^T[n][k0..k0+3] (B transposed: stored [N, K]); columns past N read column N-1 and are zeroed
-fn b_col4(base: u32, n: u32, k0: u32) -> vec4f {
-  let v = B4[(base + min(n, u.N - 1u) * u.K + k0) / 4u];
-  return select(vec4f(0.0), v, n < u.N);
-}
 
 @compute @workgroup_size(WG)
 fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -123,27 +119,17 @@ fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   var acc2: array<vec4f, MAX_TM4>;
   var acc3: array<vec4f, MAX_TM4>;
   for (var k0 = 0u; k0 < u.K; k0 += 4u) {
-    // operands stored along k, over k0..k0+3: a[i] row m0 + i of A, c[j] column n0 + j of B
+    // A stored along k, over k0..k0+3: a[i] row m0 + i
     // (assigned in full where used, every iteration: see the loop-variable bug in docs/architecture.md)
     var a: array<vec4f, MAX_TM4>;
-    var c: array<vec4f, 16>;
     if (TRANS_A == 0u) {
       for (var i = 0u; i < TM; i++) { a[i] = a_row4(abase, m0 + i, k0); }
-    }
-    if (TRANS_B == 1u) {
-      for (var j = 0u; j < 4u * TNV; j++) { c[j] = b_col4(bbase, n0 + j, k0); }
     }
     for (var kk = 0u; kk < 4u; kk++) {
       let k = k0 + kk;
       // r[v]: row k of B over columns n0 + 4v .. n0 + 4v + 3
       var r: array<vec4f, 4>;
-      for (var v = 0u; v < TNV; v++) {
-        if (TRANS_B == 0u) {
-          r[v] = b_row4(bbase, k, n0 + 4u * v);
-        } else {
-          r[v] = vec4f(c[4u * v][kk], c[4u * v + 1u][kk], c[4u * v + 2u][kk], c[4u * v + 3u][kk]);
-        }
-      }
+      for (var v = 0u; v < TNV; v++) { r[v] = b_row4(bbase, k, n0 + 4u * v); }
       for (var g = 0u; g < TM; g += 4u) {
         var col: vec4f;
         if (TRANS_A == 1u) { col = a_col4(abase, k, m0 + g); } else { col = vec4f(a[g][kk], a[g + 1u][kk], a[g + 2u][kk], a[g + 3u][kk]); }

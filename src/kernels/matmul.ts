@@ -24,21 +24,19 @@ function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
 
 /**
  * Which kernel runs: 'vec4' (`main_vec4`: every load a vec4 along the operand's contiguous
- * axis, a wider register tile) where it fits (K % 4 == 0, M % 4 == 0 if A is transposed,
- * N % 4 == 0 if B is not) and B is not transposed; 'transpose-b' where B is transposed but would
- * fit untransposed and M >= 16: B is rewritten as [K, N] first (`transpose_b`), then 'vec4' runs;
- * else 'scalar' (`main`). On lavapipe the vec4 kernel with a transposed B (its vec4s run along k
- * and are shuffled into rows) ran 0.8-0.9x the scalar kernel (NT, TT; matmul-probe).
- * Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel wherever it fits
- * (a transposed B read as it is); FFM_MM_TRANSPOSE_B=0 turns the copy off.
+ * axis, a wider register tile) where it fits (K % 4 == 0, N % 4 == 0, M % 4 == 0 if A is
+ * transposed) and B is not transposed; 'transpose-b' where B is transposed, would fit
+ * untransposed and M >= 16: B is rewritten as [K, N] first (`transpose_b`), then 'vec4' runs;
+ * else 'scalar' (`main`). On lavapipe a vec4 kernel reading a transposed B as it is (its vec4s
+ * along k, shuffled into rows) ran 0.8-0.9x the scalar kernel (NT, TT; matmul-probe), the copy
+ * 1.28-1.33x. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel
+ * wherever it fits (copying a transposed B whatever M); FFM_MM_TRANSPOSE_B=0 turns the copy off.
  */
 function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'scalar' {
   const k = knob('FFM_MM_VEC');
-  if (k === 0) return 'scalar';
-  const base = K % 4 === 0 && (!transA || M % 4 === 0);
-  if (!transB) return base && N % 4 === 0 ? 'vec4' : 'scalar';
-  if (k === 1) return base ? 'vec4' : 'scalar';
-  return base && N % 4 === 0 && M >= 16 && knob('FFM_MM_TRANSPOSE_B') !== 0 ? 'transpose-b' : 'scalar';
+  if (k === 0 || K % 4 !== 0 || N % 4 !== 0 || (transA && M % 4 !== 0)) return 'scalar';
+  if (!transB) return 'vec4';
+  return k === 1 || (M >= 16 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
 }
 
 /**
