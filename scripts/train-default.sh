@@ -3,19 +3,21 @@
 # split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model
 # trained on the four tasks at once (tasks drawn uniformly per batch sample, 4 x STEPS steps),
 # seeds fixed, copied to checkpoints/default.safetensors. The defaults reproduce the bundled
-# checkpoint: 1,600 steps per task (6,400), blend head, EMA 0.995, an edge term of weight 0.5 in
-# the loss (GRAD) and a source gate of 2 grey levels during training (GATE: the flow holds still
-# where both sources are black), seed 1; 8,146 s of training (1f57079, resumed once at c5163dd)
-# on a 2-core software GPU.
+# checkpoint: 1,600 steps per task (6,400), blend head, a task embedding (the net is told which
+# task it fuses), EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a source gate of
+# 2 grey levels during training (GATE: the flow holds still where both sources are black),
+# seed 1; 6,234 s of training (started at 216d3b4) on a 2-core software GPU.
 # Joint training beat the sequence on every task on held-out validation pairs at 150 steps per
-# task (bench/results/sequence-vs-joint/), and on the test splits its mean task composite is
-# 0.758 at 1,600 steps per task, 0.752 at 800 (bundled before; the sequence's 0.650), 0.702 at
-# 400 (bench/results/default-model*/).
+# task (bench/results/sequence-vs-joint/); the task embedding beat the joint run without it on
+# held-out pairs at 400 steps per task (mean 0.753 vs 0.724, sequence-vs-joint/val-400/) and on
+# the test splits at 1,600 (mean task composite 0.790 vs 0.758, bench/results/default-model*/).
+# TASK_EMB= (empty) trains the previous bundled recipe, the joint run without the embedding
+# (checkpoints/experiments/default-joint1600.safetensors, 8,146 s at 1f57079).
 # SEQUENCE=1 trains the previous bundled recipe instead: IVF -> MIF -> MEF -> MFF in sequence
 # with EWC (EWC, the lambda; default 0.01, 0 = replay only) + experience replay
 # (checkpoints/experiments/blend-grad-gate800.safetensors, 4,804 s at cef48fc).
 # TASK_WEIGHTS=ivf=1.5,mff=2 draws the joint run's tasks by weight (--task-weights).
-# TASK_EMB=1 adds the task embedding (--task-embedding), EMA_WARMUP=1 the per-task EMA warm-up (--ema-warmup).
+# EMA_WARMUP=1 adds the per-task EMA warm-up (--ema-warmup).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -28,8 +30,10 @@
 # (HEAD=velocity GRAD= GATE= SET_GATE=2, bench/results/default-model-velocity800/), both in
 # sequence.
 # OBJECTIVE=ddpm (`npm run train:baseline`) trains the diffusion baseline of `fusionfm bench`
-# with the very same recipe (its net predicts noise, so with the plain velocity head and no
-# gate), into checkpoints/baseline-ddpm.safetensors.
+# with the previous bundled recipe (its net predicts noise, so with the plain velocity head and
+# no gate; no task embedding, as its run began before the embedding was bundled: compare it with
+# checkpoints/experiments/default-joint1600.safetensors, its like-for-like FusionFM), into
+# checkpoints/baseline-ddpm.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -43,6 +47,8 @@ GRAD=${GRAD-0.5}; GATE=${GATE-2}
 set_gate=${SET_GATE:-}
 [ -n "$GATE" ] && set_gate=
 [ "$objective" = ddpm ] && { run=${RUN:-runs/baseline-ddpm}; ckpt=${CKPT:-checkpoints/baseline-ddpm.safetensors}; head=velocity; GRAD=; GATE=; set_gate=; }
+task_emb=${TASK_EMB-1}
+[ "$objective" = ddpm ] && task_emb=
 steps=${STEPS:-1600}
 # all four tasks at once, or (SEQUENCE=1) in sequence with EWC + replay for the same total steps
 [ -n "${JOINT:-}" ] && echo "train-default.sh: note: JOINT=1 is the default now (SEQUENCE=1 trains the sequence)" >&2
@@ -56,7 +62,7 @@ fi
 node dist/src/cli/main.js train $schedule --labels runs/labels --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
-  ${TASK_EMB:+--task-embedding} ${EMA_WARMUP:+--ema-warmup}
+  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup}
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then

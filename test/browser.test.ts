@@ -65,7 +65,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`web demo in headless Chromium (skipped w
     await gpu();
     const { net, meta } = loadFlowModel('checkpoints/default.safetensors');
     try {
-      const fused = await fuseImages(net, await readImage(SAMPLE.a), await readImage(SAMPLE.b), { steps: 1, coupling: meta.coupling });
+      const fused = await fuseImages(net, await readImage(SAMPLE.a), await readImage(SAMPLE.b), { steps: 1, coupling: meta.coupling, task: 'mif' });
       const want = toRgba8(fused);
       expect([web.width, web.height]).toEqual([fused.width, fused.height]);
       let worst = 0;

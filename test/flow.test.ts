@@ -235,7 +235,7 @@ describe('fusing with a model', () => {
 
 describe('the bundled default model', () => {
   const path = 'checkpoints/default.safetensors';
-  it.skipIf(!existsSync(path))('is under 8 MB, serves all four tasks and fuses a sample crop into something new and finite (skipped: no checkpoints/default.safetensors)', async () => {
+  it.skipIf(!existsSync(path))('is under 8 MB, serves all four tasks, asks which one to fuse for, and fuses a sample crop into something new and finite (skipped: no checkpoints/default.safetensors)', async () => {
     await gpu();
     expect(statSync(path).size).toBeLessThan(8 * 1024 * 1024);
     const { net, meta } = loadFlowModel(path);
@@ -244,7 +244,9 @@ describe('the bundled default model', () => {
       const crop = { x: 100, y: 60, size: 64, flipH: false, flipV: false };
       const a = applyCrop(await readImage('samples/ivf-VIFB/carWhite_a.jpg'), crop);
       const b = applyCrop(await readImage('samples/ivf-VIFB/carWhite_b.jpg'), crop);
-      const f = await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling });
+      // task-conditioned: without a task it must refuse, naming the tasks, rather than guess
+      await expect(fuseImages(net, a, b, { steps: 1, coupling: meta.coupling })).rejects.toThrow(/task-conditioned on ivf, mif, mef, mff/);
+      const f = await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling, task: 'ivf' });
       const y = f.planes[0]!;
       expect(y.every(Number.isFinite)).toBe(true);
       const diff = (p: Float32Array) => p.reduce((s, v, i) => s + Math.abs(v - y[i]!), 0) / p.length;
@@ -266,7 +268,7 @@ describe('the bundled default model', () => {
         const crop = { x, y: 0, size: 64, flipH: false, flipV: false };
         const a = applyCrop(await readImage('samples/mif-MRI-CT/13_a.png'), crop);
         const b = applyCrop(await readImage('samples/mif-MRI-CT/13_b.png'), crop);
-        const f = await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling });
+        const f = await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling, task: 'mif' });
         const [ya, yb, yf] = [a.planes[0]!, b.planes[0]!, f.planes[0]!];
         let sum = 0;
         let n = 0;
@@ -295,7 +297,7 @@ describe('fusion tiles', () => {
 });
 
 describe('fused images have no border line', () => {
-  it('the bundled model with reflected context: the outermost rows and columns step from the next no more than the average fusion does, +5 grey levels (without context: a bright line, 26)', async () => {
+  it('the bundled model with reflected context: the outermost rows and columns step from the next no more than the average fusion does, +5 grey levels (without context the same model draws a line that fails this bound: 7 levels; 26 for an earlier model)', async () => {
     await gpu();
     const { net, meta } = loadFlowModel('checkpoints/default.safetensors', 'ivf');
     const crop = { x: 0, y: 0, size: 128, flipH: false, flipV: false };
@@ -312,7 +314,7 @@ describe('fused images have no border line', () => {
     };
     const content = steps(fuseClassical('average', a, b));
     const excess = async (margin: number) => {
-      const s = steps(await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling, margin }));
+      const s = steps(await fuseImages(net, a, b, { steps: 1, coupling: meta.coupling, margin, task: 'ivf' }));
       return Math.max(...s.map((v, i) => v - content[i]!));
     };
     const withContext = await excess(8);
@@ -320,7 +322,8 @@ describe('fused images have no border line', () => {
     console.log(`border step beyond the sources' own: ${withContext.toFixed(2)} grey levels with 8 px of reflected context, ${without.toFixed(2)} without`);
     // the rest is content: the model's contrast differs from the average's (3.0-3.6 levels for any margin of 4 to 32 px)
     expect(withContext).toBeLessThan(5);
-    expect(without).toBeGreaterThan(8);
+    // the measure sees the line that context removes: without it, the same bound fails
+    expect(without).toBeGreaterThan(5);
     net.dispose();
   }, 300_000);
 });
