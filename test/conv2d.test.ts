@@ -24,6 +24,12 @@ const CASES: RefConv[] = [
   // software adapters' wide tile (16 px x 16 ch) where a row has 16 pixels and 16 channels, both strides
   { N: 1, Cin: 16, H: 5, W: 36, Cout: 20, K: 3, stride: 1, pad: 1 },
   { N: 1, Cin: 3, H: 6, W: 40, Cout: 16, K: 3, stride: 2, pad: 1 },
+  // Winograd (3x3, stride 1, pad 1, channels in fours): sides that leave partial tiles,
+  // a single pixel, more tiles than one workgroup, and as many channels as the U-Net's first level
+  { N: 2, Cin: 4, H: 7, W: 9, Cout: 8, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 8, H: 1, W: 1, Cout: 4, K: 3, stride: 1, pad: 1 },
+  { N: 3, Cin: 12, H: 6, W: 5, Cout: 16, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 48, H: 18, W: 20, Cout: 48, K: 3, stride: 1, pad: 1 },
 ];
 
 // The tile the adapter would pick, plus the hardware-GPU tile forced through the tuning
@@ -33,6 +39,10 @@ const VARIANTS: [string, Record<string, string>][] = [
   ['hardware tiles (4 px x 4 ch)', { FFM_CONV_TP: '4', FFM_CONV_COV: '1', FFM_WGRAD_TP: '4', FFM_WGRAD_COV: '1' }],
   // rows read as vec4s wherever W % 4 == 0 (by default only at the wide software tile)
   ['vec4 rows at every tile', { FFM_CONV_ROWV: '1' }],
+  // Winograd F(2x2, 3x3) and F(4x4, 3x3) wherever they apply (by default where winogradTile says), and never
+  ['Winograd F(2x2) wherever it applies', { FFM_CONV_WINOGRAD: '2' }],
+  ['Winograd F(4x4) wherever it applies', { FFM_CONV_WINOGRAD: '4' }],
+  ['direct kernel only', { FFM_CONV_WINOGRAD: '0' }],
 ];
 
 describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label, env) => {

@@ -1,8 +1,9 @@
 /**
- * Sizes Winograd F(2x2,3x3) before building it: times the direct 3x3 forward against the
- * batched GEMM that Winograd would run in its place (16 GEMMs of [tiles, Cin] x [Cin, Cout],
- * tiles = N * H/2 * W/2), interleaved in one process. Winograd's input and output transforms
- * come on top of the GEMM, so a ratio (GEMM / conv) near 1 means Winograd cannot win here.
+ * Winograd F(2x2, 3x3) and F(4x4, 3x3) against the direct 3x3 kernel, per convolution shape: the
+ * whole convolution each way (knob FFM_CONV_WINOGRAD 2 / 4 / 0), and the 16 GEMMs F(2x2) runs
+ * alone, so that what its two transforms cost is the difference. Interleaved in one process. Shapes: the
+ * FusionFM default net's levels (16, 32, 64 channels) at fusion (N = 1, 176 px) and training
+ * (N = 4, 64 px) sizes, and bench:kernels' conv cases.
  *
  *   node dist/bench/engine/winograd-probe.js [--rounds 7] [--out bench/results/winograd-probe-<adapter>.json]
  */
@@ -21,20 +22,33 @@ const provenance = benchProvenance('winograd-probe', rt.adapter.name);
 useRuntime(rt);
 const out = values.out ?? `bench/results/winograd-probe-${adapterSlug(rt.adapter)}.json`;
 const records: object[] = [];
-// the shapes of bench:kernels' conv cases
-for (const [N, C, S] of [[4, 32, 64], [1, 64, 128], [8, 128, 16]] as const) {
+const SHAPES = [
+  [1, 16, 176], [1, 32, 88], [1, 64, 44],
+  [4, 16, 64], [4, 32, 32], [4, 64, 16],
+  [4, 32, 64], [1, 64, 128], [8, 128, 16],
+] as const;
+for (const [N, C, S] of SHAPES) {
   const x = randn([N, C, S, S], 1).keep();
   const w = randn([C, C, 3, 3], 2, 0.05).keep();
-  const tiles = N * (S / 2) * (S / 2);
+  const tiles = N * Math.ceil(S / 2) * Math.ceil(S / 2);
   const v = randn([16, tiles, C], 3).keep();
   const u = randn([16, C, C], 4).keep();
+  const conv = (mode: string) => async () => {
+    process.env.FFM_CONV_WINOGRAD = mode;
+    noGrad(() => tidy(() => { conv2d(x, w, null); }));
+    await rt.sync();
+  };
   const t = await interleaved({
-    conv: async () => { noGrad(() => tidy(() => { conv2d(x, w, null); })); await rt.sync(); },
+    direct: conv('0'),
+    winograd2: conv('2'),
+    winograd4: conv('4'),
     gemm: async () => { noGrad(() => tidy(() => { matmul(v, u); })); await rt.sync(); },
   }, { warmup: 2, rounds: Number(values.rounds) });
-  const ratio = round(t.gemm!.median_ms / t.conv!.median_ms, 3);
-  console.log(`N=${N} ${C}->${C} ${S}x${S}: direct conv ${t.conv!.median_ms} ms, Winograd GEMM alone ${t.gemm!.median_ms} ms (${ratio} of the conv)`);
-  records.push({ case: `conv3x3 N=${N} ${C}->${C} ${S}x${S}`, impl: 'fusionfm', adapter: rt.adapter.name, direct_conv: t.conv, winograd_gemm_alone: t.gemm, gemm_over_conv: ratio });
+  delete process.env.FFM_CONV_WINOGRAD;
+  const s2 = round(t.direct!.median_ms / t.winograd2!.median_ms, 3);
+  const s4 = round(t.direct!.median_ms / t.winograd4!.median_ms, 3);
+  console.log(`N=${N} ${C}->${C} ${S}x${S}: direct ${t.direct!.median_ms} ms, F(2x2) ${t.winograd2!.median_ms} ms (${s2}x; its GEMMs alone ${t.gemm!.median_ms} ms), F(4x4) ${t.winograd4!.median_ms} ms (${s4}x)`);
+  records.push({ case: `conv3x3 N=${N} ${C}->${C} ${S}x${S}`, impl: 'fusionfm', adapter: rt.adapter.name, direct: t.direct, winograd_2x2: t.winograd2, winograd_4x4: t.winograd4, winograd_2x2_gemm_alone: t.gemm, speedup_2x2: s2, speedup_4x4: s4 });
   for (const a of [x, w, v, u]) a.dispose();
 }
 writeBenchReport(out, provenance, { records });

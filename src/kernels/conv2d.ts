@@ -12,6 +12,7 @@ import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
 import { sum } from './reduce.js';
+import { winogradConv3x3, winogradTile, type WinogradShape, type WinogradTile } from './winograd.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -135,8 +136,11 @@ export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Dev
   if (residual && (residual.shape.length !== 4 || residual.shape.some((d, i) => d !== outShape[i]))) {
     throw new ShapeError(`conv2d: residual must be ${fmtShape(outShape)}, got ${fmtShape(residual.shape)} (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)})`);
   }
+  const biasMode = bias ? (perSample ? 2 : 1) : 0;
+  const wino = winogradShape(rt, g);
+  if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null), shape: outShape };
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
-  const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, bias ? (perSample ? 2 : 1) : 0, residual?.storage ?? null);
+  const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, biasMode, residual?.storage ?? null);
   return { storage: out, shape: outShape };
 }
 
@@ -146,6 +150,8 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
   checkDy('conv2dInputGrad', dy, g);
   if (g.stride === 1) {
     // the transposed convolution is a stride-1 convolution of dy with flipped, transposed weights
+    const wino = winogradShape(rt, { ...g, Cin: g.Cout, Cout: g.Cin });
+    if (wino) return { storage: winogradConv3x3(rt, dy.storage, w.storage, wino.shape, wino.R, 1, null, 0, null), shape: [...xShape] };
     const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 1);
     const t: ConvGeometry = { N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, K: g.K, OH: g.H, OW: g.W, stride: 1, pad: g.K - 1 - g.pad };
     const out = forwardPacked(rt, dy.storage, packed, null, t);
@@ -191,6 +197,14 @@ export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray
   const summed = sum(rt, { storage: partial, shape: [g.Cout, g.Cin, kk, parts] }, [3]);
   rt.free(partial);
   return { storage: summed.storage, shape: [...wShape] };
+}
+
+/** The Winograd path's shape and tile where it serves this convolution (3x3, stride 1, pad 1; see winogradTile), else null. */
+function winogradShape(rt: GpuRuntime, g: ConvGeometry): { shape: WinogradShape; R: WinogradTile } | null {
+  if (g.K !== 3 || g.stride !== 1 || g.pad !== 1) return null;
+  const shape = { N: g.N, Cin: g.Cin, Cout: g.Cout, H: g.H, W: g.W };
+  const R = winogradTile(rt, shape);
+  return R === null ? null : { shape, R };
 }
 
 function checkDy(op: string, dy: DeviceArray, g: ConvGeometry): void {

@@ -1,0 +1,185 @@
+// Winograd F(RxR, 3x3), R = 2 or 4, for the stride-1, pad-1 3x3 convolution (NCHW, f32):
+//   y = A^T [ (G g G^T) . (B^T d B) ] A   per RxR output tile and channel pair,
+// as three passes around one batched GEMM (src/kernels/winograd.ts), with P = R + 2:
+//   weights: U[e][ci][co] = (G g G^T)[e]        (once per weight update, kept with the weights)
+//   input:   V[e][t][ci]  = (B^T d B)[e]         d: the PxP input patch of tile t (zeros outside)
+//   GEMM:    M[e] = V[e] x U[e]                  P*P products [T, Cin] x [Cin, Cout] (matmul.wgsl)
+//   output:  y = A^T M A (+ bias, + residual)    the RxR outputs of tile t
+// Multiplies per RxR outputs: P*P instead of 9*R*R (R = 2: 16 vs 36; R = 4: 36 vs 144), and the
+// GEMM's output is P*P / (R*R) times the convolution's (4x; 2.25x). Matrices from Lavin & Gray,
+// "Fast Algorithms for Convolutional Neural Networks" (2016), interpolation points 0, +-1, +-2.
+// Every invocation of input and output handles four channels as one vec4 (Cin and Cout are
+// multiples of 4), so the GEMM's operands are vec4-aligned along their contiguous axis.
+
+override WG: u32 = 64u;
+override R: u32 = 2u;
+const MAX_P: u32 = 6u;
+
+// B^T (P x P), G (P x 3), A^T (R x P), row-major
+const BT2 = array<f32, 16>(1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1);
+const G2 = array<f32, 12>(1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1);
+const AT2 = array<f32, 8>(1, 1, 1, 0, 0, 1, -1, -1);
+const BT4 = array<f32, 36>(
+  4, 0, -5, 0, 1, 0,
+  0, -4, -4, 1, 1, 0,
+  0, 4, -4, -1, 1, 0,
+  0, -2, -1, 2, 1, 0,
+  0, 2, -1, -2, 1, 0,
+  0, 4, 0, -5, 0, 1);
+const G4 = array<f32, 18>(
+  0.25, 0, 0,
+  -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
+  -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0,
+  1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
+  1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,
+  0, 0, 1);
+const AT4 = array<f32, 24>(
+  1, 1, 1, 1, 1, 0,
+  0, 1, -1, 2, -2, 0,
+  0, 1, 1, 4, 4, 0,
+  0, 1, -1, 8, -8, 1);
+
+fn bt(r: u32, k: u32) -> f32 { if (R == 2u) { return BT2[r * 4u + k]; } return BT4[r * 6u + k]; }
+fn gm(r: u32, k: u32) -> f32 { if (R == 2u) { return G2[r * 3u + k]; } return G4[r * 3u + k]; }
+fn at(r: u32, k: u32) -> f32 { if (R == 2u) { return AT2[r * 4u + k]; } return AT4[r * 6u + k]; }
+
+// C: the channels of the pass; T = N * TH * TW tiles, TH = ceil(H / R), TW = ceil(W / R);
+// bias_mode as in conv2d.wgsl (0 none, 1 [Cout], 2 [N, Cout]); mode: see weights
+struct Wino {
+  N: u32, Cin: u32, Cout: u32, H: u32,
+  W: u32, TH: u32, TW: u32, T: u32,
+  bias_mode: u32, has_res: u32, mode: u32, _p: u32,
+}
+@group(0) @binding(0) var<uniform> u: Wino;
+
+// ---- weights: g [Cout][Cin][3][3] -> U [P*P][Cin][Cout]; mode 1: the stride-1 input gradient's
+//      weights (transposed and flipped: in and out channels swap, g'[ci][co] = g[co][ci] rotated) ----
+@group(0) @binding(1) var<storage, read> g_src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> u_dst: array<f32>;
+
+@compute @workgroup_size(WG)
+fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // u.Cin, u.Cout: the channels of the convolution this U serves (for mode 1, of the gradient's)
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.Cin * u.Cout) { return; }
+  let P = R + 2u;
+  let co = t % u.Cout;
+  let ci = t / u.Cout;
+  var g: array<f32, 9>;
+  for (var k = 0u; k < 9u; k++) {
+    if (u.mode == 0u) { g[k] = g_src[(co * u.Cin + ci) * 9u + k]; }
+    else { g[k] = g_src[(ci * u.Cout + co) * 9u + (8u - k)]; }
+  }
+  var h: array<f32, 18>; // G g: P x 3
+  for (var r = 0u; r < P; r++) {
+    for (var c = 0u; c < 3u; c++) {
+      h[r * 3u + c] = gm(r, 0u) * g[c] + gm(r, 1u) * g[3u + c] + gm(r, 2u) * g[6u + c];
+    }
+  }
+  let plane = u.Cin * u.Cout;
+  for (var r = 0u; r < P; r++) {
+    for (var q = 0u; q < P; q++) {
+      u_dst[(r * P + q) * plane + t] = h[r * 3u] * gm(q, 0u) + h[r * 3u + 1u] * gm(q, 1u) + h[r * 3u + 2u] * gm(q, 2u);
+    }
+  }
+}
+
+// ---- input: x [N][Cin][H][W] -> V [P*P][T][Cin] ----
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cin / 4u; // vec4s of channels
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let P = R + 2u;
+  let c4 = t % cq;
+  let tile = t / cq;
+  let tw = tile % u.TW;
+  let th = (tile / u.TW) % u.TH;
+  let n = tile / (u.TW * u.TH);
+  let y0 = i32(th * R) - 1;
+  let x0 = i32(tw * R) - 1;
+  let hw = u.H * u.W;
+  let cbase = (n * u.Cin + c4 * 4u) * hw;
+  // d: the P x P patch, four channels per element
+  var d: array<vec4f, 36>;
+  for (var r = 0u; r < P; r++) {
+    let iy = y0 + i32(r);
+    for (var c = 0u; c < P; c++) {
+      let ix = x0 + i32(c);
+      var p = vec4f(0.0);
+      if (iy >= 0 && iy < i32(u.H) && ix >= 0 && ix < i32(u.W)) {
+        let o = cbase + u32(iy) * u.W + u32(ix);
+        p = vec4f(x[o], x[o + hw], x[o + 2u * hw], x[o + 3u * hw]);
+      }
+      d[r * P + c] = p;
+    }
+  }
+  var s: array<vec4f, 36>; // B^T d
+  for (var r = 0u; r < P; r++) {
+    for (var c = 0u; c < P; c++) {
+      var a = vec4f(0.0);
+      for (var k = 0u; k < P; k++) { a += bt(r, k) * d[k * P + c]; }
+      s[r * P + c] = a;
+    }
+  }
+  let plane = u.T * cq;
+  for (var r = 0u; r < P; r++) { // (B^T d) B
+    for (var q = 0u; q < P; q++) {
+      var a = vec4f(0.0);
+      for (var k = 0u; k < P; k++) { a += s[r * P + k] * bt(q, k); }
+      v[(r * P + q) * plane + t] = a;
+    }
+  }
+}
+
+// ---- output: M [P*P][T][Cout] -> y [N][Cout][H][W] (+ bias, + residual) ----
+@group(0) @binding(1) var<storage, read> m: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> res: array<f32>;
+
+@compute @workgroup_size(WG)
+fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cout / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let P = R + 2u;
+  let c4 = t % cq;
+  let tile = t / cq;
+  let tw = tile % u.TW;
+  let th = (tile / u.TW) % u.TH;
+  let n = tile / (u.TW * u.TH);
+  let plane = u.T * cq;
+  var mm: array<vec4f, 36>;
+  for (var e = 0u; e < P * P; e++) { mm[e] = m[e * plane + t]; }
+  var s: array<vec4f, 24>; // A^T M: R x P
+  for (var r = 0u; r < R; r++) {
+    for (var c = 0u; c < P; c++) {
+      var a = vec4f(0.0);
+      for (var k = 0u; k < P; k++) { a += at(r, k) * mm[k * P + c]; }
+      s[r * P + c] = a;
+    }
+  }
+  var b4 = vec4f(0.0);
+  let co = c4 * 4u;
+  if (u.bias_mode == 1u) { b4 = vec4f(bias[co], bias[co + 1u], bias[co + 2u], bias[co + 3u]); }
+  else if (u.bias_mode == 2u) { let o = n * u.Cout + co; b4 = vec4f(bias[o], bias[o + 1u], bias[o + 2u], bias[o + 3u]); }
+  let hw = u.H * u.W;
+  let cbase = (n * u.Cout + co) * hw;
+  for (var r = 0u; r < R; r++) {
+    let oy = th * R + r;
+    if (oy >= u.H) { continue; }
+    for (var q = 0u; q < R; q++) {
+      let ox = tw * R + q;
+      if (ox >= u.W) { continue; }
+      var val = b4;
+      for (var k = 0u; k < P; k++) { val += s[r * P + k] * at(q, k); } // (A^T M) A
+      let o = cbase + oy * u.W + ox;
+      if (u.has_res == 1u) { val += vec4f(res[o], res[o + hw], res[o + 2u * hw], res[o + 3u * hw]); }
+      y[o] = val.x; y[o + hw] = val.y; y[o + 2u * hw] = val.z; y[o + 3u * hw] = val.w;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The 3x3, stride-1, pad-1 convolution by Winograd F(RxR, 3x3), R = 2 or 4 (shaders/winograd.wgsl):
+ * an input transform, P*P GEMMs (P = R + 2) of [tiles, Cin] x [Cin, Cout] by the register-tiled
+ * matmul, and an output transform that adds the bias and the residual. R = 2: 16 multiplies per
+ * 2x2 outputs instead of 36, transformed operands 4x the input's size; R = 4: 36 per 4x4 instead
+ * of 144, operands 2.25x. Both for two extra passes over memory.
+ */
+import type { GpuRuntime, Storage } from '../gpu/runtime.js';
+import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, WG } from './program.js';
+import { matmul } from './matmul.js';
+
+const FIELDS = [
+  ['N', 'u32'], ['Cin', 'u32'], ['Cout', 'u32'], ['H', 'u32'],
+  ['W', 'u32'], ['TH', 'u32'], ['TW', 'u32'], ['T', 'u32'],
+  ['bias_mode', 'u32'], ['has_res', 'u32'], ['mode', 'u32'], ['_p', 'u32'],
+] as const;
+
+/** The convolution as the Winograd path sees it: a stride-1, pad-1 3x3 kernel over N x Cin x H x W. */
+export interface WinogradShape {
+  N: number; Cin: number; Cout: number; H: number; W: number;
+}
+
+/** Output tile side: F(2x2, 3x3) or F(4x4, 3x3). */
+export type WinogradTile = 2 | 4;
+
+/** Bytes of the larger transformed operand (V: P*P x tiles x Cin, or M: P*P x tiles x Cout). */
+function transformedBytes(s: WinogradShape, R: WinogradTile): number {
+  return (R + 2) ** 2 * tiles(s, R) * Math.max(s.Cin, s.Cout) * 4;
+}
+
+/**
+ * The Winograd tile this convolution runs with, or null for the direct kernel. It needs channels
+ * in multiples of 4 (vec4 transforms and vec4 GEMM operands) and the transformed operands within
+ * one storage binding; then knob FFM_CONV_WINOGRAD = 2 or 4 takes that tile wherever it applies,
+ * 0 never, and otherwise the default rule below holds.
+ * Default, from bench/engine/winograd-probe.ts on lavapipe (2 cores, beside two other jobs;
+ * bench/results/winograd-probe-*-shared-cores.json), against the direct kernel: F(4x4) ran
+ * 1.08-1.17x at 32 channels, 1.36-2.8x at 64, 2.25x at 128, but 0.55x at 16 (the GEMM with
+ * K = N = 16 is all output writes); F(2x2) lost at 16 and 32 channels (0.52-0.88x) and won less
+ * than F(4x4) everywhere else. So software adapters take F(4x4) from 32 channels in and out.
+ * Hardware GPUs keep the direct kernel until measured there.
+ */
+export function winogradTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
+  if (s.Cin % 4 !== 0 || s.Cout % 4 !== 0) return null;
+  const k = knob('FFM_CONV_WINOGRAD');
+  const R: WinogradTile | null = k !== undefined ? (k === 2 || k === 4 ? k : null) : defaultTile(rt, s);
+  return R !== null && transformedBytes(s, R) <= rt.maxBindingBytes ? R : null;
+}
+
+function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
+  return rt.isSoftware && Math.min(s.Cin, s.Cout) >= 32 ? 4 : null;
+}
+
+function tiles(s: WinogradShape, R: WinogradTile): number {
+  return s.N * ceilDiv(s.H, R) * ceilDiv(s.W, R);
+}
+
+/**
+ * U [P*P, Cin, Cout] of the weights w [Cout, Cin, 3, 3] (mode 0), or of the stride-1 input
+ * gradient's transposed, flipped weights (mode 1: the gradient convolution maps w's Cout channels
+ * to its Cin). Kept with w (GpuRuntime.derived), remade only after w changes. Owned by w.
+ */
+function transformedWeights(rt: GpuRuntime, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1): Storage {
+  return rt.derived(w, `winograd F(${R}x${R}) weights (mode ${mode}, ${s.Cout}x${s.Cin})`, (R + 2) ** 2 * s.Cin * s.Cout * 4, (out) =>
+    launch(rt, program('winograd', 'weights', { R }), layoutOf('winograd', FIELDS), uniforms(s, R, 0, false, mode), [w, out], ceilDiv(s.Cin * s.Cout, WG)));
+}
+
+function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number) {
+  const TH = ceilDiv(s.H, R);
+  const TW = ceilDiv(s.W, R);
+  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, _p: 0 };
+}
+
+/**
+ * y [N, Cout, H, W] = conv3x3(x, w) by F(RxR, 3x3) (+ bias, + residual) for x [N, Cin, H, W]; w [Cout, Cin, 3, 3]
+ * (mode 0) or, for the stride-1 input gradient, w [Cin, Cout, 3, 3] of the forward convolution
+ * whose gradient this is (mode 1). bias: [Cout] (biasMode 1) or [N, Cout] (2).
+ */
+export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null): Storage {
+  const u = uniforms(s, R, biasMode, residual !== null, mode);
+  const layout = layoutOf('winograd', FIELDS);
+  const PP = (R + 2) ** 2;
+  const U = transformedWeights(rt, w, s, R, mode);
+  const V = allocArray(rt, [PP, u.T, s.Cin], 'winograd input transform');
+  launch(rt, program('winograd', 'input', { R }), layout, u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  const M = matmul(rt, { storage: V, shape: [PP, u.T, s.Cin] }, { storage: U, shape: [PP, s.Cin, s.Cout] });
+  rt.free(V);
+  const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
+  launch(rt, program('winograd', 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
+  rt.free(M.storage);
+  return y;
+}
