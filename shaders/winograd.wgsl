@@ -52,6 +52,11 @@ struct Wino {
 }
 @group(0) @binding(0) var<uniform> u: Wino;
 
+// tile index -> (column, row, sample) of the TW x TH tiles of each of the N images
+fn tile_at(tile: u32) -> vec3u {
+  return vec3u(tile % u.TW, (tile / u.TW) % u.TH, tile / (u.TW * u.TH));
+}
+
 // ---- weights: g [Cout][Cin][3][3] -> U [P*P][Cin][Cout]; mode 1: the stride-1 input gradient's
 //      weights (transposed and flipped: in and out channels swap, g'[ci][co] = g[co][ci] rotated) ----
 @group(0) @binding(1) var<storage, read> g_src: array<f32>;
@@ -95,10 +100,8 @@ fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (t >= u.T * cq) { return; }
   let P = R + 2u;
   let c4 = t % cq;
-  let tile = t / cq;
-  let tw = tile % u.TW;
-  let th = (tile / u.TW) % u.TH;
-  let n = tile / (u.TW * u.TH);
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
   let y0 = i32(th * R) - 1;
   let x0 = i32(tw * R) - 1;
   let hw = u.H * u.W;
@@ -143,15 +146,13 @@ fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 @compute @workgroup_size(WG)
 fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cout / 4u;
+  let cq = u.Cout / 4u; // vec4s of channels
   let t = workgroup_index(wid, nwg) * WG + lid;
   if (t >= u.T * cq) { return; }
   let P = R + 2u;
   let c4 = t % cq;
-  let tile = t / cq;
-  let tw = tile % u.TW;
-  let th = (tile / u.TW) % u.TH;
-  let n = tile / (u.TW * u.TH);
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
   let plane = u.T * cq;
   var mm: array<vec4f, 36>;
   for (var e = 0u; e < P * P; e++) { mm[e] = m[e * plane + t]; }
