@@ -175,7 +175,9 @@ describe.each([
     { batch: 3, M: 10, K: 16, N: 7, tA: false, tB: true },
     { batch: 2, M: 20, K: 8, N: 9, tA: true, tB: true },
     { batch: 1, M: 64, K: 36, N: 72, tA: true, tB: false },
-    // B transposed, M >= 16: B copied to [K, N] first, then main_vec4
+    // B transposed, M >= 64: B copied to [K, N] first, then main_vec4 (M < 64: the scalar kernel reads it as it is)
+    { batch: 2, M: 68, K: 12, N: 8, tA: false, tB: true },
+    { batch: 2, M: 64, K: 8, N: 12, tA: true, tB: true },
     { batch: 2, M: 20, K: 12, N: 8, tA: false, tB: true },
     { batch: 2, M: 16, K: 8, N: 12, tA: true, tB: true },
   ];

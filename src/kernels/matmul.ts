@@ -26,17 +26,20 @@ function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
  * Which kernel runs: 'vec4' (`main_vec4`: every load a vec4 along the operand's contiguous
  * axis, a wider register tile) where it fits (K % 4 == 0, N % 4 == 0, M % 4 == 0 if A is
  * transposed) and B is not transposed; 'transpose-b' where B is transposed, would fit
- * untransposed and M >= 16: B is rewritten as [K, N] first (`transpose_b`), then 'vec4' runs;
+ * untransposed and M >= 64: B is rewritten as [K, N] first (`transpose_b`), then 'vec4' runs;
  * else 'scalar' (`main`). On lavapipe a vec4 kernel reading a transposed B as it is (its vec4s
  * along k, shuffled into rows) ran 0.8-0.9x the scalar kernel (NT, TT; matmul-probe), the copy
- * 1.28-1.33x. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel
+ * 1.28-1.33x at M = 512. The copy reads B across its rows, K x N loads that only M rows of
+ * output repay: for attention's value product v P^T (P: tokens x tokens) it ran 0.25x at M = 16
+ * (1,936 tokens), 0.74x at 32, 1.24x at 64 and 1.71x at 128 (1,024 tokens;
+ * bench/results/matmul-probe-*-transpose-b-rows.json), hence M >= 64. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel
  * wherever it fits (copying a transposed B whatever M); FFM_MM_TRANSPOSE_B=0 turns the copy off.
  */
 function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'scalar' {
   const k = knob('FFM_MM_VEC');
   if (k === 0 || K % 4 !== 0 || N % 4 !== 0 || (transA && M % 4 !== 0)) return 'scalar';
   if (!transB) return 'vec4';
-  return k === 1 || (M >= 16 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
+  return k === 1 || (M >= 64 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
 }
 
 /**
