@@ -222,6 +222,9 @@ describe('group norm and layer norm', () => {
     [[1, 6, 1, 1], 2], // 1x1 image; segments of 2 are ill-conditioned (dx cancels to ~eps), so 3 per group
     [[3, 5, 3, 3], 5],
     [[2, 8, 33, 9], 1],
+    // maps of 4k pixels: four elements per invocation (apply4, backward_apply4)
+    [[2, 6, 4, 8], 3],
+    [[1, 8, 2, 2], 2],
   ];
   for (const [shape, groups] of gn) {
     it(`groupNorm ${JSON.stringify(shape)} groups ${groups}, forward and backward`, async () => {

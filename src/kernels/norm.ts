@@ -5,7 +5,7 @@
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, dummy, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['num_seg', 'u32'], ['L', 'u32'], ['G', 'u32'], ['Cg', 'u32'], ['S', 'u32'], ['has_affine', 'u32'], ['N', 'u32'], ['eps', 'f32']] as const;
 
@@ -38,6 +38,20 @@ export function layerNormPlan(shape: readonly number[], eps: number): NormPlan {
   return { numSeg: size(shape) / D, L: D, G: 1, Cg: D, S: 1, params: D, eps };
 }
 
+/**
+ * Whether the element-wise passes (apply, act_grad, backward_apply) take four elements per
+ * invocation: where S % 4 == 0 (group norm over maps of 4k pixels), so the four share a channel.
+ * Knob FFM_NORM_VEC=0 keeps one element per invocation.
+ */
+function byFours(p: NormPlan): boolean {
+  return p.S % 4 === 0 && knob('FFM_NORM_VEC') !== 0;
+}
+
+/** The entry point of an element-wise pass and its workgroup count over x's elements. */
+function elementwisePass(p: NormPlan, entry: string, elements: number): { entry: string; groups: number } {
+  return byFours(p) ? { entry: `${entry}4`, groups: ceilDiv(elements / 4, WG) } : { entry, groups: ceilDiv(elements, WG) };
+}
+
 function uniforms(p: NormPlan, affine: boolean) {
   return { num_seg: p.numSeg, L: p.L, G: p.G, Cg: p.Cg, S: p.S, has_affine: affine ? 1 : 0, N: p.numSeg / p.G, eps: p.eps };
 }
@@ -68,7 +82,8 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
   launch(rt, program('norm', 'stats'), layout, u, [x.storage, stats], p.numSeg);
   const y = allocArray(rt, x.shape, op);
   const d = dummy(rt);
-  launch(rt, program('norm', 'apply', { ACT: ACT[act] }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], ceilDiv(size(x.shape), WG));
+  const pass = elementwisePass(p, 'apply', size(x.shape));
+  launch(rt, program('norm', pass.entry, { ACT: ACT[act] }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], pass.groups);
   return { y: { storage: y, shape: [...x.shape] }, stats: { storage: stats, shape: [p.numSeg, 2] } };
 }
 
@@ -79,7 +94,8 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
 export function normActivationGrad(rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, p: NormPlan, gamma: DeviceArray | null, beta: DeviceArray | null): DeviceArray {
   const d = dummy(rt);
   const out = allocArray(rt, x.shape, op);
-  launch(rt, program('norm', 'act_grad'), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], ceilDiv(size(x.shape), WG));
+  const pass = elementwisePass(p, 'act_grad', size(x.shape));
+  launch(rt, program('norm', pass.entry), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], pass.groups);
   return { storage: out, shape: [...x.shape] };
 }
 
@@ -99,7 +115,8 @@ export function normBackward(
     const bstats = rt.alloc(p.numSeg * 8, `${op} backward`);
     launch(rt, program('norm', 'backward_stats'), layout, u, [x.storage, dy.storage, stats.storage, gamma?.storage ?? dummy(rt), bstats], p.numSeg);
     const out = allocArray(rt, x.shape, op);
-    launch(rt, program('norm', 'backward_apply'), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], ceilDiv(size(x.shape), WG));
+    const pass = elementwisePass(p, 'backward_apply', size(x.shape));
+    launch(rt, program('norm', pass.entry), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
     rt.free(bstats);
     dx = { storage: out, shape: [...x.shape] };
   }
