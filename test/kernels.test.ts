@@ -358,6 +358,33 @@ describe('channels', () => {
     expect(Array.from(p.slice(0, 5))).toEqual([0, 0, 0, 0, 0]);
     expect(Array.from(p.slice(5, 20))).toEqual(Array.from(got.slice(5, 20)));
   });
+  // S % 4 == 0 copies by vec4s (main4), else by floats: both against a reference by index
+  for (const S of [8, 12, 6]) {
+    it(`concat, slice and pad of [N, C, ${S}] against a reference`, async () => {
+      const rt = await gpu();
+      const [N, Ca, Cb] = [2, 3, 2];
+      const a = randomArray(N * Ca * S, 3);
+      const b = randomArray(N * Cb * S, 4);
+      const want = new Float32Array(N * (Ca + Cb) * S);
+      for (let n = 0; n < N; n++) {
+        want.set(a.subarray(n * Ca * S, (n + 1) * Ca * S), n * (Ca + Cb) * S);
+        want.set(b.subarray(n * Cb * S, (n + 1) * Cb * S), (n * (Ca + Cb) + Ca) * S);
+      }
+      const c = concatChannels(rt, [t(a, [N, Ca, S]), t(b, [N, Cb, S])]);
+      expect(Array.from(await read(c))).toEqual(Array.from(want));
+      const s = sliceChannels(rt, c, 1, 3); // channels 1..3 of 5
+      const wantSlice = new Float32Array(N * 3 * S);
+      for (let n = 0; n < N; n++) wantSlice.set(want.subarray((n * 5 + 1) * S, (n * 5 + 4) * S), n * 3 * S);
+      expect(Array.from(await read(s))).toEqual(Array.from(wantSlice));
+      const p = await read(padChannels(rt, s, [N, 5, S], 1)); // back into place, zeros elsewhere
+      for (let n = 0; n < N; n++) {
+        for (let ch = 0; ch < 5; ch++) {
+          const got = Array.from(p.subarray((n * 5 + ch) * S, (n * 5 + ch + 1) * S));
+          expect(got).toEqual(ch >= 1 && ch <= 3 ? Array.from(want.subarray((n * 5 + ch) * S, (n * 5 + ch + 1) * S)) : new Array(S).fill(0));
+        }
+      }
+    });
+  }
 });
 
 describe('AdamW step', () => {

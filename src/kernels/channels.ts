@@ -1,12 +1,15 @@
 /** Channel-range copies: concat and slice along axis 1 of [N, C, ...] tensors. */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['N', 'u32'], ['count', 'u32'], ['S', 'u32'], ['src_c', 'u32'], ['src_off', 'u32'], ['dst_c', 'u32'], ['dst_off', 'u32'], ['_p', 'u32']] as const;
 
+/** Copies channels [srcOff, srcOff + count) of src to [dstOff, ...) of dst; by vec4s where S % 4 == 0 (knob FFM_CHANNELS_VEC=0: by floats). */
 function copyChannels(rt: GpuRuntime, src: Storage, dst: Storage, N: number, S: number, count: number, srcC: number, srcOff: number, dstC: number, dstOff: number): void {
-  launch(rt, program('channels', 'main'), layoutOf('channels', FIELDS), { N, count, S, src_c: srcC, src_off: srcOff, dst_c: dstC, dst_off: dstOff, _p: 0 }, [src, dst], ceilDiv(N * count * S, WG));
+  const by4 = S % 4 === 0 && knob('FFM_CHANNELS_VEC') !== 0;
+  const s = by4 ? S / 4 : S;
+  launch(rt, program('channels', by4 ? 'main4' : 'main'), layoutOf('channels', FIELDS), { N, count, S: s, src_c: srcC, src_off: srcOff, dst_c: dstC, dst_off: dstOff, _p: 0 }, [src, dst], ceilDiv(N * count * s, WG));
 }
 
 export function concatChannels(rt: GpuRuntime, parts: readonly DeviceArray[]): DeviceArray {
