@@ -184,3 +184,84 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     }
   }
 }
+
+// ---- the weight gradient, as the gradient of the transformed product: with U = G g G^T and
+//      y_t = A^T (U . V_t) A per tile, dU = sum_t V_t . (A dy_t A^T) (one GEMM over the tiles per
+//      element e), then dg = G^T dU G. V is the forward's input transform, recomputed. ----
+
+// grad_output: dy [N][Cout][H][W] -> Wt [P*P][T][Cout], Wt_t = A dy_t A^T (dy_t: the RxR block of
+// tile t, zeros past the edge; u.Cin here is unused)
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> wt: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cout / 4u; // vec4s of channels
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let P = R + 2u;
+  let c4 = t % cq;
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let hw = u.H * u.W;
+  let cbase = (n * u.Cout + c4 * 4u) * hw;
+  var d: array<vec4f, 16>; // the RxR block
+  for (var i = 0u; i < R; i++) {
+    let oy = th * R + i;
+    for (var j = 0u; j < R; j++) {
+      let ox = tw * R + j;
+      var p = vec4f(0.0);
+      if (oy < u.H && ox < u.W) {
+        let o = cbase + oy * u.W + ox;
+        p = vec4f(gy[o], gy[o + hw], gy[o + 2u * hw], gy[o + 3u * hw]);
+      }
+      d[i * R + j] = p;
+    }
+  }
+  var s: array<vec4f, 24>; // A dy: P x R
+  for (var r = 0u; r < P; r++) {
+    for (var j = 0u; j < R; j++) {
+      var a = vec4f(0.0);
+      for (var i = 0u; i < R; i++) { a += at(i, r) * d[i * R + j]; }
+      s[r * R + j] = a;
+    }
+  }
+  let plane = u.T * cq;
+  for (var r = 0u; r < P; r++) { // (A dy) A^T
+    for (var q = 0u; q < P; q++) {
+      var a = vec4f(0.0);
+      for (var j = 0u; j < R; j++) { a += s[r * R + j] * at(j, q); }
+      wt[(r * P + q) * plane + t] = a;
+    }
+  }
+}
+
+// weights_grad: dU [P*P][Cin][Cout] -> dg [Cout][Cin][3][3], dg = G^T dU G
+@group(0) @binding(1) var<storage, read> du: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dg: array<f32>;
+
+@compute @workgroup_size(WG)
+fn weights_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.Cin * u.Cout) { return; }
+  let P = R + 2u;
+  let co = t % u.Cout;
+  let ci = t / u.Cout;
+  let plane = u.Cin * u.Cout;
+  var h: array<f32, 18>; // G^T dU: 3 x P
+  for (var k = 0u; k < 3u; k++) {
+    for (var q = 0u; q < P; q++) {
+      var a = 0.0;
+      for (var r = 0u; r < P; r++) { a += gm(r, k) * du[(r * P + q) * plane + t]; }
+      h[k * P + q] = a;
+    }
+  }
+  let base = (co * u.Cin + ci) * 9u;
+  for (var k = 0u; k < 3u; k++) {
+    for (var l = 0u; l < 3u; l++) {
+      var a = 0.0;
+      for (var q = 0u; q < P; q++) { a += h[k * P + q] * gm(q, l); }
+      dg[base + k * 3u + l] = a;
+    }
+  }
+}

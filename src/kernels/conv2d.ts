@@ -12,7 +12,7 @@ import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
 import { sum } from './reduce.js';
-import { winogradConv3x3, winogradTile, type WinogradShape, type WinogradTile } from './winograd.js';
+import { winogradConv3x3, winogradTile, winogradWeightGrad3x3, type WinogradShape, type WinogradTile } from './winograd.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -175,6 +175,8 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
 export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, wShape: readonly number[], opts: Conv2dOptions = {}): DeviceArray {
   const g = convGeometry('conv2dWeightGrad', x.shape, wShape, opts);
   checkDy('conv2dWeightGrad', dy, g);
+  const wino = knob('FFM_WGRAD_WINOGRAD') !== 0 ? winogradShape(rt, g) : null;
+  if (wino) return { storage: winogradWeightGrad3x3(rt, x.storage, dy.storage, wino.shape, wino.R), shape: [...wShape] };
   const { TP, COV } = weightGradVariant(rt, g.OW);
   const coblocks = ceilDiv(g.Cout, 4 * COV);
   const rows = g.N * g.OH;

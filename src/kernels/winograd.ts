@@ -90,3 +90,25 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   rt.free(M.storage);
   return y;
 }
+
+/**
+ * dL/dw [Cout, Cin, 3, 3] of y = conv3x3(x, w) by F(RxR, 3x3): the input transform of x again
+ * (V), the output gradient's transform (Wt = A dy A^T per tile), P*P GEMMs over the tiles
+ * (dU = V^T Wt) and dw = G^T dU G. Exact in exact arithmetic, like the forward.
+ */
+export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s: WinogradShape, R: WinogradTile): Storage {
+  const u = uniforms(s, R, 0, false, 0);
+  const layout = layoutOf('winograd', FIELDS);
+  const PP = (R + 2) ** 2;
+  const V = allocArray(rt, [PP, u.T, s.Cin], 'winograd input transform');
+  launch(rt, program('winograd', 'input', { R }), layout, u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
+  launch(rt, program('winograd', 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
+  const dU = matmul(rt, { storage: V, shape: [PP, u.T, s.Cin] }, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
+  rt.free(V);
+  rt.free(Wt);
+  const dw = allocArray(rt, [s.Cout, s.Cin, 3, 3], 'conv2dWeightGrad');
+  launch(rt, program('winograd', 'weights_grad', { R }), layout, u, [dU.storage, dw], ceilDiv(s.Cin * s.Cout, WG));
+  rt.free(dU.storage);
+  return dw;
+}
