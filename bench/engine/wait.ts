@@ -3,17 +3,19 @@
  * setImmediate) against our hybrid wait (spin 0.5 ms, then 1 ms timer ticks), interleaved.
  *   node dist/bench/engine/wait.js [--out file.json]
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d } from '../../src/kernels/conv2d.js';
 import { fillConstant } from '../../src/kernels/fill.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { setWaitMode, type WaitMode } from '../../src/gpu/wait.js';
+import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved } from './timing.js';
 
+const { values } = parseArgs({ options: { out: { type: 'string', default: 'bench/results/wait-lavapipe.json' } } });
 const rt = await createNodeRuntime();
+const provenance = benchProvenance('wait', rt.adapter.name);
 useRuntime(rt);
 const x = randn([1, 64, 128, 128], 1).keep();
 const w = randn([64, 64, 3, 3], 2).keep();
@@ -38,8 +40,5 @@ for (const [name, fn] of [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['20 
   for (const [impl, t] of Object.entries(r)) records.push({ case: name, impl: `wait-${impl}`, adapter: rt.adapter.name, ...t });
   console.log(`${name}: dawn.node polling ${r.spin!.median_ms} ms, hybrid wait ${r.hybrid!.median_ms} ms`);
 }
-const i = process.argv.indexOf('--out');
-const out = i > 0 ? process.argv[i + 1]! : 'bench/results/wait-lavapipe.json';
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(records, null, 1) + '\n');
+writeBenchReport(values.out!, provenance, { records });
 rt.destroy();
