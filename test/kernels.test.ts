@@ -264,9 +264,9 @@ describe('group norm and layer norm', () => {
 });
 
 describe('softmax', () => {
-  it('forward and backward on rows of odd length with a scale', async () => {
+  // odd rows by floats; rows of 4k by vec4s (forward4, backward4), a long one as attention's scores
+  for (const L of [37, 36, 4, 1936]) it(`forward and backward on rows of ${L} with a scale`, async () => {
     const rt = await gpu();
-    const L = 37;
     const xs = randomArray(5 * L, 3).map((v) => 4 * v);
     const dys = randomArray(5 * L, 4);
     const y = softmax(rt, t(xs, [5, L]), 0.7);

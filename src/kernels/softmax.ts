@@ -1,7 +1,7 @@
 /** Softmax over the last axis, with an input scale (attention's 1/sqrt(d)), and its gradient. */
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['rows', 'u32'], ['L', 'u32'], ['scale', 'f32'], ['_p', 'u32']] as const;
 
@@ -11,11 +11,17 @@ function rows(op: string, shape: readonly number[]): [number, number] {
   return [size(shape) / L, L];
 }
 
+/** Rows read as vec4s where L % 4 == 0 (knob FFM_SOFTMAX_VEC=0: floats). The sums then run in four lanes: float rounding differs. */
+function byFours(L: number): boolean {
+  return L % 4 === 0 && knob('FFM_SOFTMAX_VEC') !== 0;
+}
+
 /** y = softmax(scale * x) along the last axis. */
 export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray {
   const [r, L] = rows('softmax', x.shape);
   const out = allocArray(rt, x.shape, 'softmax');
-  launch(rt, program('softmax', 'forward'), layoutOf('softmax', FIELDS), { rows: r, L, scale, _p: 0 }, [x.storage, out], ceilDiv(r, WG));
+  const by4 = byFours(L);
+  launch(rt, program('softmax', by4 ? 'forward4' : 'forward'), layoutOf('softmax', FIELDS), { rows: r, L: by4 ? L / 4 : L, scale, _p: 0 }, [x.storage, out], ceilDiv(r, WG));
   return { storage: out, shape: [...x.shape] };
 }
 
@@ -23,6 +29,7 @@ export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray 
 export function softmaxBackward(rt: GpuRuntime, y: DeviceArray, dy: DeviceArray, scale = 1): DeviceArray {
   const [r, L] = rows('softmaxBackward', y.shape);
   const out = allocArray(rt, y.shape, 'softmaxBackward');
-  launch(rt, program('softmax', 'backward'), layoutOf('softmax', FIELDS), { rows: r, L, scale, _p: 0 }, [y.storage, dy.storage, out], ceilDiv(r, WG));
+  const by4 = byFours(L);
+  launch(rt, program('softmax', by4 ? 'backward4' : 'backward'), layoutOf('softmax', FIELDS), { rows: r, L: by4 ? L / 4 : L, scale, _p: 0 }, [y.storage, dy.storage, out], ceilDiv(r, WG));
   return { storage: out, shape: [...y.shape] };
 }
