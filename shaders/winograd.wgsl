@@ -13,19 +13,9 @@
 
 override WG: u32 = 64u;
 override R: u32 = 2u;
-const MAX_P: u32 = 6u;
 
-// B^T (P x P), G (P x 3), A^T (R x P), row-major
-const BT2 = array<f32, 16>(1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1);
+// G (P x 3), row-major (B^T and A^T are written out term by term below)
 const G2 = array<f32, 12>(1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1);
-const AT2 = array<f32, 8>(1, 1, 1, 0, 0, 1, -1, -1);
-const BT4 = array<f32, 36>(
-  4, 0, -5, 0, 1, 0,
-  0, -4, -4, 1, 1, 0,
-  0, 4, -4, -1, 1, 0,
-  0, -2, -1, 2, 1, 0,
-  0, 2, -1, -2, 1, 0,
-  0, 4, 0, -5, 0, 1);
 const G4 = array<f32, 18>(
   0.25, 0, 0,
   -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
@@ -33,15 +23,53 @@ const G4 = array<f32, 18>(
   1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
   1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,
   0, 0, 1);
-const AT4 = array<f32, 24>(
-  1, 1, 1, 1, 1, 0,
-  0, 1, -1, 2, -2, 0,
-  0, 1, 1, 4, 4, 0,
-  0, 1, -1, 8, -8, 1);
 
-fn bt(r: u32, k: u32) -> f32 { if (R == 2u) { return BT2[r * 4u + k]; } return BT4[r * 6u + k]; }
 fn gm(r: u32, k: u32) -> f32 { if (R == 2u) { return G2[r * 3u + k]; } return G4[r * 3u + k]; }
-fn at(r: u32, k: u32) -> f32 { if (R == 2u) { return AT2[r * 4u + k]; } return AT4[r * 6u + k]; }
+
+// The three transforms of one line of a tile (P values in, written out term by term so that no
+// multiply by 0 or 1 is left to the compiler: lavapipe spent more in the matrix-loop form of
+// these passes than in the GEMM between them). Lines past P (R = 2) are left zero.
+// B^T d
+fn bt_line(d: array<vec4f, 6>) -> array<vec4f, 6> {
+  var o: array<vec4f, 6>;
+  if (R == 2u) {
+    o[0] = d[0] - d[2]; o[1] = d[1] + d[2]; o[2] = d[2] - d[1]; o[3] = d[1] - d[3];
+  } else {
+    let a = d[4] - 4.0 * d[2];
+    let b = d[3] - 4.0 * d[1];
+    let c = d[4] - d[2];
+    let e = 2.0 * (d[3] - d[1]);
+    o[0] = 4.0 * d[0] - 5.0 * d[2] + d[4];
+    o[1] = a + b; o[2] = a - b;
+    o[3] = c + e; o[4] = c - e;
+    o[5] = 4.0 * d[1] - 5.0 * d[3] + d[5];
+  }
+  return o;
+}
+// A^T m (P values to R)
+fn at_line(m: array<vec4f, 6>) -> array<vec4f, 4> {
+  var o: array<vec4f, 4>;
+  if (R == 2u) {
+    o[0] = m[0] + m[1] + m[2]; o[1] = m[1] - m[2] - m[3];
+  } else {
+    let a = m[1] + m[2]; let b = m[1] - m[2];
+    let c = m[3] + m[4]; let e = m[3] - m[4];
+    o[0] = m[0] + a + c; o[1] = b + 2.0 * e; o[2] = a + 4.0 * c; o[3] = b + 8.0 * e + m[5];
+  }
+  return o;
+}
+// A v (R values to P): the output gradient's transform
+fn a_line(v: array<vec4f, 4>) -> array<vec4f, 6> {
+  var o: array<vec4f, 6>;
+  if (R == 2u) {
+    o[0] = v[0]; o[1] = v[0] + v[1]; o[2] = v[0] - v[1]; o[3] = -v[1];
+  } else {
+    let a = v[0] + v[2]; let b = v[1] + v[3];
+    let c = v[0] + 4.0 * v[2]; let e = 2.0 * v[1] + 8.0 * v[3];
+    o[0] = v[0]; o[1] = a + b; o[2] = a - b; o[3] = c + e; o[4] = c - e; o[5] = v[3];
+  }
+  return o;
+}
 
 // C: the channels of the pass; T = N * TH * TW tiles, TH = ceil(H / R), TW = ceil(W / R);
 // bias_mode as in conv2d.wgsl (0 none, 1 [Cout], 2 [N, Cout]); mode: see weights
@@ -120,21 +148,19 @@ fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       d[r * P + c] = p;
     }
   }
-  var s: array<vec4f, 36>; // B^T d
-  for (var r = 0u; r < P; r++) {
-    for (var c = 0u; c < P; c++) {
-      var a = vec4f(0.0);
-      for (var k = 0u; k < P; k++) { a += bt(r, k) * d[k * P + c]; }
-      s[r * P + c] = a;
-    }
+  var s: array<vec4f, 36>; // B^T d, column by column
+  for (var c = 0u; c < P; c++) {
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < P; k++) { col[k] = d[k * P + c]; }
+    let o = bt_line(col);
+    for (var r = 0u; r < P; r++) { s[r * P + c] = o[r]; }
   }
   let plane = u.T * cq;
-  for (var r = 0u; r < P; r++) { // (B^T d) B
-    for (var q = 0u; q < P; q++) {
-      var a = vec4f(0.0);
-      for (var k = 0u; k < P; k++) { a += s[r * P + k] * bt(q, k); }
-      v[(r * P + q) * plane + t] = a;
-    }
+  for (var r = 0u; r < P; r++) { // (B^T d) B, row by row
+    var row: array<vec4f, 6>;
+    for (var k = 0u; k < P; k++) { row[k] = s[r * P + k]; }
+    let o = bt_line(row);
+    for (var q = 0u; q < P; q++) { v[(r * P + q) * plane + t] = o[q]; }
   }
 }
 
@@ -154,15 +180,12 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let pos = tile_at(t / cq);
   let tw = pos.x; let th = pos.y; let n = pos.z;
   let plane = u.T * cq;
-  var mm: array<vec4f, 36>;
-  for (var e = 0u; e < P * P; e++) { mm[e] = m[e * plane + t]; }
-  var s: array<vec4f, 24>; // A^T M: R x P
-  for (var r = 0u; r < R; r++) {
-    for (var c = 0u; c < P; c++) {
-      var a = vec4f(0.0);
-      for (var k = 0u; k < P; k++) { a += at(r, k) * mm[k * P + c]; }
-      s[r * P + c] = a;
-    }
+  var s: array<vec4f, 24>; // A^T M, column by column: R x P
+  for (var c = 0u; c < P; c++) {
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < P; k++) { col[k] = m[(k * P + c) * plane + t]; }
+    let o = at_line(col);
+    for (var r = 0u; r < R; r++) { s[r * P + c] = o[r]; }
   }
   var b4 = vec4f(0.0);
   let co = c4 * 4u;
@@ -173,11 +196,13 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   for (var r = 0u; r < R; r++) {
     let oy = th * R + r;
     if (oy >= u.H) { continue; }
+    var row: array<vec4f, 6>;
+    for (var k = 0u; k < P; k++) { row[k] = s[r * P + k]; }
+    let line = at_line(row); // (A^T M) A
     for (var q = 0u; q < R; q++) {
       let ox = tw * R + q;
       if (ox >= u.W) { continue; }
-      var val = b4;
-      for (var k = 0u; k < P; k++) { val += s[r * P + k] * at(q, k); } // (A^T M) A
+      var val = b4 + line[q];
       let o = cbase + oy * u.W + ox;
       if (u.has_res == 1u) { val += vec4f(res[o], res[o + hw], res[o + 2u * hw], res[o + 3u * hw]); }
       y[o] = val.x; y[o + hw] = val.y; y[o + 2u * hw] = val.z; y[o + 3u * hw] = val.w;
@@ -218,21 +243,19 @@ fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       d[i * R + j] = p;
     }
   }
-  var s: array<vec4f, 24>; // A dy: P x R
-  for (var r = 0u; r < P; r++) {
-    for (var j = 0u; j < R; j++) {
-      var a = vec4f(0.0);
-      for (var i = 0u; i < R; i++) { a += at(i, r) * d[i * R + j]; }
-      s[r * R + j] = a;
-    }
+  var s: array<vec4f, 24>; // A dy, column by column: P x R
+  for (var j = 0u; j < R; j++) {
+    var col: array<vec4f, 4>;
+    for (var i = 0u; i < R; i++) { col[i] = d[i * R + j]; }
+    let o = a_line(col);
+    for (var r = 0u; r < P; r++) { s[r * R + j] = o[r]; }
   }
   let plane = u.T * cq;
-  for (var r = 0u; r < P; r++) { // (A dy) A^T
-    for (var q = 0u; q < P; q++) {
-      var a = vec4f(0.0);
-      for (var j = 0u; j < R; j++) { a += s[r * R + j] * at(j, q); }
-      wt[(r * P + q) * plane + t] = a;
-    }
+  for (var r = 0u; r < P; r++) { // (A dy) A^T, row by row
+    var row: array<vec4f, 4>;
+    for (var j = 0u; j < R; j++) { row[j] = s[r * R + j]; }
+    let o = a_line(row);
+    for (var q = 0u; q < P; q++) { wt[(r * P + q) * plane + t] = o[q]; }
   }
 }
 

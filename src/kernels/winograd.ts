@@ -37,7 +37,8 @@ function transformedBytes(s: WinogradShape, R: WinogradTile): number {
  * bench/results/winograd-probe-*-shared-cores.json), against the direct kernel: F(4x4) ran
  * 1.08-1.17x at 32 channels, 1.36-2.8x at 64, 2.25x at 128, but 0.55x at 16 (the GEMM with
  * K = N = 16 is all output writes); F(2x2) lost at 16 and 32 channels (0.52-0.88x) and won less
- * than F(4x4) everywhere else. So software adapters take F(4x4) from 32 channels in and out.
+ * than F(4x4) everywhere else. So software adapters take F(4x4) from 32 channels in and out
+ * (knob FFM_WINOGRAD_MIN_CHANNELS moves that bound).
  * Hardware GPUs keep the direct kernel until measured there.
  */
 export function winogradTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
@@ -48,7 +49,7 @@ export function winogradTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | n
 }
 
 function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
-  return rt.isSoftware && Math.min(s.Cin, s.Cout) >= 32 ? 4 : null;
+  return rt.isSoftware && Math.min(s.Cin, s.Cout) >= (knob('FFM_WINOGRAD_MIN_CHANNELS') ?? 32) ? 4 : null;
 }
 
 function tiles(s: WinogradShape, R: WinogradTile): number {
