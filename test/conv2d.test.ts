@@ -90,6 +90,17 @@ describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label
 });
 
 describe('conv2d argument checks', () => {
+  it('refuses a Winograd knob that names no tile', async () => {
+    await gpu();
+    const x = tensor(new Float32Array(32 * 4 * 4), [1, 32, 4, 4]);
+    const w = tensor(new Float32Array(32 * 32 * 9), [32, 32, 3, 3]);
+    process.env.FFM_CONV_WINOGRAD = '3';
+    try {
+      expect(() => conv2d(x.rt, x, w, null)).toThrow('FFM_CONV_WINOGRAD must be 0 (direct kernel), 2 or 4 (the Winograd tile), got 3');
+    } finally {
+      delete process.env.FFM_CONV_WINOGRAD;
+    }
+  });
   it('names the op and both shapes when channels disagree', async () => {
     await gpu();
     const x = tensor(new Float32Array(32 * 4 * 4), [1, 32, 4, 4]);

@@ -6,6 +6,7 @@
  * of 144, operands 2.25x. Both for two extra passes over memory.
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
+import { ShapeError } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, WG } from './program.js';
 import { matmul } from './matmul.js';
 
@@ -38,13 +39,15 @@ function transformedBytes(s: WinogradShape, R: WinogradTile): number {
  * 1.08-1.17x at 32 channels, 1.36-2.8x at 64, 2.25x at 128, but 0.55x at 16 (the GEMM with
  * K = N = 16 is all output writes); F(2x2) lost at 16 and 32 channels (0.52-0.88x) and won less
  * than F(4x4) everywhere else. So software adapters take F(4x4) from 32 channels in and out
- * (knob FFM_WINOGRAD_MIN_CHANNELS moves that bound).
+ * (knob FFM_WINOGRAD_MIN_CHANNELS moves that bound; on the whole nets 32 beat 64 by 1.03-1.10x,
+ * bench/results/knob-ab-winograd-threshold-*).
  * Hardware GPUs keep the direct kernel until measured there.
  */
 export function winogradTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
   if (s.Cin % 4 !== 0 || s.Cout % 4 !== 0) return null;
   const k = knob('FFM_CONV_WINOGRAD');
-  const R: WinogradTile | null = k !== undefined ? (k === 2 || k === 4 ? k : null) : defaultTile(rt, s);
+  if (k !== undefined && k !== 0 && k !== 2 && k !== 4) throw new ShapeError(`FFM_CONV_WINOGRAD must be 0 (direct kernel), 2 or 4 (the Winograd tile), got ${k}`);
+  const R: WinogradTile | null = k !== undefined ? (k === 0 ? null : (k as WinogradTile)) : defaultTile(rt, s);
   return R !== null && transformedBytes(s, R) <= rt.maxBindingBytes ? R : null;
 }
 
