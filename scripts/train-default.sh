@@ -17,7 +17,8 @@
 # with EWC (EWC, the lambda; default 0.01, 0 = replay only) + experience replay
 # (checkpoints/experiments/blend-grad-gate800.safetensors, 4,804 s at cef48fc).
 # TASK_WEIGHTS=ivf=1.5,mff=2 draws the joint run's tasks by weight (--task-weights).
-# EMA_WARMUP=1 adds the per-task EMA warm-up (--ema-warmup).
+# EMA_WARMUP=1 adds the per-task EMA warm-up (--ema-warmup). WIDTH=<channels> sets the net's
+# base width (--width; default 16: levels of 16, 32, 64 channels).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -62,7 +63,7 @@ fi
 node dist/src/cli/main.js train $schedule --labels runs/labels --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
-  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup}
+  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"}
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then
