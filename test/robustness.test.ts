@@ -171,9 +171,13 @@ describe('fusionfm fuse: bad inputs and outputs (no GPU needed: a classical fuse
 });
 
 describe('fusionfm with a model: what it says (GPU)', () => {
-  it('prints no Dawn warnings, names a DDPM checkpoint as the DDPM baseline, and infers the task from the data folder', async () => {
+  it('asks for the task of the task-conditioned bundled model, prints no Dawn warnings, names a DDPM checkpoint as the DDPM baseline, and infers the task from the data folder', async () => {
     await gpu();
-    const fm = cli(dir, ['fuse', 'a.png', 'b.png', '-o', 'n.png']);
+    const none = cli(dir, ['fuse', 'a.png', 'b.png', '-o', 'no-task.png']);
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toMatch(/default\.safetensors: the model is task-conditioned on ivf, mif, mef, mff; name the task with --task/);
+    expect(existsSync(join(dir, 'no-task.png'))).toBe(false);
+    const fm = cli(dir, ['fuse', '--task', 'ivf', 'a.png', 'b.png', '-o', 'n.png']);
     expect(fm.status, fm.stderr).toBe(0);
     expect(fm.stdout).toMatch(/n\.png: 40x32 grey 8-bit PNG by FusionFM \(.*default\.safetensors, 1 euler step\)/);
     expect(fm.stdout + fm.stderr).not.toContain('artificially reduced');
