@@ -95,12 +95,16 @@ export const WEBGPU_BASELINE_BINDING_BYTES = 134_217_728;
 /** FuseOptions with every default filled in (the task stays optional: unconditioned nets take none). */
 type Resolved = Required<Omit<FuseOptions, 'task'>> & Pick<FuseOptions, 'task'>;
 
-/** The options with their defaults; maxTilePixels from tileSide. A task-conditioned net's task is checked here, before any work. */
-function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
+/** A task-conditioned net's task, checked before any work. */
+function checkTask(net: VelocityNet, opts: FuseOptions): void {
   const tasks = net.conditionTasks;
   if (tasks.length && (opts.task === undefined || !tasks.includes(opts.task))) {
     throw new InputError(`the model is task-conditioned on ${tasks.join(', ')}: ${opts.task === undefined ? 'name the task to fuse for' : `not on '${opts.task}'`}`);
   }
+}
+
+/** The options with their defaults; maxTilePixels from tileSide. */
+function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
   const side = tileSide(net, opts.tiles ?? 'portable');
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
 }
@@ -118,12 +122,14 @@ function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number;
 }
 
 /** How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile count (1: one piece). */
+/** How a w x h pair would be cut into tiles (the same for every task of a task-conditioned net, so none is asked for). */
 export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
   const c = cut(net, w, h, withDefaults(net, opts));
   return c ? { side: Math.max(c.tw, c.th), tiles: c.xs.length * c.ys.length } : { side: Math.max(w, h), tiles: 1 };
 }
 
 export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
+  checkTask(net, opts);
   const o = withDefaults(net, opts);
   const c = cut(net, w, h, o);
   if (!c) return fuseLuma(net, a, b, w, h, o);
