@@ -32,8 +32,9 @@ function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
  * 1.28-1.33x at M = 512. The copy reads B across its rows, K x N loads that only M rows of
  * output repay: for attention's value product v P^T (P: tokens x tokens) it ran 0.25x at M = 16
  * (1,936 tokens), 0.74x at 32, 1.24x at 64 and 1.71x at 128 (1,024 tokens;
- * bench/results/matmul-probe-*-transpose-b-rows.json), hence M >= 64. Knob FFM_MM_VEC=0 keeps the scalar kernel everywhere, 1 takes the vec4 kernel
- * wherever it fits (copying a transposed B whatever M); FFM_MM_TRANSPOSE_B=0 turns the copy off.
+ * bench/results/matmul-probe-*-transpose-b-rows.json), hence M >= 64. Knob FFM_MM_VEC=0 keeps
+ * the scalar kernel everywhere, 1 takes the vec4 kernel wherever it fits (copying a transposed B
+ * whatever M); FFM_MM_TRANSPOSE_B=0 turns the copy off.
  */
 function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'scalar' {
   const k = knob('FFM_MM_VEC');

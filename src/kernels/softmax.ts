@@ -11,17 +11,20 @@ function rows(op: string, shape: readonly number[]): [number, number] {
   return [size(shape) / L, L];
 }
 
-/** Rows read as vec4s where L % 4 == 0 (knob FFM_SOFTMAX_VEC=0: floats). The sums then run in four lanes: float rounding differs. */
-function byFours(L: number): boolean {
-  return L % 4 === 0 && knob('FFM_SOFTMAX_VEC') !== 0;
+/**
+ * The entry point and the row length it counts in: by vec4s where L % 4 == 0 (`<entry>4`; knob
+ * FFM_SOFTMAX_VEC=0: floats). The sums then run in four lanes: float rounding differs.
+ */
+function rowPass(entry: string, L: number): { entry: string; L: number } {
+  return L % 4 === 0 && knob('FFM_SOFTMAX_VEC') !== 0 ? { entry: `${entry}4`, L: L / 4 } : { entry, L };
 }
 
 /** y = softmax(scale * x) along the last axis. */
 export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray {
   const [r, L] = rows('softmax', x.shape);
   const out = allocArray(rt, x.shape, 'softmax');
-  const by4 = byFours(L);
-  launch(rt, program('softmax', by4 ? 'forward4' : 'forward'), layoutOf('softmax', FIELDS), { rows: r, L: by4 ? L / 4 : L, scale, _p: 0 }, [x.storage, out], ceilDiv(r, WG));
+  const pass = rowPass('forward', L);
+  launch(rt, program('softmax', pass.entry), layoutOf('softmax', FIELDS), { rows: r, L: pass.L, scale, _p: 0 }, [x.storage, out], ceilDiv(r, WG));
   return { storage: out, shape: [...x.shape] };
 }
 
@@ -29,7 +32,7 @@ export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray 
 export function softmaxBackward(rt: GpuRuntime, y: DeviceArray, dy: DeviceArray, scale = 1): DeviceArray {
   const [r, L] = rows('softmaxBackward', y.shape);
   const out = allocArray(rt, y.shape, 'softmaxBackward');
-  const by4 = byFours(L);
-  launch(rt, program('softmax', by4 ? 'backward4' : 'backward'), layoutOf('softmax', FIELDS), { rows: r, L: by4 ? L / 4 : L, scale, _p: 0 }, [y.storage, dy.storage, out], ceilDiv(r, WG));
+  const pass = rowPass('backward', L);
+  launch(rt, program('softmax', pass.entry), layoutOf('softmax', FIELDS), { rows: r, L: pass.L, scale, _p: 0 }, [y.storage, dy.storage, out], ceilDiv(r, WG));
   return { storage: out, shape: [...y.shape] };
 }

@@ -7,7 +7,7 @@
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError } from '../util/errors.js';
-import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, WG } from './program.js';
+import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 import { matmul } from './matmul.js';
 
 const FIELDS = [
@@ -75,6 +75,14 @@ function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: b
   return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, _p: 0 };
 }
 
+/** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's). */
+function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): DeviceArray {
+  const shape = [(R + 2) ** 2, u.T, s.Cin];
+  const V = allocArray(rt, shape, 'winograd input transform');
+  launch(rt, program('winograd', 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  return { storage: V, shape };
+}
+
 /**
  * y [N, Cout, H, W] = conv3x3(x, w) by F(RxR, 3x3) (+ bias, + residual) for x [N, Cin, H, W]; w [Cout, Cin, 3, 3]
  * (mode 0) or, for the stride-1 input gradient, w [Cin, Cout, 3, 3] of the forward convolution
@@ -85,10 +93,9 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const V = allocArray(rt, [PP, u.T, s.Cin], 'winograd input transform');
-  launch(rt, program('winograd', 'input', { R }), layout, u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
-  const M = matmul(rt, { storage: V, shape: [PP, u.T, s.Cin] }, { storage: U, shape: [PP, s.Cin, s.Cout] });
-  rt.free(V);
+  const V = inputTransform(rt, x, s, R, u);
+  const M = matmul(rt, V, { storage: U, shape: [PP, s.Cin, s.Cout] });
+  rt.free(V.storage);
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
   launch(rt, program('winograd', 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
   rt.free(M.storage);
@@ -104,12 +111,11 @@ export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s
   const u = uniforms(s, R, 0, false, 0);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
-  const V = allocArray(rt, [PP, u.T, s.Cin], 'winograd input transform');
-  launch(rt, program('winograd', 'input', { R }), layout, u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  const V = inputTransform(rt, x, s, R, u);
   const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
   launch(rt, program('winograd', 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
-  const dU = matmul(rt, { storage: V, shape: [PP, u.T, s.Cin] }, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
-  rt.free(V);
+  const dU = matmul(rt, V, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
+  rt.free(V.storage);
   rt.free(Wt);
   const dw = allocArray(rt, [s.Cout, s.Cin, 3, 3], 'conv2dWeightGrad');
   launch(rt, program('winograd', 'weights_grad', { R }), layout, u, [dU.storage, dw], ceilDiv(s.Cin * s.Cout, WG));

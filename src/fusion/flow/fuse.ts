@@ -121,8 +121,10 @@ function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number;
   return { tw, th, xs: tileStarts(w, tw, o.overlap), ys: tileStarts(h, th, o.overlap) };
 }
 
-/** How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile count (1: one piece). */
-/** How a w x h pair would be cut into tiles (the same for every task of a task-conditioned net, so none is asked for). */
+/**
+ * How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile
+ * count (1: one piece). The same for every task of a task-conditioned net, so none is asked for.
+ */
 export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
   const c = cut(net, w, h, withDefaults(net, opts));
   return c ? { side: Math.max(c.tw, c.th), tiles: c.xs.length * c.ys.length } : { side: Math.max(w, h), tiles: 1 };
