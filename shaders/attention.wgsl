@@ -186,3 +186,75 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     dv[base + c * L + j] = gv[c];
   }
 }
+
+// Forward where L % 4 == 0, for CPU-backed adapters: each invocation takes four consecutive
+// queries as the lanes of vec4s and walks the keys four at a time, so every register is a
+// vec4 at a constant index once the loops over D unroll (the kernel above indexes private
+// arrays by QB x D, which lavapipe keeps in memory lane by lane). Per key block: the 4 x 4
+// scores as four vec4s (one per key, lanes = queries), one online-softmax rescale, then the
+// values. q4, k4, v4, o4 are q, k, v, o by vec4s along the tokens; lse4 is lse by vec4s.
+@group(0) @binding(1) var<storage, read> q4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> k4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> v4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> o4: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> lse4: array<vec4f>;
+const DMAX4 = 64u;
+// query quads per invocation: QV * D <= DMAX4 vec4s of q and of the accumulator
+override QV: u32 = 1u;
+
+@compute @workgroup_size(WG)
+fn forward_q4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let bi = position(wid, nwg, lid); // (batch entry, group of QV query quads)
+  let b = bi.x;
+  let L4 = u.L / 4u;
+  let i0 = bi.y * QV;
+  if (b >= u.B || i0 >= L4) { return; }
+  let base = b * D * L4;
+  var qv: array<vec4f, DMAX4>;
+  var acc: array<vec4f, DMAX4>;
+  var m: array<vec4f, 4>;
+  var l: array<vec4f, 4>;
+  for (var r = 0u; r < QV; r++) {
+    let i = min(i0 + r, L4 - 1u);
+    for (var c = 0u; c < D; c++) { qv[r * D + c] = q4[base + c * L4 + i] * u.scale; acc[r * D + c] = vec4f(0.0); }
+    m[r] = vec4f(-3.4e38);
+    l[r] = vec4f(0.0);
+  }
+  for (var j = 0u; j < L4; j++) {
+    for (var r = 0u; r < QV; r++) {
+      // s_t: the scores of key 4j + t against the four queries
+      var s0 = vec4f(0.0);
+      var s1 = vec4f(0.0);
+      var s2 = vec4f(0.0);
+      var s3 = vec4f(0.0);
+      for (var c = 0u; c < D; c++) {
+        let kc = k4[base + c * L4 + j];
+        let qc = qv[r * D + c];
+        s0 += qc * kc.x;
+        s1 += qc * kc.y;
+        s2 += qc * kc.z;
+        s3 += qc * kc.w;
+      }
+      let mn = max(m[r], max(max(s0, s1), max(s2, s3)));
+      let corr = exp(m[r] - mn);
+      let p0 = exp(s0 - mn);
+      let p1 = exp(s1 - mn);
+      let p2 = exp(s2 - mn);
+      let p3 = exp(s3 - mn);
+      l[r] = l[r] * corr + ((p0 + p1) + (p2 + p3));
+      m[r] = mn;
+      for (var c = 0u; c < D; c++) {
+        let vc = v4[base + c * L4 + j];
+        acc[r * D + c] = acc[r * D + c] * corr + p0 * vc.x + p1 * vc.y + p2 * vc.z + p3 * vc.w;
+      }
+    }
+  }
+  for (var r = 0u; r < QV; r++) {
+    let i = i0 + r;
+    if (i < L4) {
+      let inv = 1.0 / l[r];
+      for (var c = 0u; c < D; c++) { o4[base + c * L4 + i] = acc[r * D + c] * inv; }
+      lse4[b * L4 + i] = m[r] + log(l[r]);
+    }
+  }
+}

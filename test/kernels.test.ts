@@ -278,8 +278,9 @@ describe('softmax', () => {
 });
 
 describe('fused attention (online softmax)', () => {
-  // awkward shapes: one token, a head dimension not a multiple of 4, lengths not a multiple of the key block (8) or workgroup (64), the largest head dimension
-  const cases: [number, number, number][] = [[1, 1, 1], [3, 5, 37], [2, 16, 130], [1, 64, 9]];
+  // awkward shapes: one token, a head dimension not a multiple of 4, lengths not a multiple of the key block (8) or workgroup (64), the largest head dimension;
+  // L % 4 == 0 takes the vec4-lane forward (forward_q4) at 4 query quads per invocation (D = 5, 16: 9 and 33 quads leave a partial group), 2 (D = 24) and 1 (D = 64)
+  const cases: [number, number, number][] = [[1, 1, 1], [3, 5, 37], [2, 16, 130], [1, 64, 9], [2, 5, 36], [2, 16, 132], [1, 24, 40], [1, 64, 8]];
   for (const [B, D, L] of cases) {
     it(`B ${B}, D ${D}, L ${L}: output and the three gradients against float64`, async () => {
       const rt = await gpu();

@@ -266,3 +266,36 @@ describe('nn: fused attention against the materialised scores', () => {
     for (const t of [q, k, v, w, x]) t.dispose();
   }, 120_000);
 });
+
+describe('nn: attention by query blocks and the auto choice', () => {
+  it("'blocks' equals the materialised scores within float rounding over several blocks and a ragged last one, with either value product; 'auto' without a gradient equals it too; a gradient through 'blocks' is refused", async () => {
+    await gpu();
+    const [B, D, L] = [2, 8, 90];
+    const q = randn([B, D, L], 31).keep();
+    const k = randn([B, D, L], 32).keep();
+    const v = randn([B, D, L], 33).keep();
+    const dense = await noGrad(() => attention(q, k, v, 0.4, 'dense')).data();
+    // 2 x 24 x 90 x 4 bytes: blocks of 24 queries, the last of 18
+    process.env.FFM_ATTN_DENSE_BYTES = String(2 * 24 * 90 * 4 + 100);
+    try {
+      for (const vt of ['1', '0']) {
+        process.env.FFM_ATTN_BLOCKS_VT = vt;
+        expect(maxRelErr(await noGrad(() => attention(q, k, v, 0.4, 'blocks')).data(), dense), `FFM_ATTN_BLOCKS_VT=${vt}`).toBeLessThan(1e-5);
+      }
+      delete process.env.FFM_ATTN_BLOCKS_VT;
+      // L % 4 != 0 and the scores above the budget: auto takes the blocks (L % 4 == 0 would take the fused kernel)
+      expect(maxRelErr(await noGrad(() => attention(q, k, v, 0.4)).data(), dense)).toBeLessThan(1e-5);
+      q.requiresGrad = true;
+      expect(() => attention(q, k, v, 0.4, 'blocks')).toThrow("attention: 'blocks' keeps no scores for a gradient");
+    } finally {
+      delete process.env.FFM_ATTN_DENSE_BYTES;
+      delete process.env.FFM_ATTN_BLOCKS_VT;
+      q.requiresGrad = false;
+    }
+    // 'auto' without a gradient at L % 4 == 0 runs the vec4-lane fused forward
+    const q4 = [41, 42, 43].map((s) => randn([2, 16, 64], s).keep());
+    const ref = await noGrad(() => attention(q4[0]!, q4[1]!, q4[2]!, 0.25, 'dense')).data();
+    expect(maxRelErr(await noGrad(() => attention(q4[0]!, q4[1]!, q4[2]!, 0.25)).data(), ref)).toBeLessThan(1e-5);
+    for (const t of [q, k, v, ...q4]) t.dispose();
+  }, 60_000);
+});

@@ -11,6 +11,7 @@ import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward } from '../kernels/attention.js';
+import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -290,32 +291,42 @@ export function softmax(x: Tensor, scaleBy = 1): Tensor {
 }
 
 /**
- * Whether 'auto' attention materialises the scores: while they (B x L x L floats) fit in
- * DENSE_ATTENTION_BYTES, half of WebGPU's baseline binding. There the tuned matmul and softmax
- * kernels beat the fused kernel on lavapipe (1.5-2.6x at L = 529 to 2025, bench in
- * docs/architecture.md); above it only the fused kernel fits at all. FFM_ATTN_DENSE_BYTES
- * overrides the threshold (0: always fused).
+ * The scores attention may materialise at once: all of them (B x L x L floats, 'dense') or one
+ * block of queries' ('blocks') within DENSE_ATTENTION_BYTES, half of WebGPU's baseline binding.
+ * FFM_ATTN_DENSE_BYTES overrides it (0: never materialised, always the fused kernel).
  */
-function denseAttentionFits(q: Tensor): boolean {
-  const [B, , L] = q.shape as [number, number, number];
-  return B * L * L * 4 <= (knob('FFM_ATTN_DENSE_BYTES') ?? DENSE_ATTENTION_BYTES);
-}
+const denseAttentionBytes = (): number => knob('FFM_ATTN_DENSE_BYTES') ?? DENSE_ATTENTION_BYTES;
 export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
 
 /**
  * Attention of one head per batch entry: q, k, v are [B, D, L] (channel-major tokens),
  * the result is [B, D, L] with o[:, :, i] = sum_j softmax_j(scale q_i.k_j) v[:, :, j].
- * 'fused' never stores the L x L scores (online softmax; the backward recomputes them), so
- * memory grows with L, not L squared; 'dense' materialises them; 'auto' (the default) does so
- * while they fit DENSE_ATTENTION_BYTES, where it is faster. Equal, within float rounding, to matmul(v, softmax(matmul(q, k, true), scale), false, true).
+ * 'dense' materialises the L x L scores; 'blocks' those of one block of queries at a time
+ * (memory B x rows x L; no gradient); 'fused' never stores scores (online softmax; the backward
+ * recomputes them), so memory grows with L. 'auto' (the default) takes, on lavapipe
+ * (bench/engine/attention-probe.ts, bench/results/attention-probe-*):
+ * - without a gradient where L % 4 == 0: fused, whose vec4-lane forward (forward_q4) ran
+ *   2-2.5x dense at L = 256 and 1,936 and 2.5x blocks at 4,800 (D = 16);
+ * - else dense while the scores fit (its backward is the faster one at training sizes);
+ * - else blocks without a gradient (4x the generic fused forward at L = 4,800; knob
+ *   FFM_ATTN_BLOCKS=0 turns it off), else fused.
+ * All equal, within float rounding, to matmul(v, softmax(matmul(q, k, true), scale), false, true).
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method: 'auto' | 'fused' | 'dense' = 'auto'): Tensor {
-  if (method === 'dense' || (method === 'auto' && denseAttentionFits(q))) {
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method: 'auto' | 'fused' | 'dense' | 'blocks' = 'auto'): Tensor {
+  const [B, , L] = q.shape as [number, number, number];
+  const budget = denseAttentionBytes();
+  const inputs = [q, k, v];
+  const grad = needsGrad(inputs);
+  const fusedFast = !grad && L % 4 === 0 && knob('FFM_ATTN_Q4') !== 0;
+  if (method === 'dense' || (method === 'auto' && !fusedFast && B * L * L * 4 <= budget)) {
     return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
   }
+  if (method === 'blocks' || (method === 'auto' && !fusedFast && !grad && budget > 0 && knob('FFM_ATTN_BLOCKS') !== 0)) {
+    if (grad) throw new ShapeError("attention: 'blocks' keeps no scores for a gradient (use 'fused' or 'dense' where one is wanted)");
+    return wrap(q.rt, attentionByQueryBlocks(q.rt, q, k, v, scale, budget || DENSE_ATTENTION_BYTES));
+  }
   const { o, lse } = attentionKernel(q.rt, q, k, v, scale);
-  const inputs = [q, k, v];
-  if (!needsGrad(inputs)) {
+  if (!grad) {
     q.rt.free(lse.storage);
     return wrap(q.rt, o);
   }

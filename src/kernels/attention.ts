@@ -46,6 +46,13 @@ export function attention(rt: GpuRuntime, q: DeviceArray, k: DeviceArray, v: Dev
   const [B, D, L] = dims('attention', q, k, v);
   const o = allocArray(rt, q.shape, 'attention');
   const lse = allocArray(rt, [B, L], 'attention');
+  if (L % 4 === 0 && knob('FFM_ATTN_Q4') !== 0) {
+    // four queries per invocation as vec4 lanes (forward_q4)
+    const QV = Math.max(1, Math.min(knob('FFM_ATTN_QV') ?? 4, Math.floor(64 / D))); // QV * D <= DMAX4
+    const threads = ceilDiv(L / 4, QV);
+    launch(rt, program('attention', 'forward_q4', { D, QV }), layoutOf('attention', FIELDS), { ...uniforms(B, threads, scale), L }, [q.storage, k.storage, v.storage, o, lse], B * ceilDiv(threads, WG));
+    return { o: { storage: o, shape: [...q.shape] }, lse: { storage: lse, shape: [B, L] } };
+  }
   const QB = forwardQueries(D);
   launch(rt, program('attention', 'forward', { D, QB, T: forwardKeys(D, QB) }), layoutOf('attention', FIELDS), { ...uniforms(B, ceilDiv(L, QB), scale), L }, [q.storage, k.storage, v.storage, o, lse], B * ceilDiv(ceilDiv(L, QB), WG));
   return { o: { storage: o, shape: [...q.shape] }, lse: { storage: lse, shape: [B, L] } };

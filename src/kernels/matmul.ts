@@ -43,6 +43,15 @@ function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boo
   return k === 1 || (M >= 64 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
 }
 
+/** x: [B, R, C] -> [B, C, R] (the transposed-B copy's kernel). */
+export function transposeLast2(rt: GpuRuntime, x: DeviceArray): DeviceArray {
+  if (x.shape.length !== 3) throw new ShapeError(`transpose: expected [B, R, C], got ${fmtShape(x.shape)}`);
+  const [B, R, C] = x.shape as [number, number, number];
+  const out = allocArray(rt, [B, C, R], 'transpose');
+  launch(rt, program('matmul', 'transpose_b'), layoutOf('matmul', FIELDS), { M: 0, N: R, K: C, batch: B, stride_a: 0, stride_b: 0, alpha: 1, _p: 0 }, [x.storage, out], ceilDiv(B * R * C, WG));
+  return { storage: out, shape: [B, C, R] };
+}
+
 /**
  * a: [B, M, K] (or [B, K, M] with transA), b: [B, K, N] (or [B, N, K] with transB);
  * a batch of 1 broadcasts over the other's batch. Rank-2 inputs are a batch of one.

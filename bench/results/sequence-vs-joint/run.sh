@@ -14,6 +14,7 @@
 #   finetune the sequence with neither EWC nor replay (plain fine-tuning from task to task)
 #   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
 #   jointemb the joint run with the task embedding
+#   jointemb-w<N> jointemb with a net of base width N (--width; the default is 16: levels of 16, 32, 64)
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
@@ -46,9 +47,10 @@ args() {
     finetune) echo "--tasks ivf,mif,mef,mff --steps $steps --ewc-lambda 0 --replay-size 0 --replay-ratio 0" ;;
     joint) echo "--task ivf,mif,mef,mff --steps $((4 * steps))" ;;
     jointemb) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding" ;;
+    jointemb-w[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --width ${1#jointemb-w}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
