@@ -21,6 +21,9 @@ const CASES: RefConv[] = [
   { N: 1, Cin: 4, H: 7, W: 12, Cout: 6, K: 3, stride: 2, pad: 1 },
   { N: 2, Cin: 6, H: 3, W: 24, Cout: 7, K: 1, stride: 1, pad: 0 },
   { N: 1, Cin: 2, H: 3, W: 4, Cout: 3, K: 3, stride: 1, pad: 1 },
+  // 1x1 weight gradient by matmul: dy x^T through the vec4 kernel (channels in fours) and, from 64 output channels, its transposed-x copy
+  { N: 2, Cin: 8, H: 4, W: 6, Cout: 12, K: 1, stride: 1, pad: 0 },
+  { N: 3, Cin: 8, H: 4, W: 4, Cout: 64, K: 1, stride: 1, pad: 0 },
   // software adapters' wide tile (16 px x 16 ch) where a row has 16 pixels and 16 channels, both strides
   { N: 1, Cin: 16, H: 5, W: 36, Cout: 20, K: 3, stride: 1, pad: 1 },
   { N: 1, Cin: 3, H: 6, W: 40, Cout: 16, K: 3, stride: 2, pad: 1 },

@@ -12,6 +12,7 @@ import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
 import { sum } from './reduce.js';
+import { matmul } from './matmul.js';
 import { winogradConv3x3, winogradTile, winogradWeightGrad3x3, type WinogradShape, type WinogradTile } from './winograd.js';
 
 export interface Conv2dOptions {
@@ -177,6 +178,7 @@ export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray
   checkDy('conv2dWeightGrad', dy, g);
   const wino = knob('FFM_WGRAD_WINOGRAD') !== 0 ? winogradShape(rt, g) : null;
   if (wino) return { storage: winogradWeightGrad3x3(rt, x.storage, dy.storage, wino.shape, wino.R), shape: [...wShape] };
+  if (g.K === 1 && g.stride === 1 && g.pad === 0 && knob('FFM_WGRAD_1X1_MATMUL') !== 0) return weightGrad1x1(rt, x, dy, g, wShape);
   const { TP, COV } = weightGradVariant(rt, g.OW);
   const coblocks = ceilDiv(g.Cout, 4 * COV);
   const rows = g.N * g.OH;
@@ -198,6 +200,20 @@ export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray
   if (parts === 1) return { storage: partial, shape: [...wShape] };
   const summed = sum(rt, { storage: partial, shape: [g.Cout, g.Cin, kk, parts] }, [3]);
   rt.free(partial);
+  return { storage: summed.storage, shape: [...wShape] };
+}
+
+/**
+ * A 1x1 convolution's weight gradient is a product: dw = sum over samples of dy_n x_n^T
+ * ([Cout, P] x [P, Cin]), taken by the tuned matmul (the direct weight_grad kernel reduces
+ * over positions with few invocations; knob FFM_WGRAD_1X1_MATMUL=0 keeps it).
+ */
+function weightGrad1x1(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, g: ConvGeometry, wShape: readonly number[]): DeviceArray {
+  const P = g.H * g.W;
+  const perSample = matmul(rt, { storage: dy.storage, shape: [g.N, g.Cout, P] }, { storage: x.storage, shape: [g.N, g.Cin, P] }, false, true);
+  if (g.N === 1) return { storage: perSample.storage, shape: [...wShape] };
+  const summed = sum(rt, perSample, [0]);
+  rt.free(perSample.storage);
   return { storage: summed.storage, shape: [...wShape] };
 }
 
