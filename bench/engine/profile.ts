@@ -2,11 +2,11 @@
  * Where the GPU time of a network evaluation goes, kernel by kernel, from timestamp queries
  * (GpuRuntime.startProfiling): the 2.7 M-parameter U-Net of bench:torch at 128x128 (forward, and
  * a training step: forward, MSE, backward, AdamW) and the FusionFM default net on one 176 px
- * fusion tile, and (case fusionfm-whole, not run unless --only names it) the same net on a whole 640x480
+ * fusion tile and its training step at the recipe's 64 px crops, and (case fusionfm-whole, not run unless --only names it) the same net on a whole 640x480
  * image in one piece, where attention runs the fused kernel. Each dispatch runs in a timestamped pass of its own, which adds a little to
  * each; the end-to-end figures are bench:torch's. What this answers is which kernels to speed up.
  *
- *   node dist/bench/engine/profile.js [--only unet-forward,unet-train,fusionfm-forward,fusionfm-whole] [--out file.json]
+ *   node dist/bench/engine/profile.js [--only unet-forward,unet-train,fusionfm-forward,fusionfm-train64,fusionfm-whole] [--out file.json]
  */
 import { parseArgs } from 'node:util';
 import { backward } from '../../src/autograd/backward.js';
@@ -34,6 +34,9 @@ const x128 = randn([1, 3, 128, 128], 11).keep();
 const target = randn([1, 3, 128, 128], 12).keep();
 const x176 = randn([1, fusionNet.config.inChannels, 176, 176], 13).keep();
 const wholeInput = () => randn([1, fusionNet.config.inChannels, 480, 640], 14);
+const x64 = randn([4, fusionNet.config.inChannels, 64, 64], 15).keep();
+const target64 = randn([4, fusionNet.config.outChannels, 64, 64], 16).keep();
+const fusionOpt = new AdamW(fusionNet.parameters(), { lr: 1e-4, eps: 1e-8, weightDecay: 0 });
 const opt = new AdamW(unet.parameters(), { lr: 1e-3, eps: 1e-8, weightDecay: 0 });
 
 const cases: Record<string, { name: string; run: () => Promise<void> }> = {
@@ -47,6 +50,14 @@ const cases: Record<string, { name: string; run: () => Promise<void> }> = {
     }),
   },
   'fusionfm-forward': { name: 'FusionFM default net forward 176x176 (one fusion tile)', run: async () => tidy(() => { noGrad(() => fusionNet.forward(x176, [0.3])); }) },
+  'fusionfm-train64': {
+    name: 'FusionFM default net training step, batch 4 at 64x64 (the training recipe\'s crops; MSE, AdamW)',
+    run: () => scope(async () => {
+      fusionNet.zeroGrad();
+      backward(mseLoss(fusionNet.forward(x64, [0.3, 0.5, 0.1, 0.9]), target64));
+      await fusionOpt.step();
+    }),
+  },
   'fusionfm-whole': { name: 'FusionFM default net forward 640x480 in one piece (fused attention)', run: async () => tidy(() => { noGrad(() => fusionNet.forward(wholeInput(), [0.3])); }) },
 };
 const chosen = values.only ? values.only.split(',') : Object.keys(cases).filter((k) => k !== 'fusionfm-whole');
