@@ -7,6 +7,7 @@
  *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  *        [--held-out K: score the K validation pairs `fusionfm train --hold-out K` kept out of training, not the test split]
+ *        [--tile-sides 112,176: fuse at each net-input tile side (margin included), a row per side]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
  * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops; a cache of
@@ -48,11 +49,14 @@ const { values } = parseArgs({ options: {
   'held-out': { type: 'string', default: '0' },
   'bounds-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
   data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
+  // net-input tile sides (margin included) to fuse at, each a row 'tile=<side>' (default: the default tiles, no suffix)
+  'tile-sides': { type: 'string' },
 } });
 if (!values.models && !values['prepare-only']) throw new Error('--models name=path,... is required');
 const models = (values.models ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
 const steps = values.steps!.split(',').map(Number);
 const otherSteps = values['other-steps']!.split(',').map(Number);
+const tileSides: (number | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map(Number) : [null];
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
@@ -151,10 +155,10 @@ for (const [pi, p] of pairs.entries()) {
     const input = metricInput(a, b, f);
     r.metrics.push(stdMetrics.map((m) => m.compute(input)));
   };
-  for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) {
-    const name = `FusionFM-${m.name} k=${k}`;
+  for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) for (const side of tileSides) {
+    const name = `FusionFM-${m.name} k=${k}${side ? ` tile=${side}` : ''}`;
     const t0 = performance.now();
-    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task });
+    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task, ...(side ? { maxTilePixels: side * side, overlap: Math.min(32, side / 4) } : {}) });
     const ms = performance.now() - t0;
     const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));
     mkdirSync(dir, { recursive: true });
