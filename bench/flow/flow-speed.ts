@@ -7,6 +7,7 @@
  * plus its parameter count and FLOPs per megapixel. Medians after warm-up.
  *
  *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big]
+ *        [--whole-variants 'name=KNOB:value,...;...': the one-piece fusion also under these knob sets]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,9 +22,9 @@ import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { adapterSlug, gitCommit, hostCpu } from '../../src/io/provenance.js';
 import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
-import { interleaved, summarize } from '../engine/timing.js';
+import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'whole-variants': { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
@@ -51,8 +52,12 @@ const H = 480;
 const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
 const b = makeImage(W, H, [texture(W, H, 4)]);
 const modes = ['portable', 'whole'] as const;
-const timings = await interleaved(Object.fromEntries(modes.map((m) => [m, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: m, task }))])), { warmup: 1, rounds });
-const fuse = Object.fromEntries(modes.map((m) => [m, { ...timings[m]!, ...tilePlan(net, W, H, { tiles: m }) }]));
+const cases: Record<string, () => Promise<void>> = Object.fromEntries(modes.map((m) => [m, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: m, task }))]));
+// --whole-variants: the one-piece fusion again under knob sets, interleaved with the rest (e.g. the attention kernel before)
+const variants = knobVariants(values['whole-variants'] ?? '').slice(1);
+for (const [name, knobs] of variants) cases[`whole-${name}`] = () => withKnobs(knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: 'whole', task })));
+const timings = await interleaved(cases, { warmup: 1, rounds });
+const fuse = Object.fromEntries(Object.keys(cases).map((m) => [m, { ...timings[m]!, ...tilePlan(net, W, H, { tiles: m === 'portable' ? 'portable' : 'whole' }), ...(m.startsWith('whole-') ? { knobs: Object.fromEntries(variants)[m.slice(6)] } : {}) }]));
 let big: object | null = null;
 if (values.big) {
   const N = 2048;
