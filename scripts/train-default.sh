@@ -24,6 +24,8 @@
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
 # (scripts/set-source-gate.ts), as the previous bundled velocity model was made. RUN and CKPT
 # send the run and its copy elsewhere (an experiment must not replace the bundled file).
+# LABELS=<root> trains on another labels root (e.g. runs/labels-single from
+# scripts/single-method-labels.sh: one method per dataset); runs/labels is still made first.
 # RESUME=1 continues a run exactly (with the same labels: regenerated labels differ in the last
 # bits, and --resume refuses them).
 # Measured and not bundled: the blend head without edge term or gate (HEAD=blend GRAD= GATE=,
@@ -60,7 +62,7 @@ else
   [ -n "${EWC:-}" ] && { echo "train-default.sh: EWC=$EWC applies to SEQUENCE=1 (the joint run has no EWC)" >&2; exit 2; }
   schedule="--task ivf,mif,mef,mff --steps $((4 * steps))${TASK_WEIGHTS:+ --task-weights $TASK_WEIGHTS}"
 fi
-node dist/src/cli/main.js train $schedule --labels runs/labels --out "$run" --objective "$objective" \
+node dist/src/cli/main.js train $schedule --labels "${LABELS:-runs/labels}" --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
   ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"}
