@@ -9,7 +9,6 @@
  *
  *   node dist/bench/flow/fit-probe.js --checkpoint <model> --task mef --data mef/MEFB --labels runs/labels/mef/MEFB [--sides 80,112,176] [--pairs Chair,Tower] [--out file.json]
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { luminance } from '../../src/fusion/colour.js';
@@ -18,7 +17,7 @@ import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { Dataset } from '../../src/io/dataset.js';
 import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { readImage } from '../../src/io/image.js';
-import { writeFileAtomic } from '../../src/io/checkpoint.js';
+import { benchProvenance, writeBenchReport } from '../engine/report.js';
 
 const { values } = parseArgs({ options: {
   checkpoint: { type: 'string' }, task: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' },
@@ -27,6 +26,7 @@ const { values } = parseArgs({ options: {
 if (!values.checkpoint || !values.task || !values.data || !values.labels) throw new Error('fit-probe: --checkpoint, --task, --data and --labels are required');
 const rt = await getNodeRuntime();
 useRuntime(rt);
+const provenance = benchProvenance('fit-probe', rt.adapter.name);
 const { net } = loadFlowModel(values.checkpoint);
 const ds = new Dataset(values.data);
 const wanted = values.pairs?.split(',');
@@ -77,7 +77,4 @@ for (const p of pairs) {
   console.log(`${p.name} ${r.size}: 64 px crops |offset| ${r.crops64.mean_abs_offset} PSNR ${r.crops64.psnr} | ${sides.map((s) => `tiles ${s}: offset ${tiles[s]!.offset} PSNR ${tiles[s]!.psnr}`).join(' | ')}`);
   records.push(r);
 }
-if (values.out) {
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string };
-  writeFileAtomic(values.out, new TextEncoder().encode(`${JSON.stringify({ bench: 'fit-probe', project: pkg.name, adapter: rt.adapter.name, command: `node dist/bench/flow/fit-probe.js ${process.argv.slice(2).join(' ')}`, records }, null, 1)}\n`));
-}
+if (values.out) writeBenchReport(values.out, provenance, { records });

@@ -52,12 +52,13 @@ const H = 480;
 const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
 const b = makeImage(W, H, [texture(W, H, 4)]);
 const modes = ['portable', 'whole'] as const;
-const cases: Record<string, () => Promise<void>> = Object.fromEntries(modes.map((m) => [m, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: m, task }))]));
 // --whole-variants: the one-piece fusion again under knob sets, interleaved with the rest (e.g. the attention kernel before)
-const variants = knobVariants(values['whole-variants'] ?? '').slice(1);
-for (const [name, knobs] of variants) cases[`whole-${name}`] = () => withKnobs(knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: 'whole', task })));
-const timings = await interleaved(cases, { warmup: 1, rounds });
-const fuse = Object.fromEntries(Object.keys(cases).map((m) => [m, { ...timings[m]!, ...tilePlan(net, W, H, { tiles: m === 'portable' ? 'portable' : 'whole' }), ...(m.startsWith('whole-') ? { knobs: Object.fromEntries(variants)[m.slice(6)] } : {}) }]));
+const runs: { name: string; tiles: (typeof modes)[number]; knobs: Record<string, string> }[] = [
+  ...modes.map((m) => ({ name: m, tiles: m, knobs: {} })),
+  ...knobVariants(values['whole-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `whole-${name}`, tiles: 'whole' as const, knobs })),
+];
+const timings = await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
+const fuse = Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
 let big: object | null = null;
 if (values.big) {
   const N = 2048;

@@ -10,7 +10,7 @@ import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normFor
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
-import { attention as attentionKernel, attentionBackward } from '../kernels/attention.js';
+import { attention as attentionKernel, attentionBackward, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
@@ -317,7 +317,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method
   const budget = denseAttentionBytes();
   const inputs = [q, k, v];
   const grad = needsGrad(inputs);
-  const fusedFast = !grad && L % 4 === 0 && knob('FFM_ATTN_Q4') !== 0;
+  const fusedFast = !grad && hasVec4Forward(L);
   if (method === 'dense' || (method === 'auto' && !fusedFast && B * L * L * 4 <= budget)) {
     return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
   }

@@ -8,7 +8,8 @@
  * entry; equal, within float rounding, to matmul(v, softmax(matmul(q, k, true), scale), false, true).
  */
 import type { GpuRuntime } from '../gpu/runtime.js';
-import { ShapeError, fmtShape } from '../util/errors.js';
+import { ShapeError } from '../util/errors.js';
+import { attentionShape } from './attention.js';
 import { concatChannels, sliceChannels } from './channels.js';
 import { matmul, transposeLast2 } from './matmul.js';
 import { knob, type DeviceArray } from './program.js';
@@ -22,10 +23,7 @@ export function queryBlockRows(B: number, L: number, budgetBytes: number): numbe
 }
 
 export function attentionByQueryBlocks(rt: GpuRuntime, q: DeviceArray, k: DeviceArray, v: DeviceArray, scale: number, budgetBytes: number): DeviceArray {
-  if (q.shape.length !== 3 || k.shape.join() !== q.shape.join() || v.shape.join() !== q.shape.join()) {
-    throw new ShapeError(`attention: q, k and v must be one [B, D, L] shape, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
-  }
-  const [B, D, L] = q.shape as [number, number, number];
+  const [B, D, L] = attentionShape('attention', q, k, v);
   const rows = queryBlockRows(B, L, budgetBytes);
   // the token axis as the channel axis of [B*D, L, 1]: slicing queries is a channel copy
   const tokens = { storage: q.storage, shape: [B * D, L, 1] };

@@ -11,7 +11,8 @@ const FIELDS = [['B', 'u32'], ['L', 'u32'], ['scale', 'f32'], ['groups', 'u32']]
 /** the largest head dimension the kernel keeps in registers (DMAX in the WGSL) */
 export const ATTENTION_MAX_HEAD_DIM = 64;
 
-function dims(op: string, q: DeviceArray, k: DeviceArray, v: DeviceArray): [number, number, number] {
+/** [B, D, L] of q, k and v, which must share one rank-3 shape with at least one token. */
+export function attentionShape(op: string, q: DeviceArray, k: DeviceArray, v: DeviceArray): [number, number, number] {
   for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
     if (t.shape.length !== 3) throw new ShapeError(`${op}: ${name} must be [B, D, L], got ${fmtShape(t.shape)}`);
   }
@@ -19,9 +20,20 @@ function dims(op: string, q: DeviceArray, k: DeviceArray, v: DeviceArray): [numb
   if (k.shape.some((d, i) => d !== q.shape[i]) || v.shape.some((d, i) => d !== q.shape[i])) {
     throw new ShapeError(`${op}: q, k and v must have one shape, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`);
   }
-  if (D > ATTENTION_MAX_HEAD_DIM) throw new ShapeError(`${op}: head dimension ${D} exceeds ${ATTENTION_MAX_HEAD_DIM} (q ${fmtShape(q.shape)})`);
   if (L === 0) throw new ShapeError(`${op}: no tokens (q ${fmtShape(q.shape)})`);
   return [B, D, L];
+}
+
+/** The fused kernel's shape check: attentionShape, and a head no wider than its registers hold. */
+function dims(op: string, q: DeviceArray, k: DeviceArray, v: DeviceArray): [number, number, number] {
+  const [B, D, L] = attentionShape(op, q, k, v);
+  if (D > ATTENTION_MAX_HEAD_DIM) throw new ShapeError(`${op}: head dimension ${D} exceeds ${ATTENTION_MAX_HEAD_DIM} (q ${fmtShape(q.shape)})`);
+  return [B, D, L];
+}
+
+/** Whether the vec4-lane forward (forward_q4) takes L tokens: L % 4 == 0 (knob FFM_ATTN_Q4=0: never). */
+export function hasVec4Forward(L: number): boolean {
+  return L % 4 === 0 && knob('FFM_ATTN_Q4') !== 0;
 }
 
 /** `groups` workgroups per batch entry cover `threads` invocations */
@@ -46,8 +58,8 @@ export function attention(rt: GpuRuntime, q: DeviceArray, k: DeviceArray, v: Dev
   const [B, D, L] = dims('attention', q, k, v);
   const o = allocArray(rt, q.shape, 'attention');
   const lse = allocArray(rt, [B, L], 'attention');
-  if (L % 4 === 0 && knob('FFM_ATTN_Q4') !== 0) {
-    // four queries per invocation as vec4 lanes (forward_q4)
+  if (hasVec4Forward(L)) {
+    // four queries per invocation as vec4 lanes
     const QV = Math.max(1, Math.min(knob('FFM_ATTN_QV') ?? 4, Math.floor(64 / D))); // QV * D <= DMAX4
     const threads = ceilDiv(L / 4, QV);
     launch(rt, program('attention', 'forward_q4', { D, QV }), layoutOf('attention', FIELDS), { ...uniforms(B, threads, scale), L }, [q.storage, k.storage, v.storage, o, lse], B * ceilDiv(threads, WG));

@@ -43,7 +43,7 @@ function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boo
   return k === 1 || (M >= 64 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
 }
 
-/** x: [B, R, C] -> [B, C, R] (the transposed-B copy's kernel). */
+/** x: [B, R, C] -> [B, C, R] (also matmul's copy of a transposed B). */
 export function transposeLast2(rt: GpuRuntime, x: DeviceArray): DeviceArray {
   if (x.shape.length !== 3) throw new ShapeError(`transpose: expected [B, R, C], got ${fmtShape(x.shape)}`);
   const [B, R, C] = x.shape as [number, number, number];
@@ -76,8 +76,7 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   let bData = b.storage;
   let bTransposed = transB;
   if (kernel === 'transpose-b') {
-    bData = allocArray(rt, [bb, K, N], 'matmul');
-    launch(rt, program('matmul', 'transpose_b'), layoutOf('matmul', FIELDS), { M, N, K, batch: bb, stride_a: 0, stride_b: 0, alpha, _p: 0 }, [b.storage, bData], ceilDiv(bb * K * N, WG));
+    bData = transposeLast2(rt, { storage: b.storage, shape: [bb, N, K] }).storage;
     bTransposed = false;
   }
   launch(
