@@ -2,6 +2,10 @@
 // TRANS_A / TRANS_B). Each invocation computes a TM x (4*TNV) register tile; no workgroup
 // memory, because barriers cost more than reloads on software GPUs (docs/architecture.md).
 // Batch strides may be 0 to broadcast one operand over the batch.
+// k_split > 1 splits the inner dimension into that many chunks (multiples of 4 long), each
+// written as a partial product to C[b * k_split + chunk]; the launcher sums them
+// (src/kernels/matmul.ts: for products with few output tiles and a long K, which would
+// otherwise keep one workgroup busy while the others idle).
 
 override WG: u32 = 64u;
 override TRANS_A: u32 = 0u;
@@ -9,7 +13,7 @@ override TRANS_B: u32 = 0u;
 override TM: u32 = 4u;   // rows per invocation (<= 8; main_vec4: 4, 8, 12 or 16)
 override TNV: u32 = 1u;  // vec4 columns per invocation (1 or 2; main_vec4: 1, 2 or 4)
 
-struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, alpha: f32, _p: u32 }
+struct Params { M: u32, N: u32, K: u32, batch: u32, stride_a: u32, stride_b: u32, alpha: f32, k_split: u32 }
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -32,13 +36,20 @@ fn b4(base: u32, k: u32, n0: u32) -> vec4f {
   return vec4f(b_at(base, k, n0), b_at(base, k, n0 + 1u), b_at(base, k, n0 + 2u), b_at(base, k, n0 + 3u));
 }
 
-// The output tile of invocation t: its batch entry, first row and first column; neighbouring
-// invocations take neighbouring column blocks. inside is false past the last tile.
-struct Tile { b: u32, m0: u32, n0: u32, inside: bool }
+// The output tile of invocation t: its batch entry, first row and first column, the k range it
+// sums and the output slab it writes (its batch entry, or that entry's chunk of a split K);
+// neighbouring invocations take neighbouring column blocks. inside is false past the last tile.
+struct Tile { b: u32, m0: u32, n0: u32, k0: u32, k1: u32, slab: u32, inside: bool }
 fn tile_of(t: u32) -> Tile {
   let tn = (u.N + 4u * TNV - 1u) / (4u * TNV);
   let tm = (u.M + TM - 1u) / TM;
-  return Tile(t / (tn * tm), ((t / tn) % tm) * TM, (t % tn) * 4u * TNV, t < tn * tm * u.batch);
+  let parts = max(u.k_split, 1u);
+  let slab = t / (tn * tm);
+  // chunks of a multiple of 4, so that main_vec4's k0 steps stay aligned
+  let chunk = (((u.K + parts - 1u) / parts + 3u) / 4u) * 4u;
+  let c = slab % parts;
+  let k0 = min(u.K, c * chunk);
+  return Tile(slab / parts, ((t / tn) % tm) * TM, (t % tn) * 4u * TNV, k0, min(u.K, k0 + chunk), slab, t < tn * tm * u.batch * parts);
 }
 
 @compute @workgroup_size(WG)
@@ -52,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let bbase = b * u.stride_b;
   var acc: array<vec4f, 8>;
   var acc2: array<vec4f, 8>;
-  for (var k = 0u; k < u.K; k++) {
+  for (var k = tl.k0; k < tl.k1; k++) {
     let bv = b4(bbase, k, n0);
     var bv2 = vec4f(0.0);
     if (TNV == 2u) { bv2 = b4(bbase, k, n0 + 4u); }
@@ -62,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       if (TNV == 2u) { acc2[i] += a * bv2; }
     }
   }
-  let cbase = b * u.M * u.N;
+  let cbase = tl.slab * u.M * u.N;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= u.M) { break; }
@@ -118,7 +129,7 @@ fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   var acc1: array<vec4f, MAX_TM4>;
   var acc2: array<vec4f, MAX_TM4>;
   var acc3: array<vec4f, MAX_TM4>;
-  for (var k0 = 0u; k0 < u.K; k0 += 4u) {
+  for (var k0 = tl.k0; k0 < tl.k1; k0 += 4u) {
     // A stored along k, over k0..k0+3: a[i] row m0 + i
     // (assigned in full where used, every iteration: see the loop-variable bug in docs/architecture.md)
     var a: array<vec4f, MAX_TM4>;
@@ -145,7 +156,7 @@ fn main_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
       }
     }
   }
-  let cbase = b * u.M * u.N;
+  let cbase = tl.slab * u.M * u.N;
   for (var i = 0u; i < TM; i++) {
     let m = m0 + i;
     if (m >= u.M) { break; }

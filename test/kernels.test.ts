@@ -157,6 +157,8 @@ describe.each([
   ['vec4 kernel wherever it fits, at 16 x 16', { FFM_MM_VEC: '1', FFM_MM_VTM: '16', FFM_MM_VTNV: '4' }],
   ['vec4 kernel wherever it fits, at its smallest tile (4 x 4)', { FFM_MM_VEC: '1', FFM_MM_VTM: '4', FFM_MM_VTNV: '1' }],
   ['scalar loads only', { FFM_MM_VEC: '0' }],
+  ['K split in 3 chunks (partial products summed)', { FFM_MM_KSPLIT: '3' }],
+  ['K split in 3 chunks, scalar loads only', { FFM_MM_KSPLIT: '3', FFM_MM_VEC: '0' }],
 ] as [string, Record<string, string>][])('matmul, %s', (_label, env) => {
   beforeAll(() => Object.assign(process.env, env));
   afterAll(() => {
@@ -180,6 +182,9 @@ describe.each([
     { batch: 2, M: 64, K: 8, N: 12, tA: true, tB: true },
     { batch: 2, M: 20, K: 12, N: 8, tA: false, tB: true },
     { batch: 2, M: 16, K: 8, N: 12, tA: true, tB: true },
+    // few output tiles and a long K (a 1x1 convolution's weight gradient): K split by default
+    { batch: 2, M: 12, K: 1540, N: 20, tA: false, tB: true },
+    { batch: 1, M: 8, K: 2053, N: 5, tA: true, tB: false },
   ];
   for (const c of cases) {
     it(`batch ${c.batch} ${c.M}x${c.K}x${c.N} tA=${c.tA} tB=${c.tB}`, async () => {

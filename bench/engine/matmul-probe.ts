@@ -4,9 +4,10 @@
  * the products the nets and bench:kernels run: the two of dense attention over 16x16 tokens of
  * 128 channels (q^T k, then v P^T, as [B, M, K] x [B, K, N] with transposes), that attention
  * whole (with its softmax), the four transpose combinations at 512 x 128 x 512, and a
- * Winograd-shaped batched product.
+ * Winograd-shaped batched product, and a 1x1 convolution's weight gradient (few output tiles, long K:
+ * where the product splits K).
  *
- *   node dist/bench/engine/matmul-probe.js [--rounds 9] [--repeat 8] [--tokens 256] [--channels 128] [--variants 'scalar=FFM_MM_VEC:0'] [--out bench/results/matmul-probe-<adapter>.json]
+ *   node dist/bench/engine/matmul-probe.js [--rounds 9] [--repeat 8] [--tokens 256] [--channels 128] [--variants 'scalar=FFM_MM_VEC:0'] [--only <case name part>] [--out bench/results/matmul-probe-<adapter>.json]
  */
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
@@ -17,7 +18,7 @@ import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved, knobVariants, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar=FFM_MM_VEC:0' }, tokens: { type: 'string', default: '256' }, repeat: { type: 'string', default: '8' }, channels: { type: 'string', default: '128' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar=FFM_MM_VEC:0' }, tokens: { type: 'string', default: '256' }, repeat: { type: 'string', default: '8' }, channels: { type: 'string', default: '128' }, only: { type: 'string' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('matmul-probe', rt.adapter.name);
 useRuntime(rt);
@@ -35,6 +36,9 @@ const wa = randn([16, 256, 32], 5).keep();
 const x = randn([1, 512, 128], 7).keep();
 const xt = randn([1, 128, 512], 8).keep();
 const wb = randn([16, 32, 32], 6).keep();
+// a 1x1 convolution's weight gradient in the 2.7 M U-Net's training step: dy x^T over 128x128 pixels
+const dy = randn([1, 32, 16384], 9).keep();
+const xs = randn([1, 96, 16384], 10).keep();
 const cases: { name: string; flop: number; run: () => Tensor }[] = [
   { name: `scores q^T k: [${D}x${L}]^T x [${D}x${L}]`, flop: 2 * L * L * D, run: () => matmul(q, k, true, false) },
   { name: `values v P^T: [${D}x${L}] x [${L}x${L}]^T`, flop: 2 * L * L * D, run: () => matmul(v, p, false, true) },
@@ -44,9 +48,10 @@ const cases: { name: string; flop: number; run: () => Tensor }[] = [
   { name: 'NT [512x128] x [512x128]^T', flop: 2 * 512 * 512 * 128, run: () => matmul(x, x, false, true) },
   { name: 'TT [128x512]^T x [512x128]^T', flop: 2 * 512 * 512 * 128, run: () => matmul(xt, x, true, true) },
   { name: 'batched 16 x [256x32] x [32x32] (Winograd F(2x2,3x3) of 32->32 at 32x32)', flop: 2 * 16 * 256 * 32 * 32, run: () => matmul(wa, wb) },
+  { name: '1x1 weight gradient [32x16384] x [96x16384]^T (few output tiles, long K)', flop: 2 * 32 * 96 * 16384, run: () => matmul(dy, xs, false, true) },
 ];
 const records: object[] = [];
-for (const c of cases) {
+for (const c of cases.filter((c) => !values.only || c.name.includes(values.only))) {
   const fns: Record<string, () => Promise<void>> = {};
   for (const [name, knobs] of variants) {
     fns[name] = () => withKnobs(knobs, async () => {

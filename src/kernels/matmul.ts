@@ -2,8 +2,9 @@
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, knob, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+import { sum } from './reduce.js';
 
-const FIELDS = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch', 'u32'], ['stride_a', 'u32'], ['stride_b', 'u32'], ['alpha', 'f32'], ['_p', 'u32']] as const;
+const FIELDS = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch', 'u32'], ['stride_a', 'u32'], ['stride_b', 'u32'], ['alpha', 'f32'], ['k_split', 'u32']] as const;
 
 /** Register tile per invocation of the scalar kernel: TM rows x 4*TNV columns (knobs FFM_MM_TM / FFM_MM_TNV for tuning). */
 function tile(rt: GpuRuntime): { TM: number; TNV: number } {
@@ -48,7 +49,7 @@ export function transposeLast2(rt: GpuRuntime, x: DeviceArray): DeviceArray {
   if (x.shape.length !== 3) throw new ShapeError(`transpose: expected [B, R, C], got ${fmtShape(x.shape)}`);
   const [B, R, C] = x.shape as [number, number, number];
   const out = allocArray(rt, [B, C, R], 'transpose');
-  launch(rt, program('matmul', 'transpose_b'), layoutOf('matmul', FIELDS), { M: 0, N: R, K: C, batch: B, stride_a: 0, stride_b: 0, alpha: 1, _p: 0 }, [x.storage, out], ceilDiv(B * R * C, WG));
+  launch(rt, program('matmul', 'transpose_b'), layoutOf('matmul', FIELDS), { M: 0, N: R, K: C, batch: B, stride_a: 0, stride_b: 0, alpha: 1, k_split: 1 }, [x.storage, out], ceilDiv(B * R * C, WG));
   return { storage: out, shape: [B, C, R] };
 }
 
@@ -70,7 +71,6 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   if (ba !== bb && ba !== 1 && bb !== 1) throw new ShapeError(`matmul: batch sizes ${ba} and ${bb} differ in ${fmtShape(a.shape)} x ${fmtShape(b.shape)}`);
   const batch = Math.max(ba, bb);
   const shape = a.shape.length === 2 && b.shape.length === 2 ? [M, N] : [batch, M, N];
-  const out = allocArray(rt, shape, 'matmul');
   const kernel = kernelFor(M, N, K, transA, transB);
   const { TM, TNV } = kernel === 'scalar' ? tile(rt) : vec4Tile(rt);
   let bData = b.storage;
@@ -79,14 +79,39 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
     bData = transposeLast2(rt, { storage: b.storage, shape: [bb, N, K] }).storage;
     bTransposed = false;
   }
+  const tiles = ceilDiv(M, TM) * ceilDiv(N, 4 * TNV) * batch;
+  const parts = kSplit(tiles, K);
+  const dst = parts === 1 ? allocArray(rt, shape, 'matmul') : allocArray(rt, [batch, parts, M * N], 'matmul split-K partials');
   launch(
     rt,
     program('matmul', kernel === 'scalar' ? 'main' : 'main_vec4', { TRANS_A: transA ? 1 : 0, TRANS_B: bTransposed ? 1 : 0, TM, TNV }),
     layoutOf('matmul', FIELDS),
-    { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, _p: 0 },
-    [a.storage, bData, out],
-    ceilDiv(ceilDiv(M, TM) * ceilDiv(N, 4 * TNV) * batch, WG),
+    { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, k_split: parts },
+    [a.storage, bData, dst],
+    ceilDiv(tiles * parts, WG),
   );
   if (bData !== b.storage) rt.free(bData);
-  return { storage: out, shape };
+  if (parts === 1) return { storage: dst, shape };
+  const summed = sum(rt, { storage: dst, shape: [batch, parts, M * N] }, [1]);
+  rt.free(dst);
+  return { storage: summed.storage, shape };
+}
+
+/** Invocations a product should keep busy before a split K pays: eight workgroups. */
+const SPLIT_K_INVOCATIONS = 8 * WG;
+/** The shortest chunk of K worth a slab of partial sums of its own. */
+const SPLIT_K_MIN_CHUNK = 256;
+
+/**
+ * Chunks of K for a product of `tiles` register tiles (1: no split). A product with a small
+ * output and a long K (a 1x1 convolution's weight gradient sums over every pixel into a
+ * Cout x Cin matrix: 48 tiles at 32 x 96) runs on one workgroup, so on a CPU-backed adapter one
+ * core works while the others wait; chunks of K make more tiles, and their partial products are
+ * summed by one reduction. Knob FFM_MM_KSPLIT=<n> forces n chunks (1: never split).
+ */
+function kSplit(tiles: number, K: number): number {
+  const forced = knob('FFM_MM_KSPLIT');
+  if (forced !== undefined) return Math.max(1, Math.floor(forced));
+  if (tiles >= SPLIT_K_INVOCATIONS || K < 2 * SPLIT_K_MIN_CHUNK) return 1;
+  return Math.min(16, Math.ceil(SPLIT_K_INVOCATIONS / tiles), Math.floor(K / SPLIT_K_MIN_CHUNK));
 }
