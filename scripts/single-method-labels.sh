@@ -9,19 +9,33 @@
 # On held-out pairs at 400 steps per task a model trained on these labels beat one trained on the
 # per-pair labels by 0.057 (bench/results/sequence-vs-joint/, val-400-single).
 # Needs runs/labels (scripts/train-default.sh makes it). OUT changes the root.
+# SPLIT=test makes the same labels for the test pairs (default root runs/labels-test-single; the
+# medical sets link runs/labels-test, from `fusionfm pseudo-gt --split test`): what
+# bench/flow/default-model.sh measures a single-label model's intensity bias against (TEST_LABELS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-runs/labels-single}
+split=${SPLIT:-train}
+case "$split" in
+  train) out=${OUT:-runs/labels-single}; mif_labels=runs/labels ;;
+  test) out=${OUT:-runs/labels-test-single}; mif_labels=runs/labels-test ;;
+  *) echo "single-method-labels.sh: SPLIT must be train or test, got '$split'" >&2; exit 2 ;;
+esac
 data=${FUSIONFM_DATA:-../shared/data}
 npm run build --silent
 for ds in mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT; do
-  [ -f "runs/labels/$ds/summary.json" ] || { echo "single-method-labels.sh: runs/labels/$ds is missing (run scripts/train-default.sh or bench/eval/pseudo-gt.sh first)" >&2; exit 2; }
+  [ -d "$mif_labels/$ds" ] || { echo "single-method-labels.sh: $mif_labels/$ds is missing (run scripts/train-default.sh or bench/eval/pseudo-gt.sh first; for the test split, fusionfm pseudo-gt --split test)" >&2; exit 2; }
 done
-mkdir -p "$out/mif" "$out/mff/Lytro"
-for ds in CDDFuse_MRI-CT CDDFuse_MRI-PET CDDFuse_MRI-SPECT; do ln -sfn "$(pwd)/runs/labels/mif/$ds" "$out/mif/$ds"; done
-rm -rf "$out/mef/MEFB" "$out/ivf/VIFB"
-node dist/src/cli/main.js fuse --method laplacian --data mef/MEFB --split train -o "$out/mef/MEFB"
-node dist/src/cli/main.js fuse --method max --data ivf/VIFB --split train -o "$out/ivf/VIFB"
-# DPRL's results for the train pairs, linked by pair name
-for f in "$data"/mff/Lytro/candidates/DPRL/*; do ln -sf "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$out/mff/Lytro/"; done
-echo "single-method labels in $out"
+mkdir -p "$out/mif"
+for ds in CDDFuse_MRI-CT CDDFuse_MRI-PET CDDFuse_MRI-SPECT; do ln -sfn "$(pwd)/$mif_labels/mif/$ds" "$out/mif/$ds"; done
+rm -rf "$out/mef/MEFB" "$out/ivf/VIFB" "$out/mff/Lytro"
+mkdir -p "$out/mff/Lytro"
+node dist/src/cli/main.js fuse --method laplacian --data mef/MEFB --split "$split" -o "$out/mef/MEFB"
+node dist/src/cli/main.js fuse --method max --data ivf/VIFB --split "$split" -o "$out/ivf/VIFB"
+# DPRL's results for this split's pairs, linked by pair name
+pairs=$(node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(s.splits["mff/Lytro"][process.argv[2]].join(" "))' "$data/splits.json" "$split")
+for pair in $pairs; do
+  f=$(compgen -G "$data/mff/Lytro/candidates/DPRL/$pair.*" | head -1) || true
+  [ -n "$f" ] || { echo "single-method-labels.sh: no DPRL result for Lytro pair $pair in $data/mff/Lytro/candidates/DPRL" >&2; exit 2; }
+  ln -sf "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$out/mff/Lytro/"
+done
+echo "single-method labels ($split split) in $out"

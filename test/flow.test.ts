@@ -354,6 +354,43 @@ describe('flow-matching loss with a context margin', () => {
   });
 });
 
+describe('flow-matching loss on the net\'s own path', () => {
+  it('puts a chosen sample\'s x_t on the path to the net\'s one-step prediction (checked by hand), leaves the others on the label\'s, and its gradient still reaches the net', async () => {
+    await gpu();
+    const cfg = { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8, head: 'blend' as const };
+    const net = withInitSeed(6, () => new VelocityNet(cfg));
+    const S = 16;
+    const T = (seed: number) => tensor(Float32Array.from({ length: 2 * S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.37 + seed)), [2, 1, S, S]).keep();
+    const [xA, xB, x1] = [T(1), T(2), T(3)];
+    const t = [0.6, 0.3];
+    const own = [true, false];
+    const loss = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { ownPath: own })).item();
+    // by hand: sample 0 on the path from x0 to x0 + v(0, x0), sample 1 on the label's path
+    const x0 = flowSource('sum', xA, xB);
+    const one = await noGrad(() => net.forward(x0, xA, xB, [0, 0], x0)).data();
+    const a = await xA.data(), b = await xB.data(), l = await x1.data();
+    const end = Float32Array.from(l, (v, i) => (i < S * S ? a[i]! + b[i]! + one[i]! : v));
+    const xt = interpolate(x0, tensor(end, [2, 1, S, S]), tensor(Float32Array.from(t), [2, 1, 1, 1]));
+    const pred = await noGrad(() => net.forward(xt, xA, xB, t, x0)).data();
+    let se = 0;
+    for (let i = 0; i < 2 * S * S; i++) se += (pred[i]! - (l[i]! - (a[i]! + b[i]!))) ** 2;
+    expect(Math.abs(loss - se / (2 * S * S)) / (se / (2 * S * S))).toBeLessThan(1e-5);
+    // the own path is another state than the label's: the loss moves
+    const plain = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum')).item();
+    expect(Math.abs(loss - plain)).toBeGreaterThan(1e-6);
+    expect(await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { ownPath: [false, false] })).item()).toBe(plain);
+    await scope(async () => {
+      net.zeroGrad();
+      backward(flowMatchingLoss(net, xA, xB, x1, t, 'sum', { ownPath: own }));
+      let g = 0;
+      for (const p of net.parameters()) if (p.grad) for (const v of await p.grad.data()) g += v * v;
+      expect(g).toBeGreaterThan(0);
+    });
+    expect(() => noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { ownPath: [true] }))).toThrow('ownPath has 1 entries for 2 samples');
+    net.dispose();
+  });
+});
+
 describe('flow-matching loss with an edge term', () => {
   it('adds w times the mean absolute Sobel gradient of the velocity error over the valid interior, or over the pixels a context margin leaves (checked by hand), and its gradient reaches the net', async () => {
     await gpu();

@@ -4,7 +4,7 @@
  */
 import { tensor } from '../../autograd/create.js';
 import { abs, add, affine, conv2d, mean, mseLoss, mul, reshape, square, sub, sum } from '../../autograd/ops.js';
-import type { Tensor } from '../../autograd/tensor.js';
+import { noGrad, type Tensor } from '../../autograd/tensor.js';
 import { ShapeError } from '../../util/errors.js';
 import { flowSource, interpolate, type Coupling } from './path.js';
 import type { VelocityNet } from './model.js';
@@ -28,6 +28,14 @@ export interface FlowLossOptions {
   gradWeight?: number;
   /** each sample's task, for a task-conditioned net (others ignore it) */
   task?: string | readonly string[];
+  /**
+   * per sample: true puts its x_t on the straight path from x0 to the net's own one-step
+   * prediction (evaluated without gradient) instead of the path to the label; the target stays
+   * x1 - x0. A k-step solve queries the net at such states (x_t = x0 + t v(0)), which the label's
+   * path never shows it, so training at them teaches later steps to correct the first one
+   * instead of drifting from it. Absent or all false: plain flow matching.
+   */
+  ownPath?: readonly boolean[];
 }
 
 /** Sobel x and y as a [2, 1, 3, 3] conv weight (scaled by 1/8: unit response to a unit ramp). */
@@ -35,10 +43,12 @@ const SOBEL = Float32Array.from([-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0,
 
 /** xA, xB, x1: [N, 1, H, W]; t: one time per sample. */
 export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], coupling: Coupling, opts: FlowLossOptions = {}): Tensor {
-  const { seed = 0, margin = 0, gradWeight = 0, task } = opts;
+  const { seed = 0, margin = 0, gradWeight = 0, task, ownPath } = opts;
   const x0 = flowSource(coupling, xA, xB, seed);
-  const tt = reshape(tensor(t, [t.length]), [t.length, 1, 1, 1]);
-  const xt = interpolate(x0, x1, tt);
+  const N = t.length;
+  if (ownPath && ownPath.length !== N) throw new ShapeError(`flowMatchingLoss: ownPath has ${ownPath.length} entries for ${N} samples`);
+  const tt = reshape(tensor(t, [N]), [N, 1, 1, 1]);
+  const xt = interpolate(x0, ownPath?.some(Boolean) ? ownPathEnd(net, x0, xA, xB, x1, ownPath, task) : x1, tt);
   const pred = net.forward(xt, xA, xB, t, x0, task);
   const target = sub(x1, x0);
   const [, , H, W] = target.shape as [number, number, number, number];
@@ -48,6 +58,16 @@ export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: T
   // the valid (unpadded) Sobel map is 1 px smaller on each side, so the margin's pixels are margin - 1 of it
   const edges = abs(conv2d(sub(pred, target), tensor(SOBEL, [2, 1, 3, 3]), null, { pad: 0 }));
   return add(mse, affine(margin <= 1 ? mean(edges) : maskedMean(edges, margin - 1), gradWeight, 0));
+}
+
+/** Per sample, the end of the path its x_t lies on: the net's one-step prediction where ownPath says so, else the label. */
+function ownPathEnd(net: VelocityNet, x0: Tensor, xA: Tensor, xB: Tensor, x1: Tensor, ownPath: readonly boolean[], task?: string | readonly string[]): Tensor {
+  const N = ownPath.length;
+  return noGrad(() => {
+    const own = add(x0, net.forward(x0, xA, xB, new Array<number>(N).fill(0), x0, task));
+    const pick = reshape(tensor(ownPath.map((o) => (o ? 1 : 0)), [N]), [N, 1, 1, 1]);
+    return add(x1, mul(pick, sub(own, x1)));
+  });
 }
 
 /** The mean of x: [N, C, H, W] over its interior, `margin` pixels in from every border. */

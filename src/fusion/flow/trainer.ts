@@ -13,7 +13,7 @@ import { AdamW, warmupCosine } from '../../nn/optim.js';
 import type { HostTensor } from '../../nn/safetensors.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
-import { pcgHash, SeededRng } from '../../util/rng.js';
+import { pcgHash, SeededRng, uniformAt } from '../../util/rng.js';
 import { ddpmLoss, DDPM_STEPS } from '../diffusion/ddpm.js';
 import { Ema, emaWarmupDecay } from './ema.js';
 import { flowMatchingLoss } from './loss.js';
@@ -70,6 +70,13 @@ export interface TrainConfig {
    * its steps on the tasks furthest from their target without changing the others' data.
    */
   taskWeights?: Readonly<Record<string, number>>;
+  /**
+   * Fraction of each batch's samples (drawn per sample from the step's seed, not from the data
+   * order, so batches stay those of a run without it) whose x_t lies on the path to the net's own
+   * one-step prediction (FlowLossOptions.ownPath; absent: 0). Costs one forward pass without
+   * gradient per step.
+   */
+  ownPath?: number;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -94,13 +101,18 @@ export interface TrainerMeta {
   losses: number[];
 }
 
+/** keys the own-path draws apart from the coupling's noise, which uses the same step seed */
+const OWN_PATH_STREAM = 0x0a11ed;
+
 /**
  * The loss the configuration trains: flow matching (u is the time t in [0, 1]) or, for the
  * diffusion baseline, DDPM noise prediction (u picks the step floor(u T)). One per batch.
  */
 export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: Tensor, x1: Tensor, u: readonly number[], seed: number, task?: readonly string[]): Tensor {
   if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed, task);
-  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, task });
+  const p = c.ownPath ?? 0;
+  const ownPath = p > 0 ? u.map((_, k) => uniformAt(seed ^ OWN_PATH_STREAM, k) < p) : undefined;
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, task, ownPath });
 }
 
 /** Exchanges a[at, at + n) with b[at, at + n). */
