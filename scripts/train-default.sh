@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The bundled default checkpoint, reproducibly: pseudo labels of every shared dataset's train
-# split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then one model
-# trained on the four tasks at once (tasks drawn uniformly per batch sample, 4 x STEPS steps),
-# seeds fixed, copied to checkpoints/default.safetensors. The defaults reproduce the bundled
-# checkpoint: 1,600 steps per task (6,400), blend head, a task embedding (the net is told which
-# task it fuses), EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a source gate of
-# 2 grey levels during training (GATE: the flow holds still where both sources are black),
-# seed 1; 6,234 s of training (started at 216d3b4) on a 2-core software GPU.
+# split (bench/eval/pseudo-gt.sh, skipped when runs/labels already holds them), then the
+# single-method labels trained on (scripts/single-method-labels.sh -> runs/labels-single: VIFB
+# max, MEFB Laplacian, Lytro DPRL, the medical sets' stage-2 labels; skipped when present), then
+# one model trained on the four tasks at once (tasks drawn uniformly per batch sample, 4 x STEPS
+# steps), seeds fixed, copied to checkpoints/default.safetensors. The defaults reproduce the
+# bundled checkpoint: 1,600 steps per task (6,400), blend head, a task embedding (the net is told
+# which task it fuses), EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a source gate
+# of 2 grey levels during training (GATE: the flow holds still where both sources are black),
+# seed 1; 5,508 s of training (started at 984a229, resumed once at 5d669fe) on a 2-core software
+# GPU, part of it beside other jobs.
+# Single-method labels beat stage 1's per-pair picks on held-out pairs at 400 steps per task
+# (mean 0.810 vs 0.753, bench/results/sequence-vs-joint/val-400-single/) and on the test splits
+# at 1,600 (mean task composite 0.824 vs 0.790, bench/results/default-model*/).
+# LABELS=runs/labels trains the previous bundled recipe, on the per-pair labels
+# (checkpoints/experiments/default-jointemb1600.safetensors, 6,234 s at 216d3b4).
 # Joint training beat the sequence on every task on held-out validation pairs at 150 steps per
 # task (bench/results/sequence-vs-joint/); the task embedding beat the joint run without it on
 # held-out pairs at 400 steps per task (mean 0.753 vs 0.724, sequence-vs-joint/val-400/) and on
@@ -18,14 +26,15 @@
 # (checkpoints/experiments/blend-grad-gate800.safetensors, 4,804 s at cef48fc).
 # TASK_WEIGHTS=ivf=1.5,mff=2 draws the joint run's tasks by weight (--task-weights).
 # EMA_WARMUP=1 adds the per-task EMA warm-up (--ema-warmup). WIDTH=<channels> sets the net's
-# base width (--width; default 16: levels of 16, 32, 64 channels).
+# base width (--width; default 16: levels of 16, 32, 64 channels). OWN_PATH=<p> puts a fraction p
+# of each batch's samples on the path to the net's own one-step prediction (--own-path).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
 # (scripts/set-source-gate.ts), as the previous bundled velocity model was made. RUN and CKPT
 # send the run and its copy elsewhere (an experiment must not replace the bundled file).
-# LABELS=<root> trains on another labels root (e.g. runs/labels-single from
-# scripts/single-method-labels.sh: one method per dataset); runs/labels is still made first.
+# LABELS=<root> trains on another labels root (default runs/labels-single; runs/labels is
+# always made first, as the single-method labels' medical sets link it).
 # RESUME=1 continues a run exactly (with the same labels: regenerated labels differ in the last
 # bits, and --resume refuses them).
 # Measured and not bundled: the blend head without edge term or gate (HEAD=blend GRAD= GATE=,
@@ -36,7 +45,9 @@
 # with the previous bundled recipe (its net predicts noise, so with the plain velocity head and
 # no gate; no task embedding, as its run began before the embedding was bundled: compare it with
 # checkpoints/experiments/default-joint1600.safetensors, its like-for-like FusionFM), into
-# checkpoints/baseline-ddpm.safetensors.
+# checkpoints/baseline-ddpm.safetensors. The bundled baseline was trained on the per-pair labels
+# (LABELS=runs/labels npm run train:baseline reproduces it); retraining it on the single-method
+# labels, the default now, is still to do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -44,6 +55,12 @@ sets=(ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT mef/
 missing=()
 for ds in "${sets[@]}"; do [ -f "runs/labels/$ds/summary.json" ] || missing+=("$ds"); done
 [ ${#missing[@]} -gt 0 ] && bash bench/eval/pseudo-gt.sh "${missing[@]}"
+labels=${LABELS:-runs/labels-single}
+if [ "$labels" = runs/labels-single ]; then
+  for ds in ivf/VIFB mef/MEFB mff/Lytro; do
+    [ -d "$labels/$ds" ] || { bash scripts/single-method-labels.sh; break; }
+  done
+fi
 objective=${OBJECTIVE:-flow}
 run=${RUN:-runs/default}; ckpt=${CKPT:-checkpoints/default.safetensors}; head=${HEAD:-blend}
 GRAD=${GRAD-0.5}; GATE=${GATE-2}
@@ -62,10 +79,10 @@ else
   [ -n "${EWC:-}" ] && { echo "train-default.sh: EWC=$EWC applies to SEQUENCE=1 (the joint run has no EWC)" >&2; exit 2; }
   schedule="--task ivf,mif,mef,mff --steps $((4 * steps))${TASK_WEIGHTS:+ --task-weights $TASK_WEIGHTS}"
 fi
-node dist/src/cli/main.js train $schedule --labels "${LABELS:-runs/labels}" --out "$run" --objective "$objective" \
+node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
-  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"}
+  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"} ${OWN_PATH:+--own-path "$OWN_PATH"}
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then

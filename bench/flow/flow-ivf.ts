@@ -143,7 +143,8 @@ for (const [pi, p] of pairs.entries()) {
   const pairRanking: PairForRanking = { pool: bounds.pool!, results: {} };
   forRanking.push(pairRanking);
   // the test pair's label, when --labels names them: what the intensity bias is measured against
-  const label = values.labels && existsSync(join(values.labels, `${p.name}.png`)) ? await readImage(join(values.labels, `${p.name}.png`)) : null;
+  const labelFile = values.labels ? ['png', 'jpg'].map((e) => join(values.labels!, `${p.name}.${e}`)).find((f) => existsSync(f)) : undefined;
+  const label = labelFile ? await readImage(labelFile) : null;
   const meanLuma = (img: Image) => { const y = luminance(img); let t = 0; for (const v of y) t += v; return (255 * t) / y.length; };
   const labelLuma = label ? meanLuma(label) : NaN;
   const record = (r: Row, f: Image, ms: number) => {
