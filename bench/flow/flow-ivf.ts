@@ -7,7 +7,7 @@
  *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  *        [--held-out K: score the K validation pairs `fusionfm train --hold-out K` kept out of training, not the test split]
- *        [--tile-sides 112,176: fuse at each net-input tile side (margin included), a row per side]
+ *        [--tile-sides 112,176,default,whole: fuse at each net-input tile side (margin included), the default tiles or in one piece, a row each]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
  * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops; a cache of
@@ -20,6 +20,7 @@
  * Time: median wall time per image of the fusion call (luminance
  * network + colour), on the adapter named in the output.
  */
+import { InputError } from '../../src/util/errors.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,7 +57,14 @@ if (!values.models && !values['prepare-only']) throw new Error('--models name=pa
 const models = (values.models ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
 const steps = values.steps!.split(',').map(Number);
 const otherSteps = values['other-steps']!.split(',').map(Number);
-const tileSides: (number | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map(Number) : [null];
+// a side in pixels, 'whole' (one piece) or 'default' (the default tiles: null)
+const tileSides: (number | 'whole' | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map((v) => {
+  if (v === 'default') return null;
+  if (v === 'whole') return 'whole';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 16) throw new InputError(`--tile-sides: expected sides of at least 16 px, 'default' or 'whole', got '${v}'`);
+  return n;
+}) : [null];
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
@@ -159,7 +167,8 @@ for (const [pi, p] of pairs.entries()) {
   for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) for (const side of tileSides) {
     const name = `FusionFM-${m.name} k=${k}${side ? ` tile=${side}` : ''}`;
     const t0 = performance.now();
-    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task, ...(side ? { maxTilePixels: side * side, overlap: Math.min(32, side / 4) } : {}) });
+    const tiling = side === 'whole' ? { tiles: 'whole' as const } : side ? { maxTilePixels: side * side, overlap: Math.min(32, side / 4) } : {};
+    const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task, ...tiling });
     const ms = performance.now() - t0;
     const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));
     mkdirSync(dir, { recursive: true });
