@@ -42,6 +42,10 @@ describe('fusionfm command line', () => {
     refused("--task-weights: expected task=weight pairs with positive weights such as mff=2,ivf=1.5, got 'mff=-1'", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mff=-1');
     refused("--task-weights: 'mef' is not a task of this run (ivf, mff)", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mef=2');
     refused("--hold-out must be a whole number of pairs per dataset, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--hold-out', '1.5');
+    refused("--own-path is a fraction of each batch, from 0 to 1, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--own-path', '1.5');
+    refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');
+    refused("--tiles must be portable, device or whole, got 'none'", 'fuse', '--tiles', 'none', 'a.png', 'b.png', '-o', 'x.png');
+    refused('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--tiles', 'whole', 'a.png', 'b.png', '-o', 'x.png');
     refused("unknown command 'fusee'", 'fusee');
   });
 });

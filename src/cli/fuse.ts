@@ -45,13 +45,18 @@ export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
     solver: { type: 'string', default: 'euler' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
-    data: { type: 'string' }, split: { type: 'string' },
+    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' },
   } });
   if (!values.output) throw new InputError('fuse needs -o <out.png> (or -o <folder> with --data)');
   const steps = Number(values.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
   if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
+  // portable: tiles of the attention window the nets were trained near (the default: on held-out
+  // pairs one piece cost multi-exposure 0.07 of composite); whole: one piece where memory allows
+  // (faster on lavapipe); device: the device's own limit
+  if (!['portable', 'device', 'whole'].includes(values.tiles!)) throw new InputError(`--tiles must be portable, device or whole, got '${values.tiles}'`);
+  if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
 
@@ -90,7 +95,8 @@ export async function runFuse(args: string[]): Promise<void> {
     useRuntime(await getNodeRuntime());
     const { net, meta } = loadFlowModel(ckpt, task);
     if (net.conditionTasks.length && task === undefined) throw new InputError(`${ckpt}: the model is task-conditioned on ${net.conditionTasks.join(', ')}; name the task with --task`);
-    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task });
+    const tiles = values.tiles as 'portable' | 'device' | 'whole';
+    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles });
     const s = `${steps} step${steps > 1 ? 's' : ''}`;
     label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
     if (meta.objective === 'ddpm' && values.solver !== 'euler') console.error(`fusionfm: note: --solver ${values.solver} does not apply to a DDPM checkpoint; it is sampled with DDIM`);
