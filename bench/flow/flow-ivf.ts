@@ -21,6 +21,7 @@
  * network + colour), on the adapter named in the output.
  */
 import { InputError } from '../../src/util/errors.js';
+import { labelFileIn } from '../../src/cli/train.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -151,7 +152,7 @@ for (const [pi, p] of pairs.entries()) {
   const pairRanking: PairForRanking = { pool: bounds.pool!, results: {} };
   forRanking.push(pairRanking);
   // the test pair's label, when --labels names them: what the intensity bias is measured against
-  const labelFile = values.labels ? ['png', 'jpg'].map((e) => join(values.labels!, `${p.name}.${e}`)).find((f) => existsSync(f)) : undefined;
+  const labelFile = values.labels ? labelFileIn(values.labels, p.name) : undefined;
   const label = labelFile ? await readImage(labelFile) : null;
   const meanLuma = (img: Image) => { const y = luminance(img); let t = 0; for (const v of y) t += v; return (255 * t) / y.length; };
   const labelLuma = label ? meanLuma(label) : NaN;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../autograd/tensor.js';
 import { fuseClassical } from '../fusion/classical/index.js';
-import { fuseImages } from '../fusion/flow/fuse.js';
+import { fuseImages, TILE_MODES, type TileMode } from '../fusion/flow/fuse.js';
 import { SOLVERS, type Solver } from '../fusion/flow/sampler.js';
 import type { Image } from '../fusion/image.js';
 import { checkTask } from '../fusion/pseudo/selection.js';
@@ -55,7 +55,7 @@ export async function runFuse(args: string[]): Promise<void> {
   // portable: tiles of the attention window the nets were trained near (the default: on held-out
   // pairs one piece cost multi-exposure 0.07 of composite); whole: one piece where memory allows
   // (faster on lavapipe); device: the device's own limit
-  if (!['portable', 'device', 'whole'].includes(values.tiles!)) throw new InputError(`--tiles must be portable, device or whole, got '${values.tiles}'`);
+  if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
@@ -95,7 +95,7 @@ export async function runFuse(args: string[]): Promise<void> {
     useRuntime(await getNodeRuntime());
     const { net, meta } = loadFlowModel(ckpt, task);
     if (net.conditionTasks.length && task === undefined) throw new InputError(`${ckpt}: the model is task-conditioned on ${net.conditionTasks.join(', ')}; name the task with --task`);
-    const tiles = values.tiles as 'portable' | 'device' | 'whole';
+    const tiles = values.tiles as TileMode;
     fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles });
     const s = `${steps} step${steps > 1 ? 's' : ''}`;
     label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;

@@ -41,6 +41,11 @@ export interface TrainOptions {
   command: string;
 }
 
+/** The label of `pair` in a folder of labels named by pair (<pair>.png or .jpg), or undefined. */
+export function labelFileIn(dir: string, pair: string): string | undefined {
+  return ['png', 'jpg'].map((ext) => join(dir, `${pair}.${ext}`)).find((f) => existsSync(f));
+}
+
 export async function labelImage(ds: Dataset, labels: string, pair: string, a: Image, b: Image): Promise<Image> {
   if (labels.startsWith('classical:')) return fuseClassical(labels.slice('classical:'.length), a, b);
   if (labels.startsWith('candidate:')) {
@@ -51,7 +56,10 @@ export async function labelImage(ds: Dataset, labels: string, pair: string, a: I
   }
   // a folder of labels named by pair, or a root holding one such folder per dataset id
   const dirs = [join(labels, ds.id), labels];
-  for (const d of dirs) for (const ext of ['png', 'jpg']) if (existsSync(join(d, `${pair}.${ext}`))) return readImage(join(d, `${pair}.${ext}`));
+  for (const d of dirs) {
+    const f = labelFileIn(d, pair);
+    if (f) return readImage(f);
+  }
   throw new InputError(`--labels ${labels}: no label for ${ds.id} pair '${pair}' (expected ${pair}.png or .jpg in ${dirs.join(' or ')})`);
 }
 

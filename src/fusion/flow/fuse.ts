@@ -22,6 +22,10 @@ import { ddimSample } from '../diffusion/ddim.js';
 import type { Objective } from './model-file.js';
 import { InputError } from '../../util/errors.js';
 
+/** How fusion picks its tile size (FuseOptions.tiles, `fusionfm fuse --tiles`). */
+export const TILE_MODES = ['portable', 'device', 'whole'] as const;
+export type TileMode = (typeof TILE_MODES)[number];
+
 export interface FuseOptions {
   steps?: number;
   solver?: Solver;
@@ -29,7 +33,7 @@ export interface FuseOptions {
   /** tiles are used above this many pixels of net input (default: tileSide squared) */
   maxTilePixels?: number;
   /** how the default maxTilePixels is chosen (see tileSide): 'portable' (the default), 'device' or 'whole' */
-  tiles?: 'portable' | 'device' | 'whole';
+  tiles?: TileMode;
   /** 'ddpm' samples a diffusion-baseline model with DDIM in `steps` steps from seeded noise */
   objective?: Objective;
   /** noise seed of DDIM sampling and of the gaussian coupling (default 0) */
@@ -82,7 +86,7 @@ function tileStarts(n: number, tile: number, overlap: number): number[] {
  * the device's own limit); 'whole' is as large as the activations allow under the baseline
  * limit (one piece up to about 836 x 836 for the default net), with attention over all of it.
  */
-export function tileSide(net: VelocityNet, tiles: 'portable' | 'device' | 'whole'): number {
+export function tileSide(net: VelocityNet, tiles: TileMode): number {
   const deviceBytes = net.unet.convIn.weight.rt.maxBindingBytes;
   const portable = Math.min(deviceBytes, WEBGPU_BASELINE_BINDING_BYTES);
   if (tiles === 'whole') return net.maxSideByMemory(portable);
