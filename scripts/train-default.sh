@@ -28,6 +28,8 @@
 # EMA_WARMUP=1 adds the per-task EMA warm-up (--ema-warmup). WIDTH=<channels> sets the net's
 # base width (--width; default 16: levels of 16, 32, 64 channels). OWN_PATH=<p> puts a fraction p
 # of each batch's samples on the path to the net's own one-step prediction (--own-path).
+# TEXTURE=<w> adds the texture term of weight w to the loss (--texture-loss: the one-step
+# prediction's Sobel magnitudes against the sharper source's).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -82,7 +84,7 @@ fi
 node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --objective "$objective" \
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
-  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"} ${OWN_PATH:+--own-path "$OWN_PATH"}
+  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"}
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then

@@ -439,6 +439,48 @@ describe('flow-matching loss with an edge term', () => {
   });
 });
 
+describe('flow-matching loss with a texture term', () => {
+  it("adds w times the mean absolute difference between the one-step prediction's Sobel magnitudes and the sharper source's (checked by hand, with and without a margin), beside the edge term, and its gradient reaches the net", async () => {
+    await gpu();
+    const net = withInitSeed(6, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }));
+    const S = 12;
+    const T = (seed: number, f: number) => tensor(Float32Array.from({ length: 2 * S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * f + seed)), [2, 1, S, S]).keep();
+    // sources of different frequency, so that each is the sharper one somewhere
+    const [xA, xB, x1] = [T(1, 0.37), T(2, 0.9), T(3, 0.5)];
+    const t = [0.2, 0.7];
+    const plain = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { gradWeight: 0.5 })).item();
+    const withTexture = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { gradWeight: 0.5, textureWeight: 0.3 })).item();
+    const pred = await noGrad(() => net.forward(interpolateAt(xA, xB, x1, t), xA, xB, t)).data();
+    const a = await xA.data(), b = await xB.data();
+    const fused = pred.map((v, i) => v + a[i]! + b[i]!);
+    const sx = [-1, 0, 1, -2, 0, 2, -1, 0, 1], sy = [-1, -2, -1, 0, 0, 0, 1, 2, 1];
+    const grad = (img: Float32Array, k: number, y: number, x: number, w: number[]) => {
+      let g = 0;
+      for (let j = 0; j < 9; j++) g += (w[j]! * img[k * S * S + (y + Math.floor(j / 3) - 1) * S + x + (j % 3) - 1]!) / 8;
+      return Math.abs(g);
+    };
+    /** the term by hand over pixels lo .. S - 1 - lo of each side */
+    const textureMean = (lo: number) => {
+      let total = 0;
+      for (let k = 0; k < 2; k++) for (let y = lo; y < S - lo; y++) for (let x = lo; x < S - lo; x++) {
+        for (const w of [sx, sy]) total += Math.abs(grad(fused, k, y, x, w) - Math.max(grad(a, k, y, x, w), grad(b, k, y, x, w)));
+      }
+      return total / (2 * 2 * (S - 2 * lo) * (S - 2 * lo));
+    };
+    expect(Math.abs(withTexture - plain - 0.3 * textureMean(1)) / (0.3 * textureMean(1))).toBeLessThan(1e-4);
+    const margin = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { margin: 3 })).item();
+    const marginTexture = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { margin: 3, textureWeight: 0.3 })).item();
+    expect(Math.abs(marginTexture - margin - 0.3 * textureMean(3)) / (0.3 * textureMean(3))).toBeLessThan(1e-4);
+    await scope(async () => {
+      net.zeroGrad();
+      backward(flowMatchingLoss(net, xA, xB, x1, t, 'sum', { textureWeight: 0.3 }));
+      const g = await net.unet.convOut.weight.grad!.data();
+      expect(g.some((v) => v !== 0) && g.every(Number.isFinite)).toBe(true);
+    });
+    net.dispose();
+  });
+});
+
 /** x_t on the sum coupling's straight path, as flowMatchingLoss builds it */
 function interpolateAt(xA: Tensor, xB: Tensor, x1: Tensor, t: number[]): Tensor {
   return interpolate(flowSource('sum', xA, xB), x1, tensor(Float32Array.from(t), [t.length, 1, 1, 1]));

@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] [--tiles portable|device|whole] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -176,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' }, 'reset-optimizer': { type: 'boolean', default: false },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
       'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
-      'task-weights': { type: 'string' }, 'own-path': { type: 'string' },
+      'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -215,6 +215,7 @@ async function main(argv: string[]): Promise<void> {
       ...(values['loss-margin'] !== undefined ? { lossMargin: num('loss-margin', values['loss-margin'], 0, 'nonneg') } : {}),
       ...(values['ema-warmup'] ? { emaWarmup: true } : {}),
       ...(values['grad-loss'] !== undefined ? { gradLoss: num('grad-loss', values['grad-loss'], 0, 'nonneg') } : {}),
+      ...(values['texture-loss'] !== undefined ? { textureLoss: num('texture-loss', values['texture-loss'], 0, 'nonneg') } : {}),
       ...(values['swap-sources'] !== undefined ? { swapSources: checkSwapSources(values['swap-sources'], tasks, !values.tasks) } : {}),
       ...(values['task-weights'] !== undefined ? { taskWeights: checkTaskWeights(values['task-weights'], tasks, !values.tasks) } : {}),
       ...(values['own-path'] !== undefined ? { ownPath: num('own-path', values['own-path'], 0, 'nonneg') } : {}),
@@ -225,6 +226,7 @@ async function main(argv: string[]): Promise<void> {
     if (config.model.head === 'blend' && values.objective === 'ddpm') throw new InputError("--head blend predicts a fused image for flow matching; --objective ddpm predicts noise (use --head velocity)");
     checkGateApplies(gate, values.objective ?? 'flow', config.coupling, '--source-gate');
     if (config.gradLoss && values.objective === 'ddpm') throw new InputError('--grad-loss applies to flow matching, not to --objective ddpm');
+    if (config.textureLoss && values.objective === 'ddpm') throw new InputError('--texture-loss applies to flow matching, not to --objective ddpm');
     if (config.lossMargin && values.objective === 'ddpm') throw new InputError('--loss-margin applies to flow matching, not to --objective ddpm');
     const replaySize = num('replay-size', values['replay-size'], DEFAULT_CONTINUAL.replayQuota * tasks.length, 'nonneg');
     if (!Number.isInteger(replaySize)) throw new InputError(`--replay-size must be a whole number of crops, got '${values['replay-size']}'`);

@@ -15,14 +15,16 @@
 #   joint    one model trained on all four tasks at once (same total steps, tasks drawn uniformly)
 #   jointemb the joint run with the task embedding
 #   jointemb-w<N> jointemb with a net of base width N (--width; the default is 16: levels of 16, 32, 64)
+#   jointemb-tex<P> jointemb with a texture term of weight P/100 in the loss (--texture-loss): the
+#            one-step prediction's Sobel magnitudes against the sharper source's
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
 #   jointemb-own<P> jointemb with P percent of each batch's samples on the path to the net's own
 #            one-step prediction (--own-path P/100): what a k-step solve queries at t > 0
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
 # LABELS (default runs/labels) is the training labels' root, e.g. runs/labels-single
-# (scripts/single-method-labels.sh); the validation pairs' intensity bias is still measured against
-# runs/labels. KSTEPS (default 1; e.g. 1,2,4) scores each run at k Euler steps, one column each.
+# (scripts/single-method-labels.sh); the validation pairs' intensity bias is measured against the
+# same labels (before 2026-12-05's jointemb-tex runs: always against runs/labels). KSTEPS (default 1; e.g. 1,2,4) scores each run at k Euler steps, one column each.
 # Needs runs/labels (fusionfm pseudo-gt, see scripts/train-default.sh). RESUME=1 continues the runs;
 # SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; SEED (default 1)
 # seeds the runs (give another OUT, e.g. OUT=runs/seq-seed2, to keep the seed-1 runs); RAW=1 also
@@ -54,9 +56,10 @@ args() {
     jointemb) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding" ;;
     jointemb-w[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --width ${1#jointemb-w}" ;;
     jointemb-own[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --own-path $(awk "BEGIN { print ${1#jointemb-own} / 100 }")" ;;
+    jointemb-tex[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --texture-loss $(awk "BEGIN { print ${1#jointemb-tex} / 100 }")" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
@@ -75,7 +78,7 @@ done
 sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT"
 [ "$runs" = mff150 ] && sets=mff/Lytro
 for ds in $sets; do
-  node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps "${KSTEPS:-1}" --other-steps 1 --held-out 2 --labels "runs/labels/$ds" \
+  node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps "${KSTEPS:-1}" --other-steps 1 --held-out 2 --labels "${LABELS:-runs/labels}/$ds" \
     --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
   echo "validation scored: $ds"
 done

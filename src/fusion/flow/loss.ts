@@ -1,6 +1,7 @@
 /**
  * The flow-matching objective: || v_theta(t, x_t; xA, xB) - (x1 - x0) ||^2 at t ~ U[0, 1], with
- * an optional edge term on the one-step prediction x0 + v_theta.
+ * optional edge (against the label's) and texture (against the sharper source's) terms on the
+ * one-step prediction x0 + v_theta.
  */
 import { tensor } from '../../autograd/create.js';
 import { abs, add, affine, conv2d, mean, mseLoss, mul, reshape, square, sub, sum } from '../../autograd/ops.js';
@@ -26,6 +27,15 @@ export interface FlowLossOptions {
    * label's edges, which Qabf and the gradient metrics judge. 0 (default): plain flow matching.
    */
   gradWeight?: number;
+  /**
+   * weight of the texture term: the mean absolute difference between the Sobel gradient
+   * magnitudes (x and y apart) of the one-step prediction x0 + v and the larger of the two
+   * sources' at each pixel, over the pixels the edge term counts. The edge term asks for the
+   * label's edges; this one asks for the sharper source's, which a label from one fuser can lose
+   * (the max fuser drops the visible image's edges where the infrared is brighter) and which
+   * Qabf, SF and AG reward. 0 (default): none.
+   */
+  textureWeight?: number;
   /** each sample's task, for a task-conditioned net (others ignore it) */
   task?: string | readonly string[];
   /**
@@ -45,7 +55,7 @@ const SOBEL = Float32Array.from([-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0,
 
 /** xA, xB, x1: [N, 1, H, W]; t: one time per sample. */
 export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], coupling: Coupling, opts: FlowLossOptions = {}): Tensor {
-  const { seed = 0, margin = 0, gradWeight = 0, task, ownPath } = opts;
+  const { seed = 0, margin = 0, gradWeight = 0, textureWeight = 0, task, ownPath } = opts;
   const x0 = flowSource(coupling, xA, xB, seed);
   const N = t.length;
   if (ownPath && ownPath.length !== N) throw new ShapeError(`flowMatchingLoss: ownPath has ${ownPath.length} entries for ${N} samples`);
@@ -55,11 +65,25 @@ export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: T
   const target = sub(x1, x0);
   const [, , H, W] = target.shape as [number, number, number, number];
   if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);
-  const mse = margin <= 0 ? mseLoss(pred, target) : maskedMean(square(sub(pred, target)), margin);
-  if (gradWeight <= 0) return mse;
+  let loss = margin <= 0 ? mseLoss(pred, target) : maskedMean(square(sub(pred, target)), margin);
   // the valid (unpadded) Sobel map is 1 px smaller on each side, so the margin's pixels are margin - 1 of it
-  const edges = abs(conv2d(sub(pred, target), tensor(SOBEL, [2, 1, 3, 3]), null, { pad: 0 }));
-  return add(mse, affine(margin <= 1 ? mean(edges) : maskedMean(edges, margin - 1), gradWeight, 0));
+  const sobelMean = (x: Tensor) => (margin <= 1 ? mean(x) : maskedMean(x, margin - 1));
+  if (gradWeight > 0) loss = add(loss, affine(sobelMean(abs(sobel(sub(pred, target)))), gradWeight, 0));
+  if (textureWeight > 0) {
+    const sharper = noGrad(() => maxOf(abs(sobel(xA)), abs(sobel(xB))));
+    loss = add(loss, affine(sobelMean(abs(sub(abs(sobel(add(x0, pred))), sharper))), textureWeight, 0));
+  }
+  return loss;
+}
+
+/** Sobel x and y of [N, 1, H, W] without padding: [N, 2, H - 2, W - 2]. */
+function sobel(x: Tensor): Tensor {
+  return conv2d(x, tensor(SOBEL, [2, 1, 3, 3]), null, { pad: 0 });
+}
+
+/** The elementwise maximum of a and b, as (a + b + |a - b|) / 2. */
+function maxOf(a: Tensor, b: Tensor): Tensor {
+  return affine(add(add(a, b), abs(sub(a, b))), 0.5, 0);
 }
 
 /** Per sample, the end of the path its x_t lies on: the net's one-step prediction where ownPath says so, else the label. */

@@ -52,6 +52,8 @@ export interface TrainConfig {
   lossMargin?: number;
   /** weight of the edge term of the flow-matching loss (FlowLossOptions.gradWeight; absent: 0) */
   gradLoss?: number;
+  /** weight of the texture term (FlowLossOptions.textureWeight; absent: 0) */
+  textureLoss?: number;
   /**
    * tasks whose crops exchange source A and B with probability 1/2 (absent: none). For tasks whose
    * sources have no fixed roles (multi-focus: which one is sharp where; multi-exposure), so the net
@@ -112,7 +114,7 @@ export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: T
   if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed, task);
   const p = c.ownPath ?? 0;
   const ownPath = p > 0 ? u.map((_, k) => uniformAt(seed ^ OWN_PATH_STREAM, k) < p) : undefined;
-  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, task, ownPath });
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, textureWeight: c.textureLoss ?? 0, task, ownPath });
 }
 
 /** Exchanges a[at, at + n) with b[at, at + n). */
