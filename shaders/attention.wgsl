@@ -208,11 +208,7 @@ fn forward_q4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let b = bi.x;
   let L4 = u.L / 4u;
   let i0 = bi.y * QV;
-  // only the batch test returns early: b is the same across a workgroup, so the key loop below
-  // stays in uniform control flow and its key and value loads are uniform (lavapipe then loads
-  // each once per workgroup row instead of gathering per lane); invocations past the last query
-  // quad compute on a clamped one and store nothing
-  if (b >= u.B) { return; }
+  if (b >= u.B || i0 >= L4) { return; }
   let base = b * D * L4;
   var qv: array<vec4f, DMAX4>;
   var acc: array<vec4f, DMAX4>;
