@@ -292,6 +292,25 @@ describe('fusionfm train: killed saves, a second run, stale files (GPU)', () => 
     expect(existsSync(lock)).toBe(false);
   }, 300_000);
 
+  it('--init starts from a model file (at a learning rate of 1e-12 the run ends on its weights, and names it in its provenance); a model of another net is refused, naming what differs', () => {
+    const ref = join(dir, 'run-ref', 'model.safetensors');
+    const r = cli(dir, trainArgs('run-init', ['--steps', '2', '--lr', '1e-12', '--init', ref]));
+    expect(r.status, r.stderr).toBe(0);
+    const floats = (f: string) => decodeSafetensors(readFileSync(f), f);
+    const before = floats(ref), after = floats(join(dir, 'run-init', 'model.safetensors'));
+    expect([...after.tensors.keys()].sort()).toEqual([...before.tensors.keys()].sort());
+    for (const [k, t] of before.tensors) {
+      const u = after.tensors.get(k)!.data;
+      for (let i = 0; i < t.data.length; i++) expect(Math.abs(u[i]! - t.data[i]!), k).toBeLessThan(1e-6 + 1e-6 * Math.abs(t.data[i]!));
+    }
+    expect(JSON.parse(after.metadata.provenance!).init).toBe(ref);
+    const wider = cli(dir, trainArgs('run-init-wide', ['--steps', '2', '--width', '16', '--init', ref]));
+    expect(wider.status).toBe(2);
+    expect(wider.stderr).toContain(`--init ${ref}: the model was trained as net {"baseChannels":8,`);
+    expect(wider.stderr).toContain('this run asks for net {"baseChannels":16,');
+    expect(existsSync(join(dir, 'run-init-wide', 'state.safetensors'))).toBe(false);
+  }, 300_000);
+
   it('a state from before the one-file format is not resumed, with the reason', () => {
     const run = join(dir, 'run-old');
     mkdirSync(run);

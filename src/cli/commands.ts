@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] [--tiles portable|device|whole] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--init model.safetensors] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -176,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' }, 'reset-optimizer': { type: 'boolean', default: false },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
       'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
-      'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' },
+      'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' }, init: { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -251,7 +251,7 @@ async function main(argv: string[]): Promise<void> {
     const holdOut = num('hold-out', values['hold-out'], 0, 'nonneg');
     if (!Number.isInteger(holdOut)) throw new InputError(`--hold-out must be a whole number of pairs per dataset, got '${values['hold-out']}'`);
     useRuntime(await getNodeRuntime());
-    const trainer = await runTrain({ task: taskList, data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, continual, command: `fusionfm train ${rest.join(' ')}`, ...(holdOut ? { holdOut } : {}) }, progressPrinter());
+    const trainer = await runTrain({ task: taskList, data, labels: values.labels, out: values.out, resume: values.resume!, checkpointEvery: num('checkpoint-every', values['checkpoint-every'], 200), config, continual, command: `fusionfm train ${rest.join(' ')}`, ...(holdOut ? { holdOut } : {}), ...(values.init ? { init: values.init } : {}) }, progressPrinter());
     console.log(`trained to step ${trainer.step}; model in ${values.out}/model.safetensors`);
     (await getNodeRuntime()).destroy();
     return;

@@ -20,7 +20,7 @@ import { makeImage, type Image } from '../fusion/image.js';
 import { loadSafetensors, removeStaleTemps, saveSafetensors, writeFileAtomic } from '../io/checkpoint.js';
 import { acquireRunLock } from '../io/run-lock.js';
 import { Dataset } from '../io/dataset.js';
-import { saveFlowModel } from '../io/flow-checkpoint.js';
+import { loadFlowModel, saveFlowModel, type LoadedFlowModel } from '../io/flow-checkpoint.js';
 import { readImage, writePng } from '../io/image.js';
 import { InputError } from '../util/errors.js';
 import type { ProgressSink } from '../util/progress.js';
@@ -38,7 +38,27 @@ export interface TrainOptions {
   holdOut?: number;
   /** sequential training over tasks with EWC and replay (`--tasks`) */
   continual?: ContinualConfig;
+  /** a model file (fusionfm's format) whose weights the run starts from instead of random ones (`--init`) */
+  init?: string;
   command: string;
+}
+
+/**
+ * The model file a run starts from (`--init`), checked against the run's configuration: the same
+ * net (width, levels, head, source gate, task rows), objective and coupling, since the weights only
+ * mean what they mean in that net.
+ */
+export function initModelFor(path: string, config: TrainConfig): LoadedFlowModel {
+  const loaded = loadFlowModel(path);
+  const want = { net: config.model, objective: config.objective ?? 'flow', coupling: config.coupling };
+  const have = { net: loaded.meta.config, objective: loaded.meta.objective ?? 'flow', coupling: loaded.meta.coupling };
+  const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
+  if (differs.length) {
+    loaded.net.dispose();
+    const show = (o: typeof want) => differs.map((k) => `${k} ${JSON.stringify(o[k])}`).join(', ');
+    throw new InputError(`--init ${path}: the model was trained as ${show(have)}; this run asks for ${show(want)} (pass the options that made it: --width, --head, --source-gate, --task-embedding with the same tasks in the same order, --objective, --coupling)`);
+  }
+  return loaded;
 }
 
 /** The label of `pair` in a folder of labels named by pair (<pair>.png or .jpg), or undefined. */
@@ -156,6 +176,14 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     run.restore(tensors, meta, statePath);
   } else if (existsSync(statePath) || existsSync(metaPath)) {
     throw new InputError(`${o.out} already holds a run (state.safetensors); pass --resume to continue it or choose another --out`);
+  } else if (o.init) {
+    // a resumed run has its weights from the state; a new one starts from the model file's
+    const init = initModelFor(o.init, o.config);
+    try {
+      await trainer.initFrom(init.net, o.init);
+    } finally {
+      init.net.dispose();
+    }
   }
   const sample = triples[0]!;
   const tasksSoFar = () => (o.continual ? o.continual.tasks.slice(0, Math.max(1, Math.ceil(trainer.step / o.continual.stepsPerTask))) : o.task.split(','));
@@ -164,7 +192,7 @@ export async function runTrain(o: TrainOptions, progress: ProgressSink): Promise
     const ema = new Map([...tensors].filter(([k]) => k.startsWith('ema.')).map(([k, v]) => [k.slice(4), v]));
     saveFlowModel(path, ema, {
       tasks: tasksSoFar(), config: o.config.model, coupling: o.config.coupling, objective: o.config.objective ?? 'flow',
-      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash, ...(heldOut.length ? { held_out: heldOut.join(',') } : {}) },
+      provenance: { command: o.command, seed: o.config.seed, step: trainer.step, data: o.data, labels: o.labels, data_hash: hash, ...(heldOut.length ? { held_out: heldOut.join(',') } : {}), ...(o.init ? { init: o.init } : {}) },
     });
   };
   const save = async (state?: Awaited<ReturnType<Checkpointable['state']>>) => {

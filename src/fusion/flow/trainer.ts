@@ -267,6 +267,22 @@ export class FlowTrainer {
     return { tensors, meta: { step: this.step, rng: this.rng.position, optStep: this.opt.stepCount, losses: [...this.losses] } };
   }
 
+  /**
+   * Starts from another net's weights (fine-tuning): this net's weights and their EMA become
+   * `from`'s; the optimiser, step and data order stay fresh. The nets must share an architecture.
+   */
+  async initFrom(from: VelocityNet, source: string): Promise<void> {
+    const mine = this.net.namedParameters();
+    const theirs = new Map(from.namedParameters());
+    for (const [i, [name, p]] of mine.entries()) {
+      const q = theirs.get(name);
+      if (!q || q.shape.length !== p.shape.length || q.shape.some((d, k) => d !== p.shape[k])) throw new InputError(`${source}: '${name}' is missing or has another shape (a model of another architecture?)`);
+      const data = await q.data();
+      p.write(data);
+      this.ema.shadow[i]!.write(data);
+    }
+  }
+
   /** Restores a state written by state(); shapes and names must match. */
   restore(tensors: Map<string, HostTensor>, meta: TrainerMeta, source: string): void {
     const named = this.net.namedParameters();
