@@ -17,6 +17,7 @@
 #   jointemb-w<N> jointemb with a net of base width N (--width; the default is 16: levels of 16, 32, 64)
 #   jointemb-tex<P> jointemb with a texture term of weight P/100 in the loss (--texture-loss): the
 #            one-step prediction's Sobel magnitudes against the sharper source's
+#   jointemb-c<S>b<B> jointemb on crops of S px in batches of B (the others: 64 px, 4)
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
 #   jointemb-own<P> jointemb with P percent of each batch's samples on the path to the net's own
@@ -41,7 +42,7 @@ common="--labels ${LABELS:-runs/labels} --batch 4 --crop 64 --seed ${SEED:-1} --
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
 train() {
   local name=$1; shift
-  /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train "$@" $common --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
+  /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train $common "$@" --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
   tail -1 "$out/train-$name.log"
 }
 args() {
@@ -57,9 +58,10 @@ args() {
     jointemb-w[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --width ${1#jointemb-w}" ;;
     jointemb-own[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --own-path $(awk "BEGIN { print ${1#jointemb-own} / 100 }")" ;;
     jointemb-tex[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --texture-loss $(awk "BEGIN { print ${1#jointemb-tex} / 100 }")" ;;
+    jointemb-c[0-9]*b[0-9]*) local cb=${1#jointemb-c}; echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --crop ${cb%b*} --batch ${cb#*b}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-c<S>b<B>, jointw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
