@@ -44,12 +44,17 @@
 # (HEAD=velocity GRAD= GATE= SET_GATE=2, bench/results/default-model-velocity800/), both in
 # sequence.
 # OBJECTIVE=ddpm (`npm run train:baseline`) trains the diffusion baseline of `fusionfm bench`
-# with the previous bundled recipe (its net predicts noise, so with the plain velocity head and
-# no gate; no task embedding, as its run began before the embedding was bundled: compare it with
-# checkpoints/experiments/default-joint1600.safetensors, its like-for-like FusionFM), into
-# checkpoints/baseline-ddpm.safetensors. The bundled baseline was trained on the per-pair labels
-# (LABELS=runs/labels npm run train:baseline reproduces it); retraining it on the single-method
-# labels, the default now, is still to do.
+# with the bundled recipe as far as a noise-predicting net allows (the plain velocity head, no
+# edge term, no gate; no task embedding, as its run began before the embedding was bundled), on
+# the same labels, crops, batches and steps, into checkpoints/baseline-ddpm.safetensors. The bundled baseline is trained on the single-method
+# labels, the default now: 4,400 steps of this command (8e7c5fb, 5,079 s; its state was lost with
+# runs/ between sessions, its step-4,400 weights kept as
+# checkpoints/experiments/baseline-ddpm-single-partial-step4400.safetensors), then 2,000 steps of
+# `fusionfm train --task ivf,mif,mef,mff --steps 2000 --labels runs/labels-single --objective ddpm
+# --batch 4 --crop 64 --seed 2 --lr 2.29e-4 --ema-decay 0.995 --head velocity --init <that file>`
+# (a fresh AdamW at the cosine schedule's learning rate of step 4,400, decaying to 0; 2,830 s at
+# 6c2e104 beside other jobs). The previous baseline, on the per-pair labels (LABELS=runs/labels
+# npm run train:baseline), is checkpoints/experiments/baseline-ddpm-joint1600.safetensors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
