@@ -3,10 +3,11 @@
  * full step: forward, backward, AdamW, EMA) and one-step fusion time of a 640x480 pair (luminance
  * network with tiling + colour) in the default tiles (portable: the attention window the model
  * always had) and in one piece (whole: attention over the whole image), interleaved; with --big,
- * one fusion of a 2048x2048 pair and the process's peak memory. For the default velocity net;
+ * one fusion of a 2048x2048 pair and the process's peak memory (a peak over the process's life, so
+ * --big-only measures that pair alone, in a process that runs nothing else). For the default velocity net;
  * plus its parameter count and FLOPs per megapixel. Medians after warm-up.
  *
- *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big]
+ *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big | --big-only]
  *        [--whole-variants 'name=KNOB:value,...;...': the one-piece fusion also under these knob sets]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,23 +25,24 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'whole-variants': { type: 'string' } } });
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 
+const bigOnly = values['big-only']!;
 // training throughput at 128x128
 const S = 128;
 const data: Triple[] = [0, 1].map((k) => ({ name: `synthetic${k}`, w: 2 * S, h: 2 * S, a: texture(2 * S, 2 * S, k), b: texture(2 * S, 2 * S, k + 10), label: texture(2 * S, 2 * S, k + 20) }));
 const trainer = new FlowTrainer({ ...DEFAULT_TRAIN, crop: S, batch: 4, steps: 1000 }, data);
-for (let i = 0; i < 2; i++) await trainer.trainStep();
+for (let i = 0; i < (bigOnly ? 0 : 2); i++) await trainer.trainStep();
 const stepMs: number[] = [];
-for (let i = 0; i < rounds; i++) {
+for (let i = 0; i < (bigOnly ? 0 : rounds); i++) {
   const t0 = performance.now();
   await trainer.trainStep();
   stepMs.push(performance.now() - t0);
 }
-const step = summarize(stepMs);
+const step = bigOnly ? null : summarize(stepMs);
 trainer.dispose();
 
 // one-step fusion of a 640x480 colour + grey pair
@@ -57,10 +59,10 @@ const runs: { name: string; tiles: (typeof modes)[number]; knobs: Record<string,
   ...modes.map((m) => ({ name: m, tiles: m, knobs: {} })),
   ...knobVariants(values['whole-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `whole-${name}`, tiles: 'whole' as const, knobs })),
 ];
-const timings = await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
-const fuse = Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
+const timings = bigOnly ? {} : await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
+const fuse = bigOnly ? null : Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
 let big: object | null = null;
-if (values.big) {
+if (values.big || bigOnly) {
   const N = 2048;
   const A = makeImage(N, N, [texture(N, N, 5)]);
   const B = makeImage(N, N, [texture(N, N, 6)]);
@@ -72,13 +74,13 @@ const commit = gitCommit();
 const result = {
   bench: 'flow-speed', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
-  train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs },
-  fuse_640x480_one_step: fuse,
+  ...(step ? { train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs } } : {}),
+  ...(fuse ? { fuse_640x480_one_step: fuse } : {}),
   ...(big ? { fuse_2048x2048_one_step: big } : {}),
 };
 const slug = adapterSlug(rt.adapter);
 mkdirSync(values.out!, { recursive: true });
-const path = join(values.out!, `flow-speed-${slug}.json`);
+const path = join(values.out!, `flow-speed-${slug}${bigOnly ? '-2048' : ''}.json`);
 writeFileSync(path, JSON.stringify(result, null, 1) + '\n');
 console.log(JSON.stringify(result, null, 1));
 console.log(`wrote ${path}`);
