@@ -20,12 +20,11 @@
  * Time: median wall time per image of the fusion call (luminance
  * network + colour), on the adapter named in the output.
  */
-import { InputError } from '../../src/util/errors.js';
-import { labelFileIn } from '../../src/cli/train.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../../src/autograd/tensor.js';
+import { labelFileIn } from '../../src/cli/train.js';
 import { fuseClassical, classicalNames } from '../../src/fusion/classical/index.js';
 import { fuseImages } from '../../src/fusion/flow/fuse.js';
 import type { Image } from '../../src/fusion/image.js';
@@ -39,6 +38,7 @@ import { gitCommit } from '../../src/io/provenance.js';
 import { Dataset } from '../../src/io/dataset.js';
 import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { readImage, writePng } from '../../src/io/image.js';
+import { InputError } from '../../src/util/errors.js';
 import { summarize } from '../engine/timing.js';
 
 const { values } = parseArgs({ options: {

@@ -31,36 +31,44 @@ const rt = await getNodeRuntime();
 useRuntime(rt);
 
 const bigOnly = values['big-only']!;
-// training throughput at 128x128
-const S = 128;
-const data: Triple[] = [0, 1].map((k) => ({ name: `synthetic${k}`, w: 2 * S, h: 2 * S, a: texture(2 * S, 2 * S, k), b: texture(2 * S, 2 * S, k + 10), label: texture(2 * S, 2 * S, k + 20) }));
-const trainer = new FlowTrainer({ ...DEFAULT_TRAIN, crop: S, batch: 4, steps: 1000 }, data);
-for (let i = 0; i < (bigOnly ? 0 : 2); i++) await trainer.trainStep();
-const stepMs: number[] = [];
-for (let i = 0; i < (bigOnly ? 0 : rounds); i++) {
-  const t0 = performance.now();
-  await trainer.trainStep();
-  stepMs.push(performance.now() - t0);
-}
-const step = bigOnly ? null : summarize(stepMs);
-trainer.dispose();
-
-// one-step fusion of a 640x480 colour + grey pair
 const net = values.checkpoint ? loadFlowModel(values.checkpoint).net : withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
 // a task-conditioned model fuses for one of its tasks (any: the cost is the same)
 const task = net.conditionTasks[0];
-const W = 640;
-const H = 480;
-const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
-const b = makeImage(W, H, [texture(W, H, 4)]);
-const modes = ['portable', 'whole'] as const;
-// --whole-variants: the one-piece fusion again under knob sets, interleaved with the rest (e.g. the attention kernel before)
-const runs: { name: string; tiles: (typeof modes)[number]; knobs: Record<string, string> }[] = [
-  ...modes.map((m) => ({ name: m, tiles: m, knobs: {} })),
-  ...knobVariants(values['whole-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `whole-${name}`, tiles: 'whole' as const, knobs })),
-];
-const timings = bigOnly ? {} : await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
-const fuse = bigOnly ? null : Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
+const step = bigOnly ? null : await trainingStep();
+const fuse = bigOnly ? null : await fuse640x480();
+
+/** Training throughput at 128x128: step times of the default recipe's trainer. */
+async function trainingStep() {
+  const S = 128;
+  const data: Triple[] = [0, 1].map((k) => ({ name: `synthetic${k}`, w: 2 * S, h: 2 * S, a: texture(2 * S, 2 * S, k), b: texture(2 * S, 2 * S, k + 10), label: texture(2 * S, 2 * S, k + 20) }));
+  const trainer = new FlowTrainer({ ...DEFAULT_TRAIN, crop: S, batch: 4, steps: 1000 }, data);
+  for (let i = 0; i < 2; i++) await trainer.trainStep();
+  const stepMs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    await trainer.trainStep();
+    stepMs.push(performance.now() - t0);
+  }
+  trainer.dispose();
+  return summarize(stepMs);
+}
+
+/** One-step fusion of a 640x480 colour + grey pair in each tile mode (and knob set), interleaved. */
+async function fuse640x480() {
+  const W = 640;
+  const H = 480;
+  const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
+  const b = makeImage(W, H, [texture(W, H, 4)]);
+  const modes = ['portable', 'whole'] as const;
+  // --whole-variants: the one-piece fusion again under knob sets, interleaved with the rest (e.g. the attention kernel before)
+  const runs: { name: string; tiles: (typeof modes)[number]; knobs: Record<string, string> }[] = [
+    ...modes.map((m) => ({ name: m, tiles: m, knobs: {} })),
+    ...knobVariants(values['whole-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `whole-${name}`, tiles: 'whole' as const, knobs })),
+  ];
+  const timings = await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
+  return Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
+}
+
 let big: object | null = null;
 if (values.big || bigOnly) {
   const N = 2048;

@@ -11,6 +11,7 @@ import { scope, type Tensor } from '../../autograd/tensor.js';
 import { withInitSeed } from '../../nn/module.js';
 import { AdamW, warmupCosine } from '../../nn/optim.js';
 import type { HostTensor } from '../../nn/safetensors.js';
+import { loadStateDict, stateDict } from '../../nn/state.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { pcgHash, SeededRng, uniformAt } from '../../util/rng.js';
@@ -272,15 +273,9 @@ export class FlowTrainer {
    * `from`'s; the optimiser, step and data order stay fresh. The nets must share an architecture.
    */
   async initFrom(from: VelocityNet, source: string): Promise<void> {
-    const mine = this.net.namedParameters();
-    const theirs = new Map(from.namedParameters());
-    for (const [i, [name, p]] of mine.entries()) {
-      const q = theirs.get(name);
-      if (!q || q.shape.length !== p.shape.length || q.shape.some((d, k) => d !== p.shape[k])) throw new InputError(`${source}: '${name}' is missing or has another shape (a model of another architecture?)`);
-      const data = await q.data();
-      p.write(data);
-      this.ema.shadow[i]!.write(data);
-    }
+    const state = await stateDict(from);
+    loadStateDict(this.net, state, source);
+    this.net.namedParameters().forEach(([name], i) => this.ema.shadow[i]!.write(state.get(name)!.data));
   }
 
   /** Restores a state written by state(); shapes and names must match. */
