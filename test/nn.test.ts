@@ -296,6 +296,10 @@ describe('nn: attention by query blocks and the auto choice', () => {
     const q4 = [41, 42, 43].map((s) => randn([2, 16, 64], s).keep());
     const ref = await noGrad(() => attention(q4[0]!, q4[1]!, q4[2]!, 0.25, 'dense')).data();
     expect(maxRelErr(await noGrad(() => attention(q4[0]!, q4[1]!, q4[2]!, 0.25)).data(), ref)).toBeLessThan(1e-5);
-    for (const t of [q, k, v, ...q4]) t.dispose();
+    // a head wider than the fused kernel's registers: 'auto' goes dense instead of refusing
+    const wide = [44, 45, 46].map((s) => randn([1, 72, 16], s).keep());
+    const wideRef = await noGrad(() => attention(wide[0]!, wide[1]!, wide[2]!, 0.1, 'dense')).data();
+    expect(maxRelErr(await noGrad(() => attention(wide[0]!, wide[1]!, wide[2]!, 0.1)).data(), wideRef)).toBeLessThan(1e-6);
+    for (const t of [q, k, v, ...q4, ...wide]) t.dispose();
   }, 60_000);
 });

@@ -147,6 +147,16 @@ describe('fusionfm pseudo-gt', () => {
     expect(scores.filter((l) => l.endsWith(',1'))).toHaveLength(2); // one chosen per pair
     expect(readFileSync(join(out, 'skipped.csv'), 'utf8')).toMatch(/p2,short,.*short\/p2\.\*: missing/);
     await expect(runPseudoGt(o, () => {})).rejects.toThrow(/already holds pseudo labels/);
+    // --stage1-method: one named candidate is stage 1 on every pair, whatever scores best
+    const one = { ...o, overwrite: true, refine: null, stage1Method: 'classical:average' };
+    await runPseudoGt(one, () => {});
+    const chosen = readFileSync(join(out, 'scores.csv'), 'utf8').trim().split('\n').filter((l) => l.endsWith(',1'));
+    expect(chosen.map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['p1,classical:average', 'p2,classical:average']);
+    const avg = fuseClassical('average', await readImage(join(dir, 'a', 'p2.png')), await readImage(join(dir, 'b', 'p2.png')));
+    const label = await readImage(join(out, 'p2.png'));
+    expect(Math.max(...label.planes[0]!.map((v, i) => Math.abs(v - avg.planes[0]![i]!)))).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+    // a method missing for a pair is refused, naming the pair
+    await expect(runPseudoGt({ ...one, stage1Method: 'short' }, () => {})).rejects.toThrow(/--stage1-method short: no such candidate for ivf\/Toy pair 'p2'/);
   }, 120_000);
 });
 

@@ -10,7 +10,7 @@ import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normFor
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
-import { attention as attentionKernel, attentionBackward, hasVec4Forward } from '../kernels/attention.js';
+import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
@@ -305,7 +305,7 @@ export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
  * (memory B x rows x L; no gradient); 'fused' never stores scores (online softmax; the backward
  * recomputes them), so memory grows with L. 'auto' (the default) takes, on lavapipe
  * (bench/engine/attention-probe.ts, bench/results/attention-probe-*):
- * - without a gradient where L % 4 == 0: fused, whose vec4-lane forward (forward_q4) ran
+ * - without a gradient where L % 4 == 0 and the head is at most ATTENTION_MAX_HEAD_DIM (64) wide: fused, whose vec4-lane forward (forward_q4) ran
  *   2-2.5x dense at L = 256 and 1,936 and 2.5x blocks at 4,800 (D = 16);
  * - else dense while the scores fit (its backward is the faster one at training sizes);
  * - else blocks without a gradient (4x the generic fused forward at L = 4,800; knob
@@ -313,11 +313,12 @@ export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
  * All equal, within float rounding, to matmul(v, softmax(matmul(q, k, true), scale), false, true).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method: 'auto' | 'fused' | 'dense' | 'blocks' = 'auto'): Tensor {
-  const [B, , L] = q.shape as [number, number, number];
+  const [B, D, L] = q.shape as [number, number, number];
   const budget = denseAttentionBytes();
   const inputs = [q, k, v];
   const grad = needsGrad(inputs);
-  const fusedFast = !grad && hasVec4Forward(L);
+  // the fused kernel keeps a head in registers: a wider one goes dense or by blocks
+  const fusedFast = !grad && hasVec4Forward(L) && D <= ATTENTION_MAX_HEAD_DIM;
   if (method === 'dense' || (method === 'auto' && !fusedFast && B * L * L * 4 <= budget)) {
     return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
   }

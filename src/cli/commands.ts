@@ -37,7 +37,7 @@ const USAGE = `usage:
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
-      [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--overwrite]
+      [--weights table.json] [--c x] [--alpha x] [--probe-steps n] [--sweep-c 0.3,0.5 --sweep-alpha 0.5,1,2] [--stage1-method <candidate>] [--overwrite]
   fusionfm pseudo-gt --print-weights     (the default per-task selection table, as JSON)
   fusionfm demo [--out out/demo] [--checkpoint model.safetensors | --method gff]   (fuses the bundled sample pairs)
   fusionfm bench [--task ivf] [--ddpm checkpoints/baseline-ddpm.safetensors] [--flow checkpoints/default.safetensors] [--quick] [--data <task/dataset>] [--pairs N] [--crop S] [--flow-steps 1,2,4] [--ddim-steps 1,5,10,25,50,100] [--sizes 256x256,640x480] [--rounds 3] [--out dir] [--bounds-cache file.json [--prepare-bounds]]

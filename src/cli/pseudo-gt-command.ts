@@ -21,7 +21,7 @@ export async function pseudoGtCommand(args: string[]): Promise<void> {
     task: { type: 'string' }, data: { type: 'string' }, split: { type: 'string', default: 'train' }, out: { type: 'string' },
     stage: { type: 'string', default: '2' }, pool: { type: 'string', default: 'published,classical' }, candidates: { type: 'string' },
     weights: { type: 'string' }, c: { type: 'string' }, alpha: { type: 'string' }, 'probe-steps': { type: 'string' },
-    'sweep-c': { type: 'string' }, 'sweep-alpha': { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'print-weights': { type: 'boolean', default: false },
+    'sweep-c': { type: 'string' }, 'sweep-alpha': { type: 'string' }, 'stage1-method': { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'print-weights': { type: 'boolean', default: false },
   } });
   if (values['print-weights']) {
     console.log(JSON.stringify(DEFAULT_WEIGHTS, null, 1));
@@ -58,6 +58,7 @@ export async function pseudoGtCommand(args: string[]): Promise<void> {
     sweep: sc && sa ? { c: sc, alpha: sa } : undefined,
     // a sweep picks the setting of the written labels unless --c/--alpha fix it
     tune: !!(sc && sa) && values.c === undefined && values.alpha === undefined,
+    stage1Method: values['stage1-method'],
   }, progressPrinter());
   const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(4));
   console.log(`${s.dataset} ${s.split}: ${s.pairs} pairs; composite stage1 ${f(s.composite.stage1)}, refined ${f(s.composite.refined)}, top-2 average ${f(s.composite.top2avg)}, best single method ${s.best_single_method.name} ${f(s.best_single_method.composite)}`);

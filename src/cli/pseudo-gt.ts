@@ -53,6 +53,12 @@ export interface PseudoGtOptions {
   sweep?: { c: number[]; alpha: number[] };
   /** with a sweep: write the labels of the grid's best-scoring setting instead of `refine` */
   tune?: boolean;
+  /**
+   * Stage 1 takes this candidate on every pair instead of each pair's best (the pool still sets
+   * the normalisation): the refiner on one method's results, as `scripts/single-method-labels.sh`
+   * picks one method per dataset so that the labels' tone does not change from pair to pair.
+   */
+  stage1Method?: string;
 }
 
 interface PairRecord {
@@ -105,7 +111,8 @@ async function selectPair(ds: Dataset, pairName: string, o: PseudoGtOptions, ski
   }
   if (!raws.length) throw new InputError(`${ds.id} pair '${pair.name}': every candidate was skipped (see skipped.csv); the pool is empty`);
   const scored = composite(raws, metrics, o.weights[o.task]);
-  const best = pickBest(scored);
+  const best = o.stage1Method ? scored.find((s) => s.name === o.stage1Method) : pickBest(scored);
+  if (!best) throw new InputError(`--stage1-method ${o.stage1Method}: no such candidate for ${ds.id} pair '${pair.name}' (scored: ${scored.map((s) => s.name).join(', ')}; see skipped.csv for the skipped ones)`);
   const second = raws.length > 1 ? pickBest(scored.filter((s) => s.name !== best.name)) : best;
   const top2 = average(images.get(best.name)!, images.get(second.name)!);
   return { name: pair.name, a, b, bounds: poolBounds(raws, metrics), scored, best, label: images.get(best.name)!, top2, top2Raw: rawScores(greyTriple(a, b, top2, src), metrics), src };
