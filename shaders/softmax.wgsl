@@ -67,3 +67,33 @@ fn backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let d = d4.x + d4.y + d4.z + d4.w;
   for (var j = 0u; j < u.L; j++) { dx4[base + j] = u.scale * yb4[base + j] * (dy4[base + j] - d); }
 }
+
+// Softmax over the second-to-last axis: each column of [B, R, C] (u.L = R; u._p = C / 4 column
+// quads per batch entry; u.rows = B * C / 4). One invocation per four adjacent columns, so every
+// load and store is one contiguous vec4 and no lane waits on another's row: what attention's
+// transposed scores k^T q need, whose columns are the queries.
+@compute @workgroup_size(WG)
+fn columns4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = workgroup_index(wid, nwg) * WG + lid;
+  if (g >= u.rows) { return; }
+  let C4 = u._p;
+  let base = (g / C4) * u.L * C4 + g % C4;
+  var m4 = vec4f(-3.4e38);
+  for (var r = 0u; r < u.L; r++) { m4 = max(m4, x4[base + r * C4] * u.scale); }
+  var s4 = vec4f(0.0);
+  for (var r = 0u; r < u.L; r++) { let e = exp(x4[base + r * C4] * u.scale - m4); y4[base + r * C4] = e; s4 += e; }
+  let inv = 1.0 / s4;
+  for (var r = 0u; r < u.L; r++) { y4[base + r * C4] *= inv; }
+}
+
+// columns4's backward: dx = scale * y * (dy - sum over the column of dy * y), by column quads.
+@compute @workgroup_size(WG)
+fn columns_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = workgroup_index(wid, nwg) * WG + lid;
+  if (g >= u.rows) { return; }
+  let C4 = u._p;
+  let base = (g / C4) * u.L * C4 + g % C4;
+  var d4 = vec4f(0.0);
+  for (var r = 0u; r < u.L; r++) { d4 += dy4[base + r * C4] * yb4[base + r * C4]; }
+  for (var r = 0u; r < u.L; r++) { dx4[base + r * C4] = u.scale * yb4[base + r * C4] * (dy4[base + r * C4] - d4); }
+}

@@ -118,6 +118,9 @@ describe('gradient rules against finite differences (GPU, f32)', () => {
   });
   it('softmax, fused attention, resampling, concat and slice', async () => {
     await gradcheck([{ shape: [3, 5] }], (x) => op.softmax(x, 0.7));
+    await gradcheck([{ shape: [2, 3, 4] }], (x) => op.softmaxColumns(x, 0.7));
+    // dense attention at L % 4 == 0: transposed scores, the column softmax, the value product
+    await gradcheck([{ shape: [1, 3, 4] }, { shape: [1, 3, 4] }, { shape: [1, 3, 4] }], (q, k, v) => op.attention(q, k, v, 0.6, 'dense'));
     await gradcheck([{ shape: [2, 3, 5] }, { shape: [2, 3, 5] }, { shape: [2, 3, 5] }], (q, k, v) => op.attention(q, k, v, 0.6, 'fused'));
     await gradcheck([{ shape: [1, 2, 3, 2] }], (x) => op.upsample2x(x, 'nearest'));
     await gradcheck([{ shape: [1, 2, 3, 2] }], (x) => op.upsample2x(x, 'bilinear'));

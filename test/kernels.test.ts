@@ -13,7 +13,7 @@ import { attention, attentionBackward } from '../src/kernels/attention.js';
 import { adamwRef, attentionRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
 import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
 import { avgPool2x, avgPool2xBackward, upsample2x, upsample2xBackward } from '../src/kernels/resample.js';
-import { softmax, softmaxBackward } from '../src/kernels/softmax.js';
+import { softmax, softmaxBackward, softmaxColumns, softmaxColumnsBackward } from '../src/kernels/softmax.js';
 import { normalAt, uniformAt } from '../src/util/rng.js';
 import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
 
@@ -279,6 +279,28 @@ describe('softmax', () => {
     expect(maxRelErr(await read(y), ref)).toBeLessThan(F32_TOL);
     const dx = softmaxBackward(rt, y, t(dys, [5, L]), 0.7);
     expect(maxRelErr(await read(dx), softmaxBackwardRef(ref, dys, L, 0.7))).toBeLessThan(F32_TOL);
+  });
+});
+
+describe('softmax over columns (attention\'s transposed scores)', () => {
+  it('forward and backward of [2, 37, 12] with a scale equal the row softmax of the transpose', async () => {
+    const rt = await gpu();
+    const [B, R, C] = [2, 37, 12];
+    const xs = randomArray(B * R * C, 5).map((v) => 4 * v);
+    const dys = randomArray(B * R * C, 6);
+    // the reference works on rows: transpose each batch entry's [R, C] to [C, R]
+    const tr = (a: ArrayLike<number>, rows: number, cols: number) => Float64Array.from({ length: B * rows * cols }, (_, i) => {
+      const b = Math.floor(i / (rows * cols));
+      const r = Math.floor((i % (rows * cols)) / cols);
+      const c = i % cols;
+      return a[b * rows * cols + c * rows + r]!;
+    });
+    const ref = tr(softmaxRef(tr(xs, C, R), R, 0.7), R, C);
+    const y = softmaxColumns(rt, t(xs, [B, R, C]), 0.7);
+    expect(maxRelErr(await read(y), ref)).toBeLessThan(F32_TOL);
+    const dx = softmaxColumnsBackward(rt, y, t(dys, [B, R, C]), 0.7);
+    expect(maxRelErr(await read(dx), tr(softmaxBackwardRef(tr(ref, C, R), tr(dys, C, R), R, 0.7), R, C))).toBeLessThan(F32_TOL);
+    expect(() => softmaxColumns(rt, t(xs.subarray(0, 2 * 37 * 6), [2, 37, 6]))).toThrow('softmaxColumns: expected [B, R, C] with C % 4 == 0, got [2,37,6]');
   });
 });
 

@@ -237,6 +237,7 @@ describe('nn: fused attention against the materialised scores', () => {
     const k = randn([B, D, L], 22).keep();
     const v = randn([B, D, L], 23).keep();
     const w = randn([B, D, L], 24).keep();
+    const q4s = [26, 27, 28, 29].map((s) => randn([2, 8, 72], s));
     for (const t of [q, k, v]) t.requiresGrad = true;
     const run = async (f: () => Tensor) => scope(async () => {
       for (const t of [q, k, v]) { t.grad?.dispose(); t.grad = null; }
@@ -248,6 +249,18 @@ describe('nn: fused attention against the materialised scores', () => {
     const fused = await run(() => attention(q, k, v, scale, 'fused'));
     const dense = await run(() => matmul(v, softmax(matmul(q, k, true, false), scale), false, true));
     for (const key of ['o', 'dq', 'dk', 'dv'] as const) expect(maxRelErr(fused[key], dense[key]), key).toBeLessThan(1e-5);
+    // 'dense' at L % 4 == 0 (transposed scores, column softmax) against the row-major product
+    const q4 = q4s.map((x) => x.keep());
+    for (const x of q4) x.requiresGrad = true;
+    const run4 = async (f: () => Tensor) => scope(async () => {
+      for (const x of q4) { x.grad?.dispose(); x.grad = null; }
+      const o = f();
+      backward(sum(mul(o, q4[3]!)));
+      return [await o.data(), ...(await Promise.all(q4.slice(0, 3).map((x) => x.grad!.data())))];
+    });
+    const cols = await run4(() => attention(q4[0]!, q4[1]!, q4[2]!, scale, 'dense'));
+    const rows = await run4(() => matmul(q4[2]!, softmax(matmul(q4[0]!, q4[1]!, true, false), scale), false, true));
+    cols.forEach((c, i) => expect(maxRelErr(c, rows[i]!), ['o', 'dq', 'dk', 'dv'][i]).toBeLessThan(1e-5));
     // the block (its 'auto' attention forced to the fused kernel) against its own layers with
     // materialised scores: a 16-channel map of 6x5 tokens, 4 heads of 4 channels
     process.env.FFM_ATTN_DENSE_BYTES = '0';

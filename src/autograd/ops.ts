@@ -9,7 +9,7 @@ import { matmul as matmulKernel } from '../kernels/matmul.js';
 import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normForward, type NormActivation, type NormPlan } from '../kernels/norm.js';
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
-import { softmax as softmaxKernel, softmaxBackward } from '../kernels/softmax.js';
+import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
@@ -290,6 +290,26 @@ export function softmax(x: Tensor, scaleBy = 1): Tensor {
   return y;
 }
 
+/** softmax(scale * x) over the second-to-last axis of x: [B, R, C], C % 4 == 0 (each column sums to 1). */
+export function softmaxColumns(x: Tensor, scaleBy = 1): Tensor {
+  const y: Tensor = result(x.rt, softmaxColumnsKernel(x.rt, x, scaleBy), 'softmaxColumns', [x], (g) => [raw(softmaxColumnsBackward(g.rt, y, g, scaleBy), g)]);
+  return y;
+}
+
+/**
+ * Attention through its materialised scores. Where L % 4 == 0 they are computed transposed
+ * (k^T q, one column per query) and normalised by columns, so that the value product reads them
+ * as they lie: the row-major way (q^T k, a row softmax, v p^T) copies the L x L scores for the
+ * vec4 matmul and strides its softmax's lanes by L. On lavapipe, knob FFM_ATTN_COLUMNS=0 (the
+ * row-major way) against the default, interleaved: 5.31 -> 4.28 ms at L = 256, D = 128 (quiet,
+ * attention-probe), 79 -> 50 ms at L = 1,024, D = 64 (under load), and the 2.7 M U-Net's training
+ * step 6,073 -> 4,712 ms (quiet, knob-ab; its attention is dense because it needs a gradient).
+ */
+function denseAttention(q: Tensor, k: Tensor, v: Tensor, scale: number, L: number): Tensor {
+  if (L % 4 === 0 && knob('FFM_ATTN_COLUMNS') !== 0) return matmul(v, softmaxColumns(matmul(k, q, true, false), scale));
+  return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
+}
+
 /**
  * The scores attention may materialise at once: all of them (B x L x L floats, 'dense') or one
  * block of queries' ('blocks') within DENSE_ATTENTION_BYTES, half of WebGPU's baseline binding.
@@ -320,7 +340,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method
   // the fused kernel keeps a head in registers: a wider one goes dense or by blocks
   const fusedFast = !grad && hasVec4Forward(L) && D <= ATTENTION_MAX_HEAD_DIM;
   if (method === 'dense' || (method === 'auto' && !fusedFast && B * L * L * 4 <= budget)) {
-    return matmul(v, softmax(matmul(q, k, true, false), scale), false, true);
+    return denseAttention(q, k, v, scale, L);
   }
   if (method === 'blocks' || (method === 'auto' && !fusedFast && !grad && budget > 0 && knob('FFM_ATTN_BLOCKS') !== 0)) {
     if (grad) throw new ShapeError("attention: 'blocks' keeps no scores for a gradient (use 'fused' or 'dense' where one is wanted)");
