@@ -2,7 +2,7 @@
 # Training labels of the bundled model's fine-tuning stage (runs/labels-blend/<task>/<dataset>/):
 # the single-method labels (scripts/single-method-labels.sh), except multi-exposure, whose labels
 # average the Laplacian pyramid's and FMMEF's results (a published method whose results ship in
-# the shared data): on MEFB's 12 training pairs 0.9215 against the Laplacian pyramid's 0.9002,
+# the shared data): on MEFB's 12 training pairs 0.9223 against the Laplacian pyramid's 0.9006,
 # the best of every two-method average and single method measured (bench/results/pseudo-gt/blend-labels/).
 # SPLIT=test makes the same for the test pairs (default root runs/labels-test-blend), for the
 # intensity bias of bench/flow/default-model.sh (TEST_LABELS). OUT changes the root.

@@ -90,12 +90,28 @@ node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --obje
   --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
   ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
   ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"}
+# an optional fine-tuning stage (flow models): FINETUNE_STEPS per task (default 0: none) from the
+# model above, with a fresh AdamW at lr 3e-4 (warm-up 100, cosine to 0) and seed 3, on
+# runs/labels-blend (scripts/blend-method-labels.sh: MEFB's labels averaged with FMMEF's results).
+# FINETUNE_STEPS=400 RUN=runs/default-single CKPT=checkpoints/experiments/default-blend-ft.safetensors
+# made that experiment (3,014 s beside another training job, session 9): not bundled, as its test
+# scores did not confirm the held-out pairs' multi-exposure gain (bench/results/default-model-blend-ft/).
+final=$run
+ft_steps=${FINETUNE_STEPS:-0}
+if [ "$objective" = flow ] && [ "$ft_steps" -gt 0 ]; then
+  [ -d runs/labels-blend/mef/MEFB ] || bash scripts/blend-method-labels.sh
+  final=$run-blend-ft
+  node dist/src/cli/main.js train --task ivf,mif,mef,mff --steps $((4 * ft_steps)) --labels runs/labels-blend --out "$final" --init "$run/model.safetensors" \
+    --batch 4 --crop 64 --seed 3 --lr 3e-4 --ema-decay "${EMA:-0.995}" --head "$head" \
+    ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 \
+    ${task_emb:+--task-embedding} ${WIDTH:+--width "$WIDTH"} $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
+fi
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
 if [ -n "$set_gate" ]; then
-  node dist/scripts/set-source-gate.js "$run/model.safetensors" "$ckpt.tmp" --levels "$set_gate"
+  node dist/scripts/set-source-gate.js "$final/model.safetensors" "$ckpt.tmp" --levels "$set_gate"
 else
-  cp "$run/model.safetensors" "$ckpt.tmp"
+  cp "$final/model.safetensors" "$ckpt.tmp"
 fi
 mv "$ckpt.tmp" "$ckpt"
 ls -l "$ckpt"
