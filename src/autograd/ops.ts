@@ -302,8 +302,9 @@ export function softmaxColumns(x: Tensor, scaleBy = 1): Tensor {
  * as they lie: the row-major way (q^T k, a row softmax, v p^T) copies the L x L scores for the
  * vec4 matmul and strides its softmax's lanes by L. On lavapipe, knob FFM_ATTN_COLUMNS=0 (the
  * row-major way) against the default, interleaved: 5.31 -> 4.28 ms at L = 256, D = 128 (quiet,
- * attention-probe), 79 -> 50 ms at L = 1,024, D = 64 (under load), and the 2.7 M U-Net's training
- * step 6,073 -> 4,712 ms (quiet, knob-ab; its attention is dense because it needs a gradient).
+ * attention-probe), 79 -> 50 ms at L = 1,024, D = 64 (under load); the 2.7 M U-Net's training
+ * step (dense attention, as it needs a gradient) 4,559 -> 4,485 ms (quiet, knob-ab, 7 rounds; a
+ * first 5-round run's 6,073 -> 4,712 ms did not repeat).
  */
 function denseAttention(q: Tensor, k: Tensor, v: Tensor, scale: number, L: number): Tensor {
   if (L % 4 === 0 && knob('FFM_ATTN_COLUMNS') !== 0) return matmul(v, softmaxColumns(matmul(k, q, true, false), scale));
