@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeImage, planeOrGrey, type Image } from '../src/fusion/image.js';
+import { averageImages, type Image } from '../src/fusion/image.js';
 import { candidatePool } from '../src/io/candidates.js';
 import { Dataset } from '../src/io/dataset.js';
 import { writePng } from '../src/io/image.js';
@@ -39,9 +39,7 @@ for (const p of pairs) {
     if ('skip' in r) throw new InputError(`${ds.id} pair '${p.name}', ${m.name}: ${r.skip}`);
     return r;
   })) as [Image, Image];
-  const n = Math.max(ix.planes.length, iy.planes.length);
-  const planes = Array.from({ length: n }, (_, c) => planeOrGrey(ix, c).map((v, k) => 0.5 * (v + planeOrGrey(iy, c)[k]!)));
-  labels.push({ name: p.name, image: makeImage(a.width, a.height, planes, 8, `average of ${names.join(' and ')}`) });
+  labels.push({ name: p.name, image: averageImages(ix, iy, `average of ${names.join(' and ')}`) });
 }
 mkdirSync(values.out, { recursive: true });
 for (const l of labels) writePng(join(values.out, `${l.name}.png`), l.image, { overwrite: false });

@@ -86,10 +86,15 @@ else
   [ -n "${EWC:-}" ] && { echo "train-default.sh: EWC=$EWC applies to SEQUENCE=1 (the joint run has no EWC)" >&2; exit 2; }
   schedule="--task ivf,mif,mef,mff --steps $((4 * steps))${TASK_WEIGHTS:+ --task-weights $TASK_WEIGHTS}"
 fi
+# what the main run and the fine-tuning stage below share (--init needs the same net)
+recipe=(--batch 4 --crop 64 --ema-decay "${EMA:-0.995}" --head "$head" --checkpoint-every 100)
+[ -n "$GRAD" ] && recipe+=(--grad-loss "$GRAD")
+[ -n "$GATE" ] && recipe+=(--source-gate "$GATE")
+[ -n "$task_emb" ] && recipe+=(--task-embedding)
+[ -n "${WIDTH:-}" ] && recipe+=(--width "$WIDTH")
 node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --objective "$objective" \
-  --batch 4 --crop 64 --seed 1 --ema-decay "${EMA:-0.995}" --head "$head" \
-  ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 ${RESUME:+--resume} \
-  ${task_emb:+--task-embedding} ${EMA_WARMUP:+--ema-warmup} ${WIDTH:+--width "$WIDTH"} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"}
+  --seed 1 "${recipe[@]}" ${RESUME:+--resume} \
+  ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"}
 # an optional fine-tuning stage (flow models): FINETUNE_STEPS per task (default 0: none) from the
 # model above, with a fresh AdamW at lr 3e-4 (warm-up 100, cosine to 0) and seed 3, on
 # runs/labels-blend (scripts/blend-method-labels.sh: MEFB's labels averaged with FMMEF's results).
@@ -102,9 +107,7 @@ if [ "$objective" = flow ] && [ "$ft_steps" -gt 0 ]; then
   [ -d runs/labels-blend/mef/MEFB ] || bash scripts/blend-method-labels.sh
   final=$run-blend-ft
   node dist/src/cli/main.js train --task ivf,mif,mef,mff --steps $((4 * ft_steps)) --labels runs/labels-blend --out "$final" --init "$run/model.safetensors" \
-    --batch 4 --crop 64 --seed 3 --lr 3e-4 --ema-decay "${EMA:-0.995}" --head "$head" \
-    ${GRAD:+--grad-loss "$GRAD"} ${GATE:+--source-gate "$GATE"} --checkpoint-every 100 \
-    ${task_emb:+--task-embedding} ${WIDTH:+--width "$WIDTH"} $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
+    --seed 3 --lr 3e-4 "${recipe[@]}" $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
 fi
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyCrop, windowAt } from '../fusion/augment.js';
 import { luminance, withLuminance } from '../fusion/colour.js';
-import { makeImage, planeOrGrey, type Image } from '../fusion/image.js';
+import { averageImages, makeImage, type Image } from '../fusion/image.js';
 import { nabf, qabfEvaluator } from '../fusion/metrics/evaluator.js';
 import { refineLuma, type RefineParams } from '../fusion/pseudo/detail.js';
 import { DEFAULT_PROBE, Probe, type ProbeConfig } from '../fusion/pseudo/probe.js';
@@ -78,12 +78,6 @@ function mean(xs: number[]): number {
   return xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
 }
 
-function average(x: Image, y: Image): Image {
-  const n = Math.max(x.planes.length, y.planes.length);
-  const planes = Array.from({ length: n }, (_, c) => planeOrGrey(x, c).map((v, i) => 0.5 * (v + planeOrGrey(y, c)[i]!)));
-  return makeImage(x.width, x.height, planes, 8, 'top-2 average');
-}
-
 /** Stage 1 for one pair: score the pool, keep the best and the average of the best two. */
 async function selectPair(ds: Dataset, pairName: string, o: PseudoGtOptions, skipped: string[][], progress: ProgressSink, counter: { done: number; total: number }): Promise<PairRecord> {
   const pair = ds.pair(pairName);
@@ -114,7 +108,7 @@ async function selectPair(ds: Dataset, pairName: string, o: PseudoGtOptions, ski
   const best = o.stage1Method ? scored.find((s) => s.name === o.stage1Method) : pickBest(scored);
   if (!best) throw new InputError(`--stage1-method ${o.stage1Method}: no such candidate for ${ds.id} pair '${pair.name}' (scored: ${scored.map((s) => s.name).join(', ')}; see skipped.csv for the skipped ones)`);
   const second = raws.length > 1 ? pickBest(scored.filter((s) => s.name !== best.name)) : best;
-  const top2 = average(images.get(best.name)!, images.get(second.name)!);
+  const top2 = averageImages(images.get(best.name)!, images.get(second.name)!, 'top-2 average');
   return { name: pair.name, a, b, bounds: poolBounds(raws, metrics), scored, best, label: images.get(best.name)!, top2, top2Raw: rawScores(greyTriple(a, b, top2, src), metrics), src };
 }
 

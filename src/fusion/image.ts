@@ -64,6 +64,13 @@ export function planeOrGrey(img: Image, i: number): Float32Array {
   return img.planes.length === 1 ? img.planes[0]! : img.planes[i]!;
 }
 
+/** The pixel mean of two same-size images (a grey one counts as grey in every channel), 8-bit. */
+export function averageImages(x: Image, y: Image, source: string): Image {
+  const n = Math.max(x.planes.length, y.planes.length);
+  const planes = Array.from({ length: n }, (_, c) => planeOrGrey(x, c).map((v, i) => 0.5 * (v + planeOrGrey(y, c)[i]!)));
+  return makeImage(x.width, x.height, planes, 8, source);
+}
+
 /**
  * 8-bit RGBA pixels (what a PNG file or a canvas holds): values clamped to [0, 1] and rounded,
  * grey repeated in R, G and B, alpha opaque. A NaN pixel is an error, never a silent black.

@@ -29,23 +29,32 @@ export function softmax(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray 
 }
 
 /**
+ * The column kernels' uniforms and workgroups for x: [B, R, C], C % 4 == 0: one invocation per
+ * four adjacent columns of a batch entry (u.rows column quads in all, u.L = R rows, u._p quads per entry).
+ */
+function columnPass(op: string, shape: readonly number[], scale: number): { fields: Record<(typeof FIELDS)[number][0], number>; groups: number } {
+  if (shape.length !== 3 || shape[2]! % 4 !== 0) throw new ShapeError(`${op}: expected [B, R, C] with C % 4 == 0, got ${fmtShape(shape)}`);
+  const [B, R, C] = shape as [number, number, number];
+  return { fields: { rows: (B * C) / 4, L: R, scale, _p: C / 4 }, groups: ceilDiv((B * C) / 4, WG) };
+}
+
+/**
  * y = softmax(scale * x) over the second-to-last axis of x: [B, R, C] (each of the C columns of a
  * batch entry sums to 1), C % 4 == 0. Attention computes its scores transposed (k^T q: one column
  * per query) for this, so that the value product reads them untransposed.
  */
 export function softmaxColumns(rt: GpuRuntime, x: DeviceArray, scale = 1): DeviceArray {
-  if (x.shape.length !== 3 || x.shape[2]! % 4 !== 0) throw new ShapeError(`softmaxColumns: expected [B, R, C] with C % 4 == 0, got ${fmtShape(x.shape)}`);
-  const [B, R, C] = x.shape as [number, number, number];
+  const pass = columnPass('softmaxColumns', x.shape, scale);
   const out = allocArray(rt, x.shape, 'softmaxColumns');
-  launch(rt, program('softmax', 'columns4'), layoutOf('softmax', FIELDS), { rows: (B * C) / 4, L: R, scale, _p: C / 4 }, [x.storage, out], ceilDiv((B * C) / 4, WG));
+  launch(rt, program('softmax', 'columns4'), layoutOf('softmax', FIELDS), pass.fields, [x.storage, out], pass.groups);
   return { storage: out, shape: [...x.shape] };
 }
 
 /** dx for y = softmaxColumns(x, scale), given y and dy. */
 export function softmaxColumnsBackward(rt: GpuRuntime, y: DeviceArray, dy: DeviceArray, scale = 1): DeviceArray {
-  const [B, R, C] = y.shape as [number, number, number];
+  const pass = columnPass('softmaxColumnsBackward', y.shape, scale);
   const out = allocArray(rt, y.shape, 'softmaxColumnsBackward');
-  launch(rt, program('softmax', 'columns_backward4'), layoutOf('softmax', FIELDS), { rows: (B * C) / 4, L: R, scale, _p: C / 4 }, [y.storage, dy.storage, out], ceilDiv((B * C) / 4, WG));
+  launch(rt, program('softmax', 'columns_backward4'), layoutOf('softmax', FIELDS), pass.fields, [y.storage, dy.storage, out], pass.groups);
   return { storage: out, shape: [...y.shape] };
 }
 
