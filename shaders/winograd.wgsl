@@ -164,6 +164,59 @@ fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
 }
 
+// ---- input_rows: the input transform for R = 4 and W a multiple of 4, loading each patch row of
+//      each channel as three aligned vec4s (the tile's four columns and one neighbour on either side)
+//      instead of six scattered floats. Same arithmetic as input. ----
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+
+// columns 4*tw - 1 .. 4*tw + 4 of row iy of the channel plane starting at vec4 index base (zeros
+// outside the image)
+fn patch_row(base: u32, iy: i32, tw: u32) -> array<f32, 6> {
+  var o: array<f32, 6>;
+  if (iy < 0 || iy >= i32(u.H)) { return o; }
+  let w4 = u.W / 4u;
+  let at = base + u32(iy) * w4 + tw;
+  let mid = x4[at];
+  var left = 0.0;
+  if (tw > 0u) { left = x4[at - 1u].w; }
+  var right = 0.0;
+  if (tw + 1u < w4) { right = x4[at + 1u].x; }
+  o[0] = left; o[1] = mid.x; o[2] = mid.y; o[3] = mid.z; o[4] = mid.w; o[5] = right;
+  return o;
+}
+
+@compute @workgroup_size(WG)
+fn input_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cin / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let c4 = t % cq;
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let y0 = i32(th * 4u) - 1;
+  let hw4 = u.H * u.W / 4u;
+  let cbase = (n * u.Cin + c4 * 4u) * hw4;
+  var s: array<vec4f, 36>; // d B, row by row (the row transform as each row is loaded)
+  for (var r = 0u; r < 6u; r++) {
+    let iy = y0 + i32(r);
+    let a = patch_row(cbase, iy, tw);
+    let b = patch_row(cbase + hw4, iy, tw);
+    let c = patch_row(cbase + 2u * hw4, iy, tw);
+    let e = patch_row(cbase + 3u * hw4, iy, tw);
+    var row: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { row[k] = vec4f(a[k], b[k], c[k], e[k]); }
+    let o = bt_line(row);
+    for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
+  }
+  let plane = u.T * cq;
+  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
+    let o = bt_line(col);
+    for (var r = 0u; r < 6u; r++) { v[(r * 6u + q) * plane + t] = o[r]; }
+  }
+}
+
 // ---- output: M [P*P][T][Cout] -> y [N][Cout][H][W] (+ bias, + residual) ----
 @group(0) @binding(1) var<storage, read> m: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -207,6 +260,54 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
       if (u.has_res == 1u) { val += vec4f(res[o], res[o + hw], res[o + 2u * hw], res[o + 3u * hw]); }
       y[o] = val.x; y[o + hw] = val.y; y[o + 2u * hw] = val.z; y[o + 3u * hw] = val.w;
     }
+  }
+}
+
+// ---- output_rows: the output transform for R = 4 and W a multiple of 4, writing each tile row of
+//      each channel as one vec4 (16 stores of four floats instead of 64 scattered ones; the tile's
+//      four columns are contiguous and 16-byte aligned in NCHW). Same arithmetic as output. ----
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(4) var<storage, read> res4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cout / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let c4 = t % cq;
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let plane = u.T * cq;
+  var s: array<vec4f, 24>; // A^T M, column by column: 4 x 6
+  for (var c = 0u; c < 6u; c++) {
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = m[(k * 6u + c) * plane + t]; }
+    let o = at_line(col);
+    for (var r = 0u; r < 4u; r++) { s[r * 6u + c] = o[r]; }
+  }
+  var b4 = vec4f(0.0);
+  let co = c4 * 4u;
+  if (u.bias_mode == 1u) { b4 = vec4f(bias[co], bias[co + 1u], bias[co + 2u], bias[co + 3u]); }
+  else if (u.bias_mode == 2u) { let o = n * u.Cout + co; b4 = vec4f(bias[o], bias[o + 1u], bias[o + 2u], bias[o + 3u]); }
+  let hw4 = u.H * u.W / 4u; // one channel plane in vec4s
+  let w4 = u.W / 4u;
+  let cbase = (n * u.Cout + co) * hw4;
+  for (var r = 0u; r < 4u; r++) {
+    let oy = th * 4u + r;
+    if (oy >= u.H) { continue; }
+    var row: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { row[k] = s[r * 6u + k]; }
+    let l = at_line(row); // l[q]: output column q of four channels
+    let o = cbase + oy * w4 + tw;
+    // transpose: channel j's row is (l[0][j], l[1][j], l[2][j], l[3][j])
+    var v0 = vec4f(l[0].x, l[1].x, l[2].x, l[3].x) + b4.x;
+    var v1 = vec4f(l[0].y, l[1].y, l[2].y, l[3].y) + b4.y;
+    var v2 = vec4f(l[0].z, l[1].z, l[2].z, l[3].z) + b4.z;
+    var v3 = vec4f(l[0].w, l[1].w, l[2].w, l[3].w) + b4.w;
+    if (u.has_res == 1u) {
+      v0 += res4[o]; v1 += res4[o + hw4]; v2 += res4[o + 2u * hw4]; v3 += res4[o + 3u * hw4];
+    }
+    y4[o] = v0; y4[o + hw4] = v1; y4[o + 2u * hw4] = v2; y4[o + 3u * hw4] = v3;
   }
 }
 
@@ -256,6 +357,44 @@ fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     for (var j = 0u; j < R; j++) { row[j] = s[r * R + j]; }
     let o = a_line(row);
     for (var q = 0u; q < P; q++) { wt[(r * P + q) * plane + t] = o[q]; }
+  }
+}
+
+// grad_output_rows: grad_output for R = 4 and W a multiple of 4, loading each block row of each
+// channel as one aligned vec4 (16 loads instead of 64). Same arithmetic as grad_output.
+@group(0) @binding(1) var<storage, read> gy4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn grad_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cq = u.Cout / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.T * cq) { return; }
+  let c4 = t % cq;
+  let pos = tile_at(t / cq);
+  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let hw4 = u.H * u.W / 4u;
+  let w4 = u.W / 4u;
+  let cbase = (n * u.Cout + c4 * 4u) * hw4;
+  var s: array<vec4f, 24>; // dy A^T, row by row: 4 x 6 (the row transform as each row is loaded)
+  for (var i = 0u; i < 4u; i++) {
+    let oy = th * 4u + i;
+    // zeroed explicitly: lavapipe keeps a loop-body var's last values (scripts/repro/loop-var-zero-init.mjs)
+    var row = array<vec4f, 4>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+    if (oy < u.H) {
+      let o = cbase + oy * w4 + tw;
+      let a = gy4[o]; let b = gy4[o + hw4]; let c = gy4[o + 2u * hw4]; let e = gy4[o + 3u * hw4];
+      row[0] = vec4f(a.x, b.x, c.x, e.x); row[1] = vec4f(a.y, b.y, c.y, e.y);
+      row[2] = vec4f(a.z, b.z, c.z, e.z); row[3] = vec4f(a.w, b.w, c.w, e.w);
+    }
+    let o = a_line(row);
+    for (var q = 0u; q < 6u; q++) { s[i * 6u + q] = o[q]; }
+  }
+  let plane = u.T * cq;
+  for (var q = 0u; q < 6u; q++) { // A (dy A^T), column by column
+    var col: array<vec4f, 4>;
+    for (var i = 0u; i < 4u; i++) { col[i] = s[i * 6u + q]; }
+    let o = a_line(col);
+    for (var r = 0u; r < 6u; r++) { wt[(r * 6u + q) * plane + t] = o[r]; }
   }
 }
 

@@ -33,6 +33,11 @@ const CASES: RefConv[] = [
   { N: 1, Cin: 8, H: 1, W: 1, Cout: 4, K: 3, stride: 1, pad: 1 },
   { N: 3, Cin: 12, H: 6, W: 5, Cout: 16, K: 3, stride: 1, pad: 1 },
   { N: 1, Cin: 48, H: 18, W: 20, Cout: 48, K: 3, stride: 1, pad: 1 },
+  // F(4x4) by rows (W % 4 == 0): one tile column (no neighbour on either side), two samples with a
+  // partial last tile row, and a single row
+  { N: 2, Cin: 4, H: 5, W: 4, Cout: 8, K: 3, stride: 1, pad: 1 },
+  { N: 2, Cin: 8, H: 9, W: 12, Cout: 4, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 4, H: 1, W: 8, Cout: 4, K: 3, stride: 1, pad: 1 },
 ];
 
 // The tile the adapter would pick, plus the hardware-GPU tile forced through the tuning
@@ -45,6 +50,7 @@ const VARIANTS: [string, Record<string, string>][] = [
   // Winograd F(2x2, 3x3) and F(4x4, 3x3) wherever they apply (by default where winogradTile says), and never
   ['Winograd F(2x2) wherever it applies', { FFM_CONV_WINOGRAD: '2' }],
   ['Winograd F(4x4) wherever it applies', { FFM_CONV_WINOGRAD: '4' }],
+  ['Winograd F(4x4) with per-float transforms (not by rows)', { FFM_CONV_WINOGRAD: '4', FFM_WINOGRAD_ROWS: '0' }],
   ['direct kernel only', { FFM_CONV_WINOGRAD: '0' }],
 ];
 

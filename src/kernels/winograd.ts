@@ -55,6 +55,17 @@ function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
   return rt.isSoftware && Math.min(s.Cin, s.Cout) >= (knob('FFM_WINOGRAD_MIN_CHANNELS') ?? 32) ? 4 : null;
 }
 
+/**
+ * Whether the transforms move whole tile rows as vec4s (input_rows, output_rows, grad_output_rows):
+ * F(4x4) with W a multiple of 4, so every tile row is four contiguous, aligned floats. On lavapipe
+ * the per-float forms spent as long in the transforms as in the GEMM (each scattered float is a
+ * store or load of its own); by rows the output transform ran 1.6-2x faster, the input 1.1-1.7x
+ * (/tmp probe, beside a training job). Knob FFM_WINOGRAD_ROWS = 0 keeps the per-float forms.
+ */
+function rowStores(s: WinogradShape, R: WinogradTile): boolean {
+  return R === 4 && s.W % 4 === 0 && knob('FFM_WINOGRAD_ROWS') !== 0;
+}
+
 function tiles(s: WinogradShape, R: WinogradTile): number {
   return s.N * ceilDiv(s.H, R) * ceilDiv(s.W, R);
 }
@@ -79,7 +90,7 @@ function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: b
 function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): DeviceArray {
   const shape = [(R + 2) ** 2, u.T, s.Cin];
   const V = allocArray(rt, shape, 'winograd input transform');
-  launch(rt, program('winograd', 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  launch(rt, program('winograd', rowStores(s, R) ? 'input_rows' : 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
   return { storage: V, shape };
 }
 
@@ -97,7 +108,7 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const M = matmul(rt, V, { storage: U, shape: [PP, s.Cin, s.Cout] });
   rt.free(V.storage);
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
-  launch(rt, program('winograd', 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
+  launch(rt, program('winograd', rowStores(s, R) ? 'output_rows' : 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
   rt.free(M.storage);
   return y;
 }
@@ -113,7 +124,7 @@ export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s
   const PP = (R + 2) ** 2;
   const V = inputTransform(rt, x, s, R, u);
   const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
-  launch(rt, program('winograd', 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
+  launch(rt, program('winograd', rowStores(s, R) ? 'grad_output_rows' : 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
   const dU = matmul(rt, V, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
   rt.free(V.storage);
   rt.free(Wt);
