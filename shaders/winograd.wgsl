@@ -85,6 +85,16 @@ fn tile_at(tile: u32) -> vec3u {
   return vec3u(tile % u.TW, (tile / u.TW) % u.TH, tile / (u.TW * u.TH));
 }
 
+// invocation -> its tile (column tw, row th, sample n) and vec4 of channels c4 (t: the invocation,
+// tile-major with channels fastest; inside: false past the last tile)
+struct TileTask { t: u32, c4: u32, tw: u32, th: u32, n: u32, inside: bool }
+fn tile_task(wid: vec3u, nwg: vec3u, lid: u32, channels: u32) -> TileTask {
+  let cq = channels / 4u;
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  let pos = tile_at(t / cq);
+  return TileTask(t, t % cq, pos.x, pos.y, pos.z, t < u.T * cq);
+}
+
 // ---- weights: g [Cout][Cin][3][3] -> U [P*P][Cin][Cout]; mode 1: the stride-1 input gradient's
 //      weights (transposed and flipped: in and out channels swap, g'[ci][co] = g[co][ci] rotated) ----
 @group(0) @binding(1) var<storage, read> g_src: array<f32>;
@@ -123,13 +133,10 @@ fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 
 @compute @workgroup_size(WG)
 fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cin / 4u; // vec4s of channels
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
+  let tk = tile_task(wid, nwg, lid, u.Cin);
+  if (!tk.inside) { return; }
+  let cq = u.Cin / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let P = R + 2u;
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
   let y0 = i32(th * R) - 1;
   let x0 = i32(tw * R) - 1;
   let hw = u.H * u.W;
@@ -187,12 +194,9 @@ fn patch_row(base: u32, iy: i32, tw: u32) -> array<f32, 6> {
 
 @compute @workgroup_size(WG)
 fn input_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cin / 4u;
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let tk = tile_task(wid, nwg, lid, u.Cin);
+  if (!tk.inside) { return; }
+  let cq = u.Cin / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let y0 = i32(th * 4u) - 1;
   let hw4 = u.H * u.W / 4u;
   let cbase = (n * u.Cin + c4 * 4u) * hw4;
@@ -225,13 +229,10 @@ fn input_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 
 @compute @workgroup_size(WG)
 fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cout / 4u; // vec4s of channels
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
+  let tk = tile_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let P = R + 2u;
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
   let plane = u.T * cq;
   var s: array<vec4f, 24>; // A^T M, column by column: R x P
   for (var c = 0u; c < P; c++) {
@@ -271,12 +272,9 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
 
 @compute @workgroup_size(WG)
 fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cout / 4u;
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let tk = tile_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let plane = u.T * cq;
   var s: array<vec4f, 24>; // A^T M, column by column: 4 x 6
   for (var c = 0u; c < 6u; c++) {
@@ -322,13 +320,10 @@ fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 @compute @workgroup_size(WG)
 fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cout / 4u; // vec4s of channels
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
+  let tk = tile_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let P = R + 2u;
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
   let hw = u.H * u.W;
   let cbase = (n * u.Cout + c4 * 4u) * hw;
   var d: array<vec4f, 16>; // the RxR block
@@ -366,12 +361,9 @@ fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 @compute @workgroup_size(WG)
 fn grad_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let cq = u.Cout / 4u;
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.T * cq) { return; }
-  let c4 = t % cq;
-  let pos = tile_at(t / cq);
-  let tw = pos.x; let th = pos.y; let n = pos.z;
+  let tk = tile_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let hw4 = u.H * u.W / 4u;
   let w4 = u.W / 4u;
   let cbase = (n * u.Cout + c4 * 4u) * hw4;

@@ -3,7 +3,8 @@
  * weights and input, checked to compute the same output, each timed on its own device (the
  * forward pass, and a training step of batch 4 at 128x128: forward, MSE, backward, Adam, its first
  * two losses checked against PyTorch's so that both compute the same gradients and update): ours on
- * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores; and the
+ * the WebGPU adapter at hand, PyTorch on CUDA where it has it, else on the CPU cores, the two
+ * alternating round by round (bench/engine/torch-serve.ts); and the
  * same network exported by PyTorch to ONNX, run by ONNX Runtime's WASM build (onnxruntime-web
  * in Node, SIMD, one thread per core) and, where it is installed, by its native CPU build
  * (onnxruntime-node: 93 MB for every platform's binaries, so a bench-time install rather than a
@@ -15,7 +16,6 @@
  *
  *   node dist/bench/engine/torch-peer.js [--rounds 5] [--out bench/results/torch-peer-<adapter>.json]
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,7 @@ import { withInitSeed } from '../../src/nn/module.js';
 import { encodeSafetensors, type HostTensor } from '../../src/nn/safetensors.js';
 import { UNet } from '../../src/nn/unet.js';
 import { interleaved } from './timing.js';
+import { againstPeer, TorchPeer } from './torch-serve.js';
 import { PEER_UNET } from './peer-unet.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
@@ -70,13 +71,16 @@ for (const c of cases) {
   const want = await y.data();
   y.dispose();
   writeFileSync(join(dir, 'output.f32'), want);
-  const { ours } = await interleaved({ ours: async () => { tidy(() => { noGrad(() => c.net.forward(x, t)); }); await rt.sync(); } }, { warmup: 1, rounds });
   const onnx = join(dir, 'net.onnx');
-  const torch = JSON.parse(execFileSync(process.env.PYTHON ?? 'python3', ['bench/engine/torch_unet.py', dir, '--rounds', String(rounds), '--onnx', onnx], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!);
+  const peer = await TorchPeer.start(dir, onnx);
+  const torch = peer.check;
   const tolerance = 1e-3 * Math.max(1, torch.output_scale);
   if (!(torch.max_abs_diff <= tolerance)) throw new Error(`${c.name}: PyTorch's output differs from ours by ${torch.max_abs_diff}`);
-  const { train: torchTrain, ...torchForward } = torch;
-  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torchForward, adapter: torch.device });
+  // ours and PyTorch's alternate round by round, PyTorch's time as it measures it (without the pipe)
+  const { ours, theirs } = await againstPeer(peer, 'forward', rounds, async () => { tidy(() => { noGrad(() => c.net.forward(x, t)); }); await rt.sync(); });
+  const { train: torchTrain, median_ms: _m, min_ms: _n, max_ms: _x, runs: _r, ...torchForward } = torch;
+  records.push({ case: c.name, impl: 'fusionfm', adapter: rt.adapter.name, ...ours }, { case: c.name, ...torchForward, ...theirs, adapter: torch.device, interleaved: true });
+  torch.median_ms = theirs.median_ms;
   // ours trains last (after ONNX Runtime, which checks against the untrained weights' output)
   const web = await import('onnxruntime-web');
   web.env.wasm.numThreads = cpus().length;
@@ -104,10 +108,11 @@ for (const c of cases) {
     const theirs = torchTrain.losses[i] as number;
     if (!(Math.abs(l - theirs) <= 1e-4 * Math.max(1e-3, Math.abs(theirs)) + 1e-6)) throw new Error(`${c.name}: training step ${i + 1} loss ${l} differs from PyTorch's ${theirs}`);
   }
-  const { ours: ourTrain } = await interleaved({ ours: async () => { await step(); } }, { warmup: 1, rounds });
-  const { losses: theirLosses, ...theirTrain } = torchTrain;
+  const { ours: ourTrain, theirs: theirTrain } = await againstPeer(peer, 'train', rounds, async () => { await step(); });
+  peer.close();
+  const theirLosses = torchTrain.losses as number[];
   records.push({ case: c.trainName, impl: 'fusionfm', adapter: rt.adapter.name, ...ourTrain, losses },
-    { case: c.trainName, impl: torch.impl, device: torch.device, adapter: torch.device, ...theirTrain, losses: theirLosses });
+    { case: c.trainName, impl: torch.impl, device: torch.device, adapter: torch.device, ...theirTrain, losses: theirLosses, interleaved: true });
   console.log(`${c.trainName}: fusionfm ${ourTrain.median_ms} ms; ${torch.impl} ${theirTrain.median_ms.toFixed(1)} ms (PyTorch / ours ${(theirTrain.median_ms / ourTrain.median_ms).toFixed(2)}x); losses ${losses.map((l) => l.toPrecision(6)).join(', ')} vs ${theirLosses.map((l: number) => l.toPrecision(6)).join(', ')}`);
   for (const a of [x, tx, ty]) a.dispose();
 }

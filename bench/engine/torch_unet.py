@@ -8,14 +8,17 @@ reports its first two losses, which bench/torch-peer.ts checks against ours (sam
 update).
 
   python3 bench/torch_unet.py <dir with config.json, weights.safetensors, input.f32, output.f32>
-      [--rounds 5] [--threads N] [--device cpu|cuda]
-Prints one JSON object.
+      [--rounds 5] [--threads N] [--device cpu|cuda] [--serve]
+Prints one JSON object. With --serve it then stays up and times one run per line read from stdin
+('forward' or 'train'), answering each with a line '@peer {"ms": ...}', so that the caller can
+interleave its own runs with PyTorch's round by round (this machine's speed drifts between minutes).
 """
 import argparse
 import json
 import math
 import os
 import struct
+import sys
 import time
 
 import numpy as np
@@ -173,6 +176,7 @@ def main():
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--onnx', help='also export the checked network to this ONNX file (opset 17)')
+    ap.add_argument('--serve', action='store_true', help='then time one forward or training step per stdin line')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     job = json.load(open(os.path.join(a.dir, 'config.json')))
@@ -200,8 +204,9 @@ def main():
             ms.append((time.perf_counter() - t0) * 1000)
     ms.sort()
     train = None
+    train_step = None
     if 'train' in job:
-        train = time_training(net, job['train'], a.dir, dev, sync, a.rounds)
+        train, train_step = time_training(net, job['train'], a.dir, dev, sync, a.rounds)
         net.eval()
     if a.onnx:
         t_in = torch.tensor(t, dtype=torch.float32)
@@ -219,11 +224,30 @@ def main():
     name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'cpu ({a.threads} threads)'
     print(json.dumps({'impl': f'pytorch {torch.__version__}', 'device': name, 'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms),
                       'max_abs_diff': float(np.abs(got - want).max()), 'output_scale': float(np.abs(want).max()),
-                      'parameters': sum(p.numel() for p in net.parameters()), 'train': train}))
+                      'parameters': sum(p.numel() for p in net.parameters()), 'train': train}), flush=True)
+    if a.serve:
+        net = net.to(dev).eval()  # the ONNX export moved it to the CPU
+        serve(lambda: net(x, t), train_step, sync)
+
+
+def serve(forward, train_step, sync):
+    """One timed run per command line on stdin, until it closes."""
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd not in ('forward', 'train') or (cmd == 'train' and train_step is None):
+            raise SystemExit(f'torch_unet.py --serve: unknown command {cmd!r} (expected forward or train)')
+        t0 = time.perf_counter()
+        if cmd == 'forward':
+            with torch.no_grad():
+                forward()
+        else:
+            train_step()
+        sync()
+        print('@peer ' + json.dumps({'ms': (time.perf_counter() - t0) * 1000}), flush=True)
 
 
 def time_training(net, job, d, dev, sync, rounds):
-    """Training steps on a copy of the weights: the first two losses (checked by the caller against ours), then timed steps."""
+    """Training steps on a copy of the weights: the first two losses (checked by the caller against ours), then timed steps; returns the timing and the step, which keeps training that copy."""
     import copy
     net = copy.deepcopy(net).train()
     x = torch.from_numpy(np.fromfile(os.path.join(d, 'train_input.f32'), dtype='<f4').reshape(job['shape'])).to(dev)
@@ -247,7 +271,7 @@ def time_training(net, job, d, dev, sync, rounds):
         sync()
         ms.append((time.perf_counter() - t0) * 1000)
     ms.sort()
-    return {'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms), 'losses': losses}
+    return {'median_ms': ms[len(ms) // 2], 'min_ms': ms[0], 'max_ms': ms[-1], 'runs': len(ms), 'losses': losses}, step
 
 
 if __name__ == '__main__':
