@@ -59,8 +59,8 @@ function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
  * Whether the transforms move whole tile rows as vec4s (input_rows, output_rows, grad_output_rows):
  * F(4x4) with W a multiple of 4, so every tile row is four contiguous, aligned floats. On lavapipe
  * the per-float forms spent as long in the transforms as in the GEMM (each scattered float is a
- * store or load of its own); by rows the output transform ran 1.6-2x faster, the input 1.1-1.7x
- * (/tmp probe, beside a training job). Knob FFM_WINOGRAD_ROWS = 0 keeps the per-float forms.
+ * store or load of its own); by rows the output transform ran 1.55-1.66x faster, the input 1.06-1.22x
+ * (quiet, bench/engine/conv-kernel-times.ts). Knob FFM_WINOGRAD_ROWS = 0 keeps the per-float forms.
  */
 function rowStores(s: WinogradShape, R: WinogradTile): boolean {
   return R === 4 && s.W % 4 === 0 && knob('FFM_WINOGRAD_ROWS') !== 0;
