@@ -85,14 +85,14 @@ fn tile_at(tile: u32) -> vec3u {
   return vec3u(tile % u.TW, (tile / u.TW) % u.TH, tile / (u.TW * u.TH));
 }
 
-// invocation -> its tile (column tw, row th, sample n) and vec4 of channels c4 (t: the invocation,
-// tile-major with channels fastest; inside: false past the last tile)
-struct TileTask { t: u32, c4: u32, tw: u32, th: u32, n: u32, inside: bool }
+// invocation -> its tile (column tw, row th, sample n) and vec4 of channels c4 of cq (t: the
+// invocation, tile-major with channels fastest; inside: false past the last tile)
+struct TileTask { t: u32, cq: u32, c4: u32, tw: u32, th: u32, n: u32, inside: bool }
 fn tile_task(wid: vec3u, nwg: vec3u, lid: u32, channels: u32) -> TileTask {
   let cq = channels / 4u;
   let t = workgroup_index(wid, nwg) * WG + lid;
   let pos = tile_at(t / cq);
-  return TileTask(t, t % cq, pos.x, pos.y, pos.z, t < u.T * cq);
+  return TileTask(t, cq, t % cq, pos.x, pos.y, pos.z, t < u.T * cq);
 }
 
 // ---- weights: g [Cout][Cin][3][3] -> U [P*P][Cin][Cout]; mode 1: the stride-1 input gradient's
@@ -135,7 +135,7 @@ fn weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tk = tile_task(wid, nwg, lid, u.Cin);
   if (!tk.inside) { return; }
-  let cq = u.Cin / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let P = R + 2u;
   let y0 = i32(th * R) - 1;
   let x0 = i32(tw * R) - 1;
@@ -179,7 +179,9 @@ fn input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 // columns 4*tw - 1 .. 4*tw + 4 of row iy of the channel plane starting at vec4 index base (zeros
 // outside the image)
 fn patch_row(base: u32, iy: i32, tw: u32) -> array<f32, 6> {
-  var o: array<f32, 6>;
+  // zeroed explicitly: inlined into input_rows' loop, a bare var could keep the last row's values
+  // on lavapipe (scripts/repro/loop-var-zero-init.mjs)
+  var o = array<f32, 6>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
   if (iy < 0 || iy >= i32(u.H)) { return o; }
   let w4 = u.W / 4u;
   let at = base + u32(iy) * w4 + tw;
@@ -196,7 +198,7 @@ fn patch_row(base: u32, iy: i32, tw: u32) -> array<f32, 6> {
 fn input_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tk = tile_task(wid, nwg, lid, u.Cin);
   if (!tk.inside) { return; }
-  let cq = u.Cin / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let y0 = i32(th * 4u) - 1;
   let hw4 = u.H * u.W / 4u;
   let cbase = (n * u.Cin + c4 * 4u) * hw4;
@@ -227,24 +229,36 @@ fn input_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> res: array<f32>;
 
-@compute @workgroup_size(WG)
-fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let tk = tile_task(wid, nwg, lid, u.Cout);
-  if (!tk.inside) { return; }
-  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+// A^T M of tile t, column by column (R x P, row-major with stride P): the first half of both
+// output transforms. plane: T * cq, the stride between M's P*P elements.
+fn at_columns(t: u32, plane: u32) -> array<vec4f, 24> {
   let P = R + 2u;
-  let plane = u.T * cq;
-  var s: array<vec4f, 24>; // A^T M, column by column: R x P
+  var s: array<vec4f, 24>;
   for (var c = 0u; c < P; c++) {
     var col: array<vec4f, 6>;
     for (var k = 0u; k < P; k++) { col[k] = m[(k * P + c) * plane + t]; }
     let o = at_line(col);
     for (var r = 0u; r < R; r++) { s[r * P + c] = o[r]; }
   }
-  var b4 = vec4f(0.0);
+  return s;
+}
+
+// the bias of output channels co .. co + 3 of sample n (bias_mode 0: none, 1: [Cout], 2: [N, Cout])
+fn bias4(n: u32, co: u32) -> vec4f {
+  if (u.bias_mode == 1u) { return vec4f(bias[co], bias[co + 1u], bias[co + 2u], bias[co + 3u]); }
+  if (u.bias_mode == 2u) { let o = n * u.Cout + co; return vec4f(bias[o], bias[o + 1u], bias[o + 2u], bias[o + 3u]); }
+  return vec4f(0.0);
+}
+
+@compute @workgroup_size(WG)
+fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tk = tile_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let P = R + 2u;
+  let s = at_columns(t, u.T * cq); // A^T M: R x P
   let co = c4 * 4u;
-  if (u.bias_mode == 1u) { b4 = vec4f(bias[co], bias[co + 1u], bias[co + 2u], bias[co + 3u]); }
-  else if (u.bias_mode == 2u) { let o = n * u.Cout + co; b4 = vec4f(bias[o], bias[o + 1u], bias[o + 2u], bias[o + 3u]); }
+  let b4 = bias4(n, co);
   let hw = u.H * u.W;
   let cbase = (n * u.Cout + co) * hw;
   for (var r = 0u; r < R; r++) {
@@ -274,19 +288,10 @@ fn output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
 fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tk = tile_task(wid, nwg, lid, u.Cout);
   if (!tk.inside) { return; }
-  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
-  let plane = u.T * cq;
-  var s: array<vec4f, 24>; // A^T M, column by column: 4 x 6
-  for (var c = 0u; c < 6u; c++) {
-    var col: array<vec4f, 6>;
-    for (var k = 0u; k < 6u; k++) { col[k] = m[(k * 6u + c) * plane + t]; }
-    let o = at_line(col);
-    for (var r = 0u; r < 4u; r++) { s[r * 6u + c] = o[r]; }
-  }
-  var b4 = vec4f(0.0);
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let s = at_columns(t, u.T * cq); // A^T M: 4 x 6 (R = 4 here)
   let co = c4 * 4u;
-  if (u.bias_mode == 1u) { b4 = vec4f(bias[co], bias[co + 1u], bias[co + 2u], bias[co + 3u]); }
-  else if (u.bias_mode == 2u) { let o = n * u.Cout + co; b4 = vec4f(bias[o], bias[o + 1u], bias[o + 2u], bias[o + 3u]); }
+  let b4 = bias4(n, co);
   let hw4 = u.H * u.W / 4u; // one channel plane in vec4s
   let w4 = u.W / 4u;
   let cbase = (n * u.Cout + co) * hw4;
@@ -322,7 +327,7 @@ fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tk = tile_task(wid, nwg, lid, u.Cout);
   if (!tk.inside) { return; }
-  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let P = R + 2u;
   let hw = u.H * u.W;
   let cbase = (n * u.Cout + c4 * 4u) * hw;
@@ -363,7 +368,7 @@ fn grad_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 fn grad_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let tk = tile_task(wid, nwg, lid, u.Cout);
   if (!tk.inside) { return; }
-  let cq = u.Cout / 4u; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
+  let cq = tk.cq; let t = tk.t; let c4 = tk.c4; let tw = tk.tw; let th = tk.th; let n = tk.n;
   let hw4 = u.H * u.W / 4u;
   let w4 = u.W / 4u;
   let cbase = (n * u.Cout + c4 * 4u) * hw4;

@@ -62,7 +62,7 @@ function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
  * store or load of its own); by rows the output transform ran 1.55-1.66x faster, the input 1.06-1.22x
  * (quiet, bench/engine/conv-kernel-times.ts). Knob FFM_WINOGRAD_ROWS = 0 keeps the per-float forms.
  */
-function rowStores(s: WinogradShape, R: WinogradTile): boolean {
+function byRows(s: WinogradShape, R: WinogradTile): boolean {
   return R === 4 && s.W % 4 === 0 && knob('FFM_WINOGRAD_ROWS') !== 0;
 }
 
@@ -90,7 +90,7 @@ function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: b
 function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): DeviceArray {
   const shape = [(R + 2) ** 2, u.T, s.Cin];
   const V = allocArray(rt, shape, 'winograd input transform');
-  launch(rt, program('winograd', rowStores(s, R) ? 'input_rows' : 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
+  launch(rt, program('winograd', byRows(s, R) ? 'input_rows' : 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
   return { storage: V, shape };
 }
 
@@ -108,7 +108,7 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const M = matmul(rt, V, { storage: U, shape: [PP, s.Cin, s.Cout] });
   rt.free(V.storage);
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
-  launch(rt, program('winograd', rowStores(s, R) ? 'output_rows' : 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
+  launch(rt, program('winograd', byRows(s, R) ? 'output_rows' : 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
   rt.free(M.storage);
   return y;
 }
@@ -124,7 +124,7 @@ export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s
   const PP = (R + 2) ** 2;
   const V = inputTransform(rt, x, s, R, u);
   const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
-  launch(rt, program('winograd', rowStores(s, R) ? 'grad_output_rows' : 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
+  launch(rt, program('winograd', byRows(s, R) ? 'grad_output_rows' : 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
   const dU = matmul(rt, V, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
   rt.free(V.storage);
   rt.free(Wt);
