@@ -9,6 +9,7 @@
  *
  *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big | --big-only]
  *        [--whole-variants 'name=KNOB:value,...;...': the one-piece fusion also under these knob sets]
+ *        [--tile-variants 'name=KNOB:value,...;...': the default tiled fusion also under these knob sets]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +26,7 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' } } });
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
@@ -64,9 +65,12 @@ async function fuse640x480() {
   const runs: { name: string; tiles: (typeof modes)[number]; knobs: Record<string, string> }[] = [
     ...modes.map((m) => ({ name: m, tiles: m, knobs: {} })),
     ...knobVariants(values['whole-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `whole-${name}`, tiles: 'whole' as const, knobs })),
+    ...knobVariants(values['tile-variants'] ?? '').slice(1).map(([name, knobs]) => ({ name: `portable-${name}`, tiles: 'portable' as const, knobs })),
   ];
   const timings = await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
-  return Object.fromEntries(runs.map((r) => [r.name, { ...timings[r.name]!, ...tilePlan(net, W, H, { tiles: r.tiles }), ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
+  const plans: ReturnType<typeof tilePlan>[] = [];
+  for (const r of runs) plans.push(await withKnobs(r.knobs, () => tilePlan(net, W, H, { tiles: r.tiles })));
+  return Object.fromEntries(runs.map((r, i) => [r.name, { ...timings[r.name]!, ...plans[i]!, ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
 }
 
 let big: object | null = null;

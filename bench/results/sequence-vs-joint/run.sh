@@ -20,6 +20,7 @@
 #   jointemb-c<S>b<B> jointemb on crops of S px in batches of B (the others: 64 px, 4)
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
+#   jointembw the jointemb run with tasks drawn by weight (--task-weights TASK_WEIGHTS, as jointw)
 #   jointemb-own<P> jointemb with P percent of each batch's samples on the path to the net's own
 #            one-step prediction (--own-path P/100): what a k-step solve queries at t > 0
 #   mff150   multi-focus alone, STEPS steps (what MFF reaches without the tasks before it)
@@ -59,9 +60,10 @@ args() {
     jointemb-own[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --own-path $(awk "BEGIN { print ${1#jointemb-own} / 100 }")" ;;
     jointemb-tex[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --texture-loss $(awk "BEGIN { print ${1#jointemb-tex} / 100 }")" ;;
     jointemb-c[0-9]*b[0-9]*) local cb=${1#jointemb-c}; echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --crop ${cb%b*} --batch ${cb#*b}" ;;
+    jointembw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-c<S>b<B>, jointw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then

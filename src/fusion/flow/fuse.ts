@@ -21,6 +21,7 @@ import { integrate, type Solver } from './sampler.js';
 import { ddimSample } from '../diffusion/ddim.js';
 import type { Objective } from './model-file.js';
 import { InputError } from '../../util/errors.js';
+import { knob } from '../../kernels/program.js';
 
 /** How fusion picks its tile size (FuseOptions.tiles, `fusionfm fuse --tiles`). */
 export const TILE_MODES = ['portable', 'device', 'whole'] as const;
@@ -113,13 +114,29 @@ function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
 }
 
+/**
+ * The multiple a tile's net input side is rounded down to: 4 x the size multiple, so that the
+ * lowest level's rows are whole vec4s too (the default tile: 176 px of input, levels 176 / 88 /
+ * 44, against 180 / 90 / 45 before, which missed the Winograd row transforms at 90 and 45 and
+ * ran the per-float ones; the tile count of a 640x480 image is 20 either way). Knob
+ * FFM_TILE_ALIGN=<px> sets another (e.g. the size multiple itself: the tiles before 2026-12-05).
+ */
+function tileAlign(mult: number): number {
+  const k = knob('FFM_TILE_ALIGN');
+  return k !== undefined && k > 0 ? Math.max(mult, Math.round(k / mult) * mult) : 4 * mult;
+}
+
 /** How a w x h plane is cut: null for one piece, else the tile size and the tiles' start positions. */
 function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number; th: number; xs: number[]; ys: number[] } | null {
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;
   const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;
   if (padded(w) * padded(h) <= o.maxTilePixels) return null;
-  const inner = Math.max(mult * 4, Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
+  // the net input of a tile (inner + 2 margin) a multiple of tileAlign where that fits, so that
+  // every level's rows split into aligned vec4s, the Winograd transforms' fast form (W % 4 == 0)
+  const align = tileAlign(mult);
+  const side = Math.floor(Math.sqrt(o.maxTilePixels) / align) * align;
+  const inner = Math.max(mult * 4, side - 2 * o.margin >= mult * 4 ? side - 2 * o.margin : Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
   const tw = Math.min(inner, w);
   const th = Math.min(inner, h);
   return { tw, th, xs: tileStarts(w, tw, o.overlap), ys: tileStarts(h, th, o.overlap) };
