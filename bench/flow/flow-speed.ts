@@ -9,6 +9,7 @@
  *
  *   node dist/bench/flow/flow-speed.js [--checkpoint checkpoints/default.safetensors] [--out bench/results] [--rounds 5] [--big | --big-only]
  *        [--whole-variants 'name=KNOB:value,...;...': the one-piece fusion also under these knob sets]
+ *        [--size WxH: the fused pair's size, default 640x480]
  *        [--tile-variants 'name=KNOB:value,...;...': the default tiled fusion also under these knob sets]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,17 +27,21 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' } } });
+const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' }, size: { type: 'string', default: '640x480' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
 
 const bigOnly = values['big-only']!;
+// --size WxH: the pair fused (default 640x480)
+const sizeMatch = /^(\d+)x(\d+)$/.exec(values.size!);
+if (!sizeMatch || Number(sizeMatch[1]) < 1 || Number(sizeMatch[2]) < 1) throw new Error(`flow-speed: --size expects WxH such as 640x480, got '${values.size}'`);
+const fuseSize = [Number(sizeMatch[1]), Number(sizeMatch[2])] as const;
 const net = values.checkpoint ? loadFlowModel(values.checkpoint).net : withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
 // a task-conditioned model fuses for one of its tasks (any: the cost is the same)
 const task = net.conditionTasks[0];
 const step = bigOnly ? null : await trainingStep();
-const fuse = bigOnly ? null : await fuse640x480();
+const fuse = bigOnly ? null : await fusePair();
 
 /** Training throughput at 128x128: step times of the default recipe's trainer. */
 async function trainingStep() {
@@ -54,10 +59,9 @@ async function trainingStep() {
   return summarize(stepMs);
 }
 
-/** One-step fusion of a 640x480 colour + grey pair in each tile mode (and knob set), interleaved. */
-async function fuse640x480() {
-  const W = 640;
-  const H = 480;
+/** One-step fusion of a W x H (--size) colour + grey pair in each tile mode (and knob set), interleaved. */
+async function fusePair() {
+  const [W, H] = fuseSize;
   const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
   const b = makeImage(W, H, [texture(W, H, 4)]);
   const modes = ['portable', 'whole'] as const;
@@ -87,12 +91,12 @@ const result = {
   bench: 'flow-speed', adapter: rt.adapter.name, commit, host: hostCpu(), command: `node dist/bench/flow/flow-speed.js ${process.argv.slice(2).join(' ')}`,
   model: { config: net.config, parameters: net.parameters().reduce((s, p) => s + p.size, 0), gflop_per_megapixel_256: Number((net.unet.flopsPerPixel(256, 256) / 1e3).toFixed(1)) },
   ...(step ? { train_128: { batch: 4, step_median_ms: step.median_ms, samples_per_s: Number((4000 / step.median_ms).toFixed(3)), runs: step.runs } } : {}),
-  ...(fuse ? { fuse_640x480_one_step: fuse } : {}),
+  ...(fuse ? { [`fuse_${fuseSize[0]}x${fuseSize[1]}_one_step`]: fuse } : {}),
   ...(big ? { fuse_2048x2048_one_step: big } : {}),
 };
 const slug = adapterSlug(rt.adapter);
 mkdirSync(values.out!, { recursive: true });
-const path = join(values.out!, `flow-speed-${slug}${bigOnly ? '-2048' : ''}.json`);
+const path = join(values.out!, `flow-speed-${slug}${bigOnly ? '-2048' : ''}${values.size === '640x480' ? '' : `-${values.size}`}.json`);
 writeFileSync(path, JSON.stringify(result, null, 1) + '\n');
 console.log(JSON.stringify(result, null, 1));
 console.log(`wrote ${path}`);

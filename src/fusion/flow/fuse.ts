@@ -55,10 +55,8 @@ export interface FuseOptions {
  * image; `margin` pixels of context each side (rounded up to the net's size multiple overall).
  */
 async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Resolved): Promise<Float32Array> {
-  const m = net.sizeMultiple;
   const pad = o.margin;
-  const pw = Math.ceil((w + 2 * pad) / m) * m;
-  const ph = Math.ceil((h + 2 * pad) / m) * m;
+  const [pw, ph] = netInputSize(net, w, h, o);
   const shape = [1, 1, ph, pw];
   const out = noGrad(() =>
     tidy(() => {
@@ -71,6 +69,19 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
   const full = await out.data();
   out.dispose();
   return cropWindow(full, pw, pad, pad, w, h);
+}
+
+/**
+ * The net input for a w x h image or tile with its margin: padded to a multiple of tileAlign
+ * where that still fits maxTilePixels (the extra context is reflected, right and bottom), else
+ * to the net's size multiple. Rows of whole vec4s at every level run the Winograd transforms'
+ * fast form; an image that fits one piece at the size multiple stays one piece.
+ */
+function netInputSize(net: VelocityNet, w: number, h: number, o: Resolved): [number, number] {
+  const m = net.sizeMultiple;
+  const up = (n: number, k: number) => Math.ceil((n + 2 * o.margin) / k) * k;
+  const a = tileAlign(m);
+  return up(w, a) * up(h, a) <= o.maxTilePixels ? [up(w, a), up(h, a)] : [up(w, m), up(h, m)];
 }
 
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
