@@ -337,7 +337,8 @@ describe('fused attention (online softmax)', () => {
 });
 
 describe('resampling', () => {
-  const sizes: [number, number, number][] = [[3, 1, 1], [2, 5, 7], [1, 8, 3]];
+  // widths of a multiple of 4 (nearest) take the vec4-row kernels, up and back; the others the per-float ones
+  const sizes: [number, number, number][] = [[3, 1, 1], [2, 5, 7], [1, 8, 3], [2, 3, 8], [3, 2, 4]];
   for (const [planes, H, W] of sizes) {
     for (const mode of ['nearest', 'bilinear'] as const) {
       it(`upsample2x ${mode} ${planes}x${H}x${W} and its gradient`, async () => {
@@ -351,6 +352,14 @@ describe('resampling', () => {
       });
     }
   }
+  it('avgPool2x on even sizes whose output rows are vec4s (the vec4-row block sum)', async () => {
+    const rt = await gpu();
+    const [planes, H, W] = [2, 6, 16];
+    const xs = randomArray(planes * H * W, 5);
+    const y = avgPool2x(rt, t(xs, [1, planes, H, W]));
+    expect(y.shape).toEqual([1, 2, 3, 8]);
+    expect(maxRelErr(await read(y), avgPoolRef(xs, planes, H, W))).toBeLessThan(F32_TOL);
+  });
   it('avgPool2x on odd sizes and its gradient', async () => {
     const rt = await gpu();
     const [planes, H, W] = [3, 7, 9];

@@ -1,7 +1,7 @@
 /** 2x nearest/bilinear upsampling and 2x2 average pooling on NCHW, with gradients. */
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['planes', 'u32'], ['H', 'u32'], ['W', 'u32'], ['OH', 'u32'], ['OW', 'u32'], ['scale', 'f32'], ['_p0', 'u32'], ['_p1', 'u32']] as const;
 export type UpsampleMode = 'nearest' | 'bilinear';
@@ -17,9 +17,25 @@ function run(rt: GpuRuntime, entry: string, src: DeviceArray, outShape: number[]
   return { storage: out, shape: outShape };
 }
 
+/**
+ * Whether nearest upsampling and the 2x2 block sums move vec4 rows (up_nearest4, sum2x2_4) where
+ * the widths allow: one integer division per four pixels instead of three per float, which on
+ * lavapipe is a scalar loop over the lanes. Knob FFM_RESAMPLE_VEC4=0 keeps the per-float kernels.
+ */
+function rows4(): boolean {
+  return knob('FFM_RESAMPLE_VEC4') !== 0;
+}
+
+/** scale x the sum of each aligned 2x2 block of src (H x W) into OH x OW */
+function sum2x2(rt: GpuRuntime, src: DeviceArray, outShape: number[], planes: number, H: number, W: number, OH: number, OW: number, scale: number): DeviceArray {
+  if (rows4() && OW % 4 === 0 && H === 2 * OH && W === 2 * OW) return run(rt, 'sum2x2_4', src, outShape, planes, H, W, OH, OW, scale, (planes * OH * OW) / 4);
+  return run(rt, 'sum2x2', src, outShape, planes, H, W, OH, OW, scale, planes * OH * OW);
+}
+
 export function upsample2x(rt: GpuRuntime, x: DeviceArray, mode: UpsampleMode): DeviceArray {
   const [N, C, H, W] = nchw('upsample2x', x.shape);
   const planes = N * C;
+  if (mode === 'nearest' && rows4() && W % 4 === 0) return run(rt, 'up_nearest4', x, [N, C, 2 * H, 2 * W], planes, H, W, 2 * H, 2 * W, 1, (planes * H * W) / 4);
   const entry = mode === 'nearest' ? 'up_nearest' : 'up_bilinear';
   return run(rt, entry, x, [N, C, 2 * H, 2 * W], planes, H, W, 2 * H, 2 * W, 1, planes * 4 * H * W);
 }
@@ -31,7 +47,7 @@ export function upsample2xBackward(rt: GpuRuntime, dy: DeviceArray, mode: Upsamp
   const H = OH / 2;
   const W = OW / 2;
   const planes = N * C;
-  if (mode === 'nearest') return run(rt, 'sum2x2', dy, [N, C, H, W], planes, OH, OW, H, W, 1, planes * H * W);
+  if (mode === 'nearest') return sum2x2(rt, dy, [N, C, H, W], planes, OH, OW, H, W, 1);
   return run(rt, 'up_bilinear_backward', dy, [N, C, H, W], planes, H, W, OH, OW, 1, planes * H * W);
 }
 
@@ -42,7 +58,7 @@ export function avgPool2x(rt: GpuRuntime, x: DeviceArray): DeviceArray {
   const OW = Math.floor(W / 2);
   if (OH < 1 || OW < 1) throw new ShapeError(`avgPool2x: input ${fmtShape(x.shape)} is smaller than 2x2`);
   const planes = N * C;
-  return run(rt, 'sum2x2', x, [N, C, OH, OW], planes, H, W, OH, OW, 0.25, planes * OH * OW);
+  return sum2x2(rt, x, [N, C, OH, OW], planes, H, W, OH, OW, 0.25);
 }
 
 export function avgPool2xBackward(rt: GpuRuntime, dy: DeviceArray, xShape: readonly number[]): DeviceArray {
