@@ -188,45 +188,67 @@ fn param_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 @group(0) @binding(5) var<storage, read_write> ya4: array<vec4f>;
 @group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
 
+// VQ vec4s per invocation (S % (4 VQ) == 0: all in one channel), one set of divisions for them
+override VQ: u32 = 1u;
+
 @compute @workgroup_size(WG)
 fn apply4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = workgroup_index(wid, nwg) * WG + lid;
-  let i = q * 4u;
+  let q0 = (workgroup_index(wid, nwg) * WG + lid) * VQ;
+  let i = q0 * 4u;
   if (i >= u.num_seg * u.L) { return; }
   let seg = i / u.L;
-  var n = (x4[q] - stats_a[2u * seg]) * stats_a[2u * seg + 1u];
+  // (x - mean) first: folding the mean into a shift would cancel where |mean| >> std
+  let mean = stats_a[2u * seg];
+  var scale = stats_a[2u * seg + 1u];
+  var shift = 0.0;
   if (u.has_affine == 1u) {
     let p = param_index(seg, i % u.L);
-    n = n * gamma_a[p] + beta_a[p];
+    scale *= gamma_a[p];
+    shift = beta_a[p];
   }
-  if (ACT == 1u) { n = n / (1.0 + exp(-n)); }
-  ya4[q] = n;
+  for (var j = 0u; j < VQ; j++) {
+    var n = (x4[q0 + j] - mean) * scale + shift;
+    if (ACT == 1u) { n = n / (1.0 + exp(-n)); }
+    ya4[q0 + j] = n;
+  }
 }
 
 @compute @workgroup_size(WG)
 fn act_grad4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = workgroup_index(wid, nwg) * WG + lid;
-  let i = q * 4u;
+  let q0 = (workgroup_index(wid, nwg) * WG + lid) * VQ;
+  let i = q0 * 4u;
   if (i >= u.num_seg * u.L) { return; }
   let seg = i / u.L;
-  var n = (x4[q] - stats_g[2u * seg]) * stats_g[2u * seg + 1u];
+  let mean = stats_g[2u * seg];
+  let rstd = stats_g[2u * seg + 1u];
+  var gm = 1.0;
+  var bt = 0.0;
   if (u.has_affine == 1u) {
     let p = param_index(seg, i % u.L);
-    n = n * gamma_g[p] + beta_g[p];
+    gm = gamma_g[p];
+    bt = beta_g[p];
   }
-  let sg = 1.0 / (1.0 + exp(-n));
-  out4[q] = dy4[q] * sg * (1.0 + n * (1.0 - sg));
+  for (var j = 0u; j < VQ; j++) {
+    let n = ((x4[q0 + j] - mean) * rstd) * gm + bt;
+    let sg = 1.0 / (1.0 + exp(-n));
+    out4[q0 + j] = dy4[q0 + j] * sg * (1.0 + n * (1.0 - sg));
+  }
 }
 
 @compute @workgroup_size(WG)
 fn backward_apply4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = workgroup_index(wid, nwg) * WG + lid;
-  let i = q * 4u;
+  let q0 = (workgroup_index(wid, nwg) * WG + lid) * VQ;
+  let i = q0 * 4u;
   if (i >= u.num_seg * u.L) { return; }
   let seg = i / u.L;
+  let mean = stats_c[2u * seg];
   let rstd = stats_c[2u * seg + 1u];
-  let xhat = (x4[q] - stats_c[2u * seg]) * rstd;
-  var g = dy4[q];
-  if (u.has_affine == 1u) { g *= gamma_c[param_index(seg, i % u.L)]; }
-  out4[q] = rstd * (g - bstats_c[2u * seg] - xhat * bstats_c[2u * seg + 1u]);
+  let b0 = bstats_c[2u * seg];
+  let b1 = bstats_c[2u * seg + 1u];
+  var gm = 1.0;
+  if (u.has_affine == 1u) { gm = gamma_c[param_index(seg, i % u.L)]; }
+  for (var j = 0u; j < VQ; j++) {
+    let xhat = (x4[q0 + j] - mean) * rstd;
+    out4[q0 + j] = rstd * (dy4[q0 + j] * gm - b0 - xhat * b1);
+  }
 }

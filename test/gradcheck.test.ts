@@ -108,6 +108,8 @@ describe('gradient rules against finite differences (GPU, f32)', () => {
     // maps of 4k pixels: four elements per invocation in the forward and both backward passes
     await gradcheck([{ shape: [2, 4, 2, 2], map: (v) => 2 * v }, { shape: [4] }, { shape: [4] }], (x, g, b) => op.groupNormSilu(x, 2, g, b));
     await gradcheck([{ shape: [1, 6, 2, 4] }], (x) => op.groupNormSilu(x, 3, null, null));
+    // maps of 16k pixels: four vec4s per invocation
+    await gradcheck([{ shape: [1, 4, 4, 4], map: (v) => 2 * v }, { shape: [4] }, { shape: [4] }], (x, g, b) => op.groupNormSilu(x, 2, g, b));
     await gpu();
     const x = tensor(randomArray(2 * 4 * 3 * 3, 9).map((v) => 3 * v), [2, 4, 3, 3]);
     const g = tensor(randomArray(4, 10), [4]);

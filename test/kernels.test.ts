@@ -230,6 +230,9 @@ describe('group norm and layer norm', () => {
     // maps of 4k pixels: four elements per invocation (apply4, backward_apply4)
     [[2, 6, 4, 8], 3],
     [[1, 8, 2, 2], 2],
+    // maps of 16k pixels: four vec4s per invocation (VQ = 4)
+    [[2, 4, 4, 4], 2],
+    [[1, 6, 8, 6], 3],
   ];
   for (const [shape, groups] of gn) {
     it(`groupNorm ${JSON.stringify(shape)} groups ${groups}, forward and backward`, async () => {
