@@ -398,8 +398,9 @@ describe('channels', () => {
     expect(Array.from(p.slice(0, 5))).toEqual([0, 0, 0, 0, 0]);
     expect(Array.from(p.slice(5, 20))).toEqual(Array.from(got.slice(5, 20)));
   });
-  // S % 4 == 0 copies by vec4s (main4), else by floats: both against a reference by index
-  for (const S of [8, 12, 6]) {
+  // S % 4 == 0 copies by vec4s (main4), else by floats: both against a reference by index; at
+  // S = 16 every copy's run is a multiple of four vec4s (four per invocation), at 8 some are
+  for (const S of [8, 12, 6, 16]) {
     it(`concat, slice and pad of [N, C, ${S}] against a reference`, async () => {
       const rt = await gpu();
       const [N, Ca, Cb] = [2, 3, 2];

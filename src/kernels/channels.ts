@@ -5,11 +5,18 @@ import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type De
 
 const FIELDS = [['N', 'u32'], ['count', 'u32'], ['S', 'u32'], ['src_c', 'u32'], ['src_off', 'u32'], ['dst_c', 'u32'], ['dst_off', 'u32'], ['_p', 'u32']] as const;
 
-/** Copies channels [srcOff, srcOff + count) of src to [dstOff, ...) of dst; by vec4s where S % 4 == 0 (knob FFM_CHANNELS_VEC=0: by floats). */
+/**
+ * Copies channels [srcOff, srcOff + count) of src to [dstOff, ...) of dst; by vec4s where
+ * S % 4 == 0 (knob FFM_CHANNELS_VEC=0: by floats), four per invocation where a sample's run of
+ * them is a multiple of four (knob FFM_CHANNELS_VQ=<n> sets another count, 1 = one each).
+ */
 function copyChannels(rt: GpuRuntime, src: Storage, dst: Storage, N: number, S: number, count: number, srcC: number, srcOff: number, dstC: number, dstOff: number): void {
   const by4 = S % 4 === 0 && knob('FFM_CHANNELS_VEC') !== 0;
   const s = by4 ? S / 4 : S;
-  launch(rt, program('channels', by4 ? 'main4' : 'main'), layoutOf('channels', FIELDS), { N, count, S: s, src_c: srcC, src_off: srcOff, dst_c: dstC, dst_off: dstOff, _p: 0 }, [src, dst], ceilDiv(N * count * s, WG));
+  const want = knob('FFM_CHANNELS_VQ') ?? 4;
+  const VQ = by4 && want > 1 && (count * s) % want === 0 ? want : 1;
+  const overrides: Record<string, number> = VQ > 1 ? { VQ } : {};
+  launch(rt, program('channels', by4 ? 'main4' : 'main', overrides), layoutOf('channels', FIELDS), { N, count, S: s, src_c: srcC, src_off: srcOff, dst_c: dstC, dst_off: dstOff, _p: 0 }, [src, dst], ceilDiv((N * count * s) / VQ, WG));
 }
 
 export function concatChannels(rt: GpuRuntime, parts: readonly DeviceArray[]): DeviceArray {
