@@ -120,3 +120,22 @@ fn binary(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     }
   }
 }
+
+// Same-shape operands of a multiple of 4 elements: four vec4s per invocation, each operand read
+// as vec4s (the scalar kernel's four floats per invocation are four lane-by-lane gathers each on
+// lavapipe); ub.n counts vec4s here.
+@group(0) @binding(1) var<storage, read> a4_in: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4_in: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> c4_out: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn binary4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let base = (workgroup_index(wid, nwg) * WG + lid) * 4u;
+  for (var k = 0u; k < 4u; k++) {
+    let q = base + k;
+    if (q >= ub.n) { return; }
+    let a = a4_in[q];
+    let b = b4_in[q];
+    c4_out[q] = vec4f(binary_op(a.x, b.x), binary_op(a.y, b.y), binary_op(a.z, b.z), binary_op(a.w, b.w));
+  }
+}

@@ -44,6 +44,8 @@ describe('elementwise', () => {
 
   const shapes: [number[], number[]][] = [
     [[3, 5, 7], [3, 5, 7]],
+    // same shapes of 4k elements: by vec4s (binary4), one invocation's four vec4s partly past the end
+    [[3, 4, 5], [3, 4, 5]],
     [[3, 5, 7], [7]],
     [[3, 1, 7], [1, 5, 1]],
     [[1], [2, 3, 1, 5]],

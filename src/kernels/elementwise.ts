@@ -1,7 +1,7 @@
 /** Elementwise unary ops and broadcasting binary ops (shaders/elementwise.wgsl). */
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
 export const UNARY_OPS = {
   identity: 0, neg: 1, exp: 2, log: 3, sqrt: 4, silu: 5, gelu: 6, sigmoid: 7, tanh: 8, relu: 9,
@@ -74,13 +74,15 @@ function binaryInto(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, op: BinaryOp
     ['n', 'u32'], ['rank', 'u32'], ['_p0', 'u32'], ['_p1', 'u32'],
     ['out_shape', 'vec4u', 2], ['a_strides', 'vec4u', 2], ['b_strides', 'vec4u', 2],
   ]);
+  // same shapes of a multiple of 4 elements: by vec4s (binary4; knob FFM_BINARY_VEC=0: by floats)
+  const by4 = same && n % 4 === 0 && knob('FFM_BINARY_VEC') !== 0;
   launch(
     rt,
-    program('elementwise', 'binary', { OP: BINARY_OPS[op], BROADCAST: same ? 0 : 1 }),
+    by4 ? program('elementwise', 'binary4', { OP: BINARY_OPS[op] }) : program('elementwise', 'binary', { OP: BINARY_OPS[op], BROADCAST: same ? 0 : 1 }),
     layout,
-    { n, rank: shape.length, _p0: 0, _p1: 0, out_shape: shape, a_strides: aStrides, b_strides: bStrides },
+    { n: by4 ? n / 4 : n, rank: shape.length, _p0: 0, _p1: 0, out_shape: shape, a_strides: aStrides, b_strides: bStrides },
     [a.storage, b.storage, out],
-    ceilDiv(n, WG * 4),
+    ceilDiv(by4 ? n / 4 : n, WG * 4),
   );
   return { storage: out, shape };
 }
