@@ -135,3 +135,31 @@ describe('task conditioning', () => {
     back.net.dispose();
   }, 300_000);
 });
+
+describe('the inference choice rule (INFERENCE_CHOICE)', () => {
+  it('an IVF fusion (no gradients) takes the sharpened weight map without the residual, so identical sources come back exactly; training forwards, other tasks and FFM_BLEND_CHOICE=0 keep the soft head', async () => {
+    await gpu();
+    const net = withInitSeed(3, () => new VelocityNet({ ...cfg, tasks: ['ivf', 'mff'] }));
+    const xA = tensor(wave(4), [1, 1, S, S]).keep();
+    const x0 = flowSource('sum', xA, xA).keep();
+    const fused = async (task: string, grad: boolean) => {
+      const run = () => net.forward(x0, xA, xA, [0], x0, task);
+      const v = await (grad ? run() : noGrad(run)).data();
+      const x = await x0.data();
+      return v.map((d, i) => d + x[i]!);
+    };
+    const a = await xA.data();
+    // with xA = xB every choice is xA; only the residual moves the output away from it
+    expect(maxAbsDiff(await fused('ivf', false), a)).toBeLessThan(1e-6);
+    const soft = await fused('ivf', true);
+    expect(maxAbsDiff(soft, a)).toBeGreaterThan(1e-4);
+    expect(maxAbsDiff(await fused('mff', false), await fused('mff', true))).toBeLessThan(1e-6);
+    process.env.FFM_BLEND_CHOICE = '0';
+    try {
+      expect(maxAbsDiff(await fused('ivf', false), soft)).toBeLessThan(1e-6);
+    } finally {
+      delete process.env.FFM_BLEND_CHOICE;
+    }
+    net.dispose();
+  });
+});

@@ -30,12 +30,30 @@
  */
 import { tensor } from '../../autograd/create.js';
 import { add, affine, clamp, concat, matmul, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
-import type { Tensor } from '../../autograd/tensor.js';
+import { isGradEnabled, type Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
 import { Module, uniformInit, type Parameter } from '../../nn/module.js';
 import { InputError, ShapeError } from '../../util/errors.js';
+import { knob } from '../../kernels/program.js';
 
 export const VELOCITY_HEADS = ['velocity', 'blend'] as const;
+
+/** How a blend head fuses at inference: its weight logit times sharpen, its residual times residual. */
+export interface ChoiceRule {
+  sharpen: number;
+  residual: number;
+}
+
+/**
+ * Tasks a blend-head model fuses at inference by a near-hard per-pixel choice between the
+ * sources: the weight logit sharpened tenfold and the residual dropped, so the output copies
+ * source pixels. Chosen on held-out training pairs, never test pairs (2026-12-05,
+ * bench/results/inference-choice/): on VIFB's two held-out pairs it raised the task composite of
+ * two 400-step models from 0.681 and 0.666 to 0.723 and 0.718 (MI 2.70 -> 3.17), where the labels
+ * are a per-pixel maximum. It lowered multi-focus (0.794 -> 0.682, 0.781 -> 0.525) and medical
+ * fusion (MRI-PET 1.043 -> 0.979, MRI-CT 0.932 -> 0.903), so those keep the soft head.
+ */
+export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 10, residual: 0 } };
 export type VelocityHead = (typeof VELOCITY_HEADS)[number];
 
 export function checkHead(h: string, where: string): VelocityHead {
@@ -187,15 +205,40 @@ export class VelocityNet extends Module {
     let v = out;
     if (this.head === 'blend') {
       if (!x0) throw new ShapeError("VelocityNet: the 'blend' head needs the flow's source x0");
-      v = sub(this.fusedPrediction(out, xA, xB), x0);
+      v = sub(this.fusedPrediction(out, xA, xB, this.inferenceChoice(task)), x0);
     }
     const gateAt = this.config.sourceGate ?? 0;
     return gateAt > 0 ? mul(v, clamp(affine(add(xA, xB), 1 / gateAt, 0), 0, 1)) : v;
   }
 
-  /** The blend head's fused image: xB + sigmoid(l) (xA - xB) + r. */
-  private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor): Tensor {
-    const s = sigmoid(slice(out, 0, 1));
-    return add(add(xB, mul(s, sub(xA, xB))), slice(out, 1, 1));
+  /**
+   * The choice rule of an inference forward (gradients off) of a blend-head net for this task:
+   * INFERENCE_CHOICE's entry where a task-conditioned net fuses a task that has one (every
+   * sample's task the same), else none.
+   * Training forwards never take it. Knob FFM_BLEND_CHOICE=0 turns it off (the soft head
+   * everywhere, as before 2026-12-05).
+   */
+  private inferenceChoice(task: string | readonly string[] | undefined): ChoiceRule | null {
+    if (isGradEnabled() || knob('FFM_BLEND_CHOICE') === 0 || task === undefined) return null;
+    const tasks = typeof task === 'string' ? [task] : task;
+    // a net not conditioned on the task ignores it, here too
+    const rule = tasks.length && this.conditionTasks.includes(tasks[0]!) ? INFERENCE_CHOICE[tasks[0]!] : undefined;
+    return rule && tasks.every((x) => x === tasks[0]) ? rule : null;
+  }
+
+  /**
+   * The blend head's fused image: xB + sigmoid(k l) (xA - xB) + a r, k = a = 1 unless a choice
+   * rule sets them. Diagnostic knobs (unset in normal use; for measuring what the weight map and
+   * the residual each contribute, on held-out pairs) override both: FFM_BLEND_SHARPEN=<k>
+   * multiplies the logit l by k (large k: a hard per-pixel choice), FFM_BLEND_RESIDUAL=<a>
+   * multiplies r by a (0: the choice alone).
+   */
+  private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor, rule: ChoiceRule | null): Tensor {
+    const sharpen = knob('FFM_BLEND_SHARPEN') ?? rule?.sharpen;
+    const residual = knob('FFM_BLEND_RESIDUAL') ?? rule?.residual;
+    const logit = slice(out, 0, 1);
+    const s = sigmoid(sharpen !== undefined ? affine(logit, sharpen, 0) : logit);
+    const r = slice(out, 1, 1);
+    return add(add(xB, mul(s, sub(xA, xB))), residual !== undefined ? affine(r, residual, 0) : r);
   }
 }
