@@ -4,7 +4,7 @@
 # (FFM_BLEND_SHARPEN: the weight logit times k; FFM_BLEND_RESIDUAL: the residual times a), the
 # inference choice rule itself off (FFM_BLEND_CHOICE=0) so that "base" is the soft head.
 #   bash bench/results/inference-choice/run-variants.sh <model.safetensors> <task/dataset> <tag> [variants]
-# variants (default "base sharp10-nores"): base, sharp10, nores, sharp10-nores.
+# variants (default "base sharp10-nores"): base, sharp10, nores, sharp10-nores, res150 (the residual x1.5).
 # Results: bench/results/inference-choice/val-<tag>/<variant>/<task>/<dataset>/results.md
 set -u
 cd "$(dirname "$0")/../../.."
@@ -16,7 +16,8 @@ for v in ${4:-base sharp10-nores}; do
     sharp10) env+=(FFM_BLEND_SHARPEN=10) ;;
     nores) env+=(FFM_BLEND_RESIDUAL=0) ;;
     sharp10-nores) env+=(FFM_BLEND_SHARPEN=10 FFM_BLEND_RESIDUAL=0) ;;
-    *) echo "run-variants.sh: unknown variant '$v' (expected base, sharp10, nores or sharp10-nores)" >&2; exit 2 ;;
+    res150) env+=(FFM_BLEND_RESIDUAL=1.5) ;;
+    *) echo "run-variants.sh: unknown variant '$v' (expected base, sharp10, nores, sharp10-nores or res150)" >&2; exit 2 ;;
   esac
   out=bench/results/inference-choice/val-$tag/$v/$ds
   mkdir -p "$out"
