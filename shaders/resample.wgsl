@@ -27,6 +27,12 @@ fn up_nearest(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 @group(0) @binding(1) var<storage, read> src4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> dst4: array<vec4f>;
 
+// invocation i -> (row, quad within the row) for rows of qw vec4s: the one division
+fn row_quad(i: u32, qw: u32) -> vec2u {
+  let r = i / qw;
+  return vec2u(r, i - r * qw);
+}
+
 // nearest 2x: input row r (plane p, row y: r = p H + y) quad q -> output rows 2r, 2r + 1
 // (OH = 2H), columns 8q .. 8q + 7: two vec4s per row
 @compute @workgroup_size(WG)
@@ -34,8 +40,9 @@ fn up_nearest4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let i = out_index(wid, nwg, lid);
   let qw = u.W / 4u;
   if (i >= u.planes * u.H * qw) { return; }
-  let r = i / qw;
-  let q = i - r * qw;
+  let rq = row_quad(i, qw);
+  let r = rq.x;
+  let q = rq.y;
   let v = u.scale * src4[i];
   let lo = v.xxyy;
   let hi = v.zzww;
@@ -54,8 +61,9 @@ fn sum2x2_4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let i = out_index(wid, nwg, lid);
   let qw = u.OW / 4u;
   if (i >= u.planes * u.OH * qw) { return; }
-  let r = i / qw;
-  let q = i - r * qw;
+  let rq = row_quad(i, qw);
+  let r = rq.x;
+  let q = rq.y;
   let s0 = (2u * r * u.W) / 4u + 2u * q;
   let s1 = s0 + u.W / 4u;
   let a = src4[s0] + src4[s1];
