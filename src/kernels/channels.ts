@@ -1,7 +1,7 @@
 /** Channel-range copies: concat and slice along axis 1 of [N, C, ...] tensors. */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, vec4sPerInvocation, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['N', 'u32'], ['count', 'u32'], ['S', 'u32'], ['src_c', 'u32'], ['src_off', 'u32'], ['dst_c', 'u32'], ['dst_off', 'u32'], ['_p', 'u32']] as const;
 
@@ -13,9 +13,7 @@ const FIELDS = [['N', 'u32'], ['count', 'u32'], ['S', 'u32'], ['src_c', 'u32'], 
 function copyChannels(rt: GpuRuntime, src: Storage, dst: Storage, N: number, S: number, count: number, srcC: number, srcOff: number, dstC: number, dstOff: number): void {
   const by4 = S % 4 === 0 && knob('FFM_CHANNELS_VEC') !== 0;
   const s = by4 ? S / 4 : S;
-  const want = knob('FFM_CHANNELS_VQ') ?? 4;
-  const VQ = by4 && want > 1 && (count * s) % want === 0 ? want : 1;
-  const overrides: Record<string, number> = VQ > 1 ? { VQ } : {};
+  const { VQ, overrides } = by4 ? vec4sPerInvocation('FFM_CHANNELS_VQ', count * s) : { VQ: 1, overrides: {} };
   launch(rt, program('channels', by4 ? 'main4' : 'main', overrides), layoutOf('channels', FIELDS), { N, count, S: s, src_c: srcC, src_off: srcOff, dst_c: dstC, dst_off: dstOff, _p: 0 }, [src, dst], ceilDiv((N * count * s) / VQ, WG));
 }
 

@@ -76,13 +76,14 @@ function binaryInto(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, op: BinaryOp
   ]);
   // same shapes of a multiple of 4 elements: by vec4s (binary4; knob FFM_BINARY_VEC=0: by floats)
   const by4 = same && n % 4 === 0 && knob('FFM_BINARY_VEC') !== 0;
+  const units = by4 ? n / 4 : n; // what ub.n counts: vec4s or floats
   launch(
     rt,
     by4 ? program('elementwise', 'binary4', { OP: BINARY_OPS[op] }) : program('elementwise', 'binary', { OP: BINARY_OPS[op], BROADCAST: same ? 0 : 1 }),
     layout,
-    { n: by4 ? n / 4 : n, rank: shape.length, _p0: 0, _p1: 0, out_shape: shape, a_strides: aStrides, b_strides: bStrides },
+    { n: units, rank: shape.length, _p0: 0, _p1: 0, out_shape: shape, a_strides: aStrides, b_strides: bStrides },
     [a.storage, b.storage, out],
-    ceilDiv(by4 ? n / 4 : n, WG * 4),
+    ceilDiv(units, WG * 4),
   );
   return { storage: out, shape };
 }

@@ -5,7 +5,7 @@
  */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, size, vec4sPerInvocation, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['num_seg', 'u32'], ['L', 'u32'], ['G', 'u32'], ['Cg', 'u32'], ['S', 'u32'], ['has_affine', 'u32'], ['N', 'u32'], ['eps', 'f32']] as const;
 
@@ -48,25 +48,15 @@ function byFours(p: NormPlan): boolean {
 }
 
 /**
- * vec4s per invocation of the by-fours passes: 4 where a channel's map holds a multiple of 16
- * (one set of index divisions per 16 elements), else 1. Knob FFM_NORM_VQ=<n> sets another
- * (used only where S % (4 n) == 0).
+ * The entry point of an element-wise pass, its overrides and its workgroup count over x's
+ * elements. The by-fours entries take four vec4s per invocation where a channel's map holds a
+ * multiple of 16 (one set of index divisions per 16 elements; knob FFM_NORM_VQ=<n> sets another
+ * count, used only where S % (4 n) == 0).
  */
-function vec4sPerInvocation(p: NormPlan): number {
-  const want = knob('FFM_NORM_VQ') ?? 4;
-  return want > 1 && p.S % (4 * want) === 0 ? want : 1;
-}
-
-/** The entry point of an element-wise pass, its overrides and its workgroup count over x's elements. */
-function elementwisePass(p: NormPlan, entry: string, elements: number): { entry: string; groups: number; VQ: number } {
-  if (!byFours(p)) return { entry, groups: ceilDiv(elements, WG), VQ: 1 };
-  const VQ = vec4sPerInvocation(p);
-  return { entry: `${entry}4`, groups: ceilDiv(elements / (4 * VQ), WG), VQ };
-}
-
-/** The VQ override where it differs from the shader's default (the per-element entries have none). */
-function vq(pass: { VQ: number }): Record<string, number> {
-  return pass.VQ > 1 ? { VQ: pass.VQ } : {};
+function elementwisePass(p: NormPlan, entry: string, elements: number): { entry: string; groups: number; overrides: Record<string, number> } {
+  if (!byFours(p)) return { entry, groups: ceilDiv(elements, WG), overrides: {} };
+  const { VQ, overrides } = vec4sPerInvocation('FFM_NORM_VQ', p.S / 4);
+  return { entry: `${entry}4`, groups: ceilDiv(elements / (4 * VQ), WG), overrides };
 }
 
 function uniforms(p: NormPlan, affine: boolean) {
@@ -100,7 +90,7 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
   const y = allocArray(rt, x.shape, op);
   const d = dummy(rt);
   const pass = elementwisePass(p, 'apply', size(x.shape));
-  launch(rt, program('norm', pass.entry, { ACT: ACT[act], ...vq(pass) }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], pass.groups);
+  launch(rt, program('norm', pass.entry, { ACT: ACT[act], ...pass.overrides }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], pass.groups);
   return { y: { storage: y, shape: [...x.shape] }, stats: { storage: stats, shape: [p.numSeg, 2] } };
 }
 
@@ -112,7 +102,7 @@ export function normActivationGrad(rt: GpuRuntime, op: string, x: DeviceArray, d
   const d = dummy(rt);
   const out = allocArray(rt, x.shape, op);
   const pass = elementwisePass(p, 'act_grad', size(x.shape));
-  launch(rt, program('norm', pass.entry, vq(pass)), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], pass.groups);
+  launch(rt, program('norm', pass.entry, pass.overrides), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], pass.groups);
   return { storage: out, shape: [...x.shape] };
 }
 
@@ -133,7 +123,7 @@ export function normBackward(
     launch(rt, program('norm', 'backward_stats'), layout, u, [x.storage, dy.storage, stats.storage, gamma?.storage ?? dummy(rt), bstats], p.numSeg);
     const out = allocArray(rt, x.shape, op);
     const pass = elementwisePass(p, 'backward_apply', size(x.shape));
-    launch(rt, program('norm', pass.entry, vq(pass)), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
+    launch(rt, program('norm', pass.entry, pass.overrides), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
     rt.free(bstats);
     dx = { storage: out, shape: [...x.shape] };
   }

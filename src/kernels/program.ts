@@ -88,6 +88,18 @@ export function knob(name: string): number | undefined {
   return v ? Number(v) : undefined;
 }
 
+/**
+ * vec4s per invocation of a kernel that loops over VQ of them (`override VQ`): the knob's value
+ * (default 4) where `run`, the vec4s an invocation's span must stay inside (a channel's map, a
+ * sample's run of channels), is a multiple of it, else 1; with the overrides to pass (none at 1,
+ * so entries without the loop take none).
+ */
+export function vec4sPerInvocation(knobName: string, run: number): { VQ: number; overrides: Record<string, number> } {
+  const want = knob(knobName) ?? 4;
+  const VQ = want > 1 && run % want === 0 ? want : 1;
+  return { VQ, overrides: VQ > 1 ? { VQ } : {} };
+}
+
 /** A 1-element placeholder for optional bindings (an absent bias, affine parameters). */
 const dummies = new WeakMap<GpuRuntime, Storage>();
 export function dummy(rt: GpuRuntime): Storage {

@@ -79,9 +79,14 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
  */
 function netInputSize(net: VelocityNet, w: number, h: number, o: Resolved): [number, number] {
   const m = net.sizeMultiple;
-  const up = (n: number, k: number) => Math.ceil((n + 2 * o.margin) / k) * k;
   const a = tileAlign(m);
-  return up(w, a) * up(h, a) <= o.maxTilePixels ? [up(w, a), up(h, a)] : [up(w, m), up(h, m)];
+  const [aw, ah] = [withMargin(w, o.margin, a), withMargin(h, o.margin, a)];
+  return aw * ah <= o.maxTilePixels ? [aw, ah] : [withMargin(w, o.margin, m), withMargin(h, o.margin, m)];
+}
+
+/** n pixels with `margin` of context each side, rounded up to a multiple of k. */
+function withMargin(n: number, margin: number, k: number): number {
+  return Math.ceil((n + 2 * margin) / k) * k;
 }
 
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
@@ -141,13 +146,14 @@ function tileAlign(mult: number): number {
 function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number; th: number; xs: number[]; ys: number[] } | null {
   // the limit is on what the net sees: the image (or tile) with its margin
   const mult = net.sizeMultiple;
-  const padded = (n: number) => Math.ceil((n + 2 * o.margin) / mult) * mult;
-  if (padded(w) * padded(h) <= o.maxTilePixels) return null;
-  // the net input of a tile (inner + 2 margin) a multiple of tileAlign where that fits, so that
-  // every level's rows split into aligned vec4s, the Winograd transforms' fast form (W % 4 == 0)
+  if (withMargin(w, o.margin, mult) * withMargin(h, o.margin, mult) <= o.maxTilePixels) return null;
+  // the net input of a tile (inner + 2 margin) a multiple of tileAlign where that leaves a tile of
+  // at least 4 size multiples, so that every level's rows split into aligned vec4s, the Winograd
+  // transforms' fast form (W % 4 == 0); else as large as the size multiple allows
+  const limit = Math.sqrt(o.maxTilePixels);
   const align = tileAlign(mult);
-  const side = Math.floor(Math.sqrt(o.maxTilePixels) / align) * align;
-  const inner = Math.max(mult * 4, side - 2 * o.margin >= mult * 4 ? side - 2 * o.margin : Math.floor((Math.sqrt(o.maxTilePixels) - 2 * o.margin) / mult) * mult);
+  const aligned = Math.floor(limit / align) * align - 2 * o.margin;
+  const inner = aligned >= mult * 4 ? aligned : Math.max(mult * 4, Math.floor((limit - 2 * o.margin) / mult) * mult);
   const tw = Math.min(inner, w);
   const th = Math.min(inner, h);
   return { tw, th, xs: tileStarts(w, tw, o.overlap), ys: tileStarts(h, th, o.overlap) };

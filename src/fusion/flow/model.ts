@@ -37,6 +37,7 @@ import { InputError, ShapeError } from '../../util/errors.js';
 import { knob } from '../../kernels/program.js';
 
 export const VELOCITY_HEADS = ['velocity', 'blend'] as const;
+export type VelocityHead = (typeof VELOCITY_HEADS)[number];
 
 /** How a blend head fuses at inference: its weight logit times sharpen, its residual times residual. */
 export interface ChoiceRule {
@@ -54,7 +55,6 @@ export interface ChoiceRule {
  * fusion (MRI-PET 1.043 -> 0.979, MRI-CT 0.932 -> 0.903), so those keep the soft head.
  */
 export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 10, residual: 0 } };
-export type VelocityHead = (typeof VELOCITY_HEADS)[number];
 
 export function checkHead(h: string, where: string): VelocityHead {
   if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
@@ -222,7 +222,8 @@ export class VelocityNet extends Module {
     if (isGradEnabled() || knob('FFM_BLEND_CHOICE') === 0 || task === undefined) return null;
     const tasks = typeof task === 'string' ? [task] : task;
     // a net not conditioned on the task ignores it, here too
-    const rule = tasks.length && this.conditionTasks.includes(tasks[0]!) ? INFERENCE_CHOICE[tasks[0]!] : undefined;
+    const first = tasks[0];
+    const rule = first !== undefined && this.conditionTasks.includes(first) && Object.hasOwn(INFERENCE_CHOICE, first) ? INFERENCE_CHOICE[first] : undefined;
     return rule && tasks.every((x) => x === tasks[0]) ? rule : null;
   }
 
