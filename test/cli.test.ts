@@ -41,6 +41,8 @@ describe('fusionfm command line', () => {
     refused('--task-weights applies to several tasks trained jointly', 'train', '--tasks', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mff=2');
     refused("--task-weights: expected task=weight pairs with positive weights such as mff=2,ivf=1.5, got 'mff=-1'", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mff=-1');
     refused("--task-weights: 'mef' is not a task of this run (ivf, mff)", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mef=2');
+    refused("--choice-loss trains the blend head's choice between the sources: it needs --head blend", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--choice-loss', 'ivf=1');
+    refused("--choice-loss: 'mef' is not a task of this run (ivf, mff)", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--head', 'blend', '--choice-loss', 'mef=1');
     refused("--hold-out must be a whole number of pairs per dataset, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--hold-out', '1.5');
     refused("--own-path is a fraction of each batch, from 0 to 1, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--own-path', '1.5');
     refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');

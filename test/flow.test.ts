@@ -482,6 +482,54 @@ describe('flow-matching loss with a texture term', () => {
   });
 });
 
+describe('flow-matching loss with a choice term', () => {
+  it("adds, per sample, w times the mean squared error of the blend head's hard choice xB + sigmoid(10 l) (xA - xB) against the label (checked by hand, with and without a margin), and its gradient reaches the weight logit", async () => {
+    await gpu();
+    const S = 12;
+    const net = withInitSeed(6, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8, head: 'blend' }));
+    // a silent output layer: weight logit 0.08 (sigmoid(0.8) after sharpening) and residual 0.2 everywhere
+    const conv = net.unet.convOut;
+    conv.weight.write(new Float32Array(conv.weight.size));
+    conv.bias!.write(Float32Array.from([0.08, 0.2]));
+    const T = (seed: number, f: number) => tensor(Float32Array.from({ length: 2 * S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * f + seed)), [2, 1, S, S]).keep();
+    const [xA, xB, x1] = [T(1, 0.37), T(2, 0.9), T(3, 0.5)];
+    const t = [0.2, 0.7];
+    const weights = [0.7, 0];
+    const a = await xA.data(), b = await xB.data(), y = await x1.data();
+    const s = 1 / (1 + Math.exp(-0.8));
+    /** the term by hand over pixels lo .. S - 1 - lo of each side: sample 0 only (sample 1 weighs 0), divided by both samples' pixels */
+    const choiceMean = (lo: number) => {
+      let total = 0;
+      for (let yy = lo; yy < S - lo; yy++) for (let x = lo; x < S - lo; x++) {
+        const i = yy * S + x;
+        total += weights[0]! * (b[i]! + s * (a[i]! - b[i]!) - y[i]!) ** 2;
+      }
+      return total / (2 * (S - 2 * lo) * (S - 2 * lo));
+    };
+    for (const margin of [0, 3]) {
+      const plain = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { margin })).item();
+      const withChoice = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { margin, choiceWeight: weights })).item();
+      expect(Math.abs(withChoice - plain - choiceMean(margin)) / choiceMean(margin)).toBeLessThan(1e-4);
+    }
+    // all weights 0: no term
+    const none = await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { choiceWeight: [0, 0] })).item();
+    expect(none).toBe(await noGrad(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum')).item());
+    // the gradient of the term alone reaches the logit's bias (the flow term's gradient differs: compare both)
+    const biasGrad = async (choiceWeight?: number[]) => scope(async () => {
+      net.zeroGrad();
+      backward(flowMatchingLoss(net, xA, xB, x1, t, 'sum', choiceWeight ? { choiceWeight } : {}));
+      return (await conv.bias!.grad!.data())[0]!;
+    });
+    const [g0, g1] = [await biasGrad(), await biasGrad(weights)];
+    expect(Number.isFinite(g1) && Math.abs(g1 - g0) > 1e-6).toBe(true);
+    expect(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { choiceWeight: [1] })).toThrow(/choiceWeight has 1 entries for 2 samples/);
+    const velocityNet = withInitSeed(6, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }));
+    expect(() => noGrad(() => flowMatchingLoss(velocityNet, xA, xB, x1, t, 'sum', { choiceWeight: weights }))).toThrow(/needs a net with the 'blend' head/);
+    velocityNet.dispose();
+    net.dispose();
+  });
+});
+
 /** x_t on the sum coupling's straight path, as flowMatchingLoss builds it */
 function interpolateAt(xA: Tensor, xB: Tensor, x1: Tensor, t: number[]): Tensor {
   return interpolate(flowSource('sum', xA, xB), x1, tensor(Float32Array.from(t), [t.length, 1, 1, 1]));

@@ -1,7 +1,9 @@
 /**
  * How waiting for the GPU affects throughput: dawn.node's own polling (spins a core through
- * setImmediate) against our hybrid wait (spin 0.5 ms, then 1 ms timer ticks), interleaved.
- *   node dist/bench/engine/wait.js [--out file.json]
+ * setImmediate) against our waits (src/gpu/wait.ts): hybrid (spin 0.5 ms, then 1 ms timer ticks)
+ * and adaptive (the default: spin 0.5 ms, then sleeps of an eighth of the time waited until 8 ms,
+ * then 1 ms timer ticks), interleaved.
+ *   node dist/bench/engine/wait.js [--rounds 9] [--out file.json]
  */
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
@@ -13,7 +15,7 @@ import { setWaitMode, type WaitMode } from '../../src/gpu/wait.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved } from './timing.js';
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: 'bench/results/wait-lavapipe.json' } } });
+const { values } = parseArgs({ options: { out: { type: 'string', default: 'bench/results/wait-lavapipe.json' }, rounds: { type: 'string', default: '9' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('wait', rt.adapter.name);
 useRuntime(rt);
@@ -34,11 +36,22 @@ const tiny = async () => {
     rt.free(s.storage);
   }
 };
+// a few dispatches of a few hundred microseconds each and one wait: the waits of short ops (an attention, a loss read back)
+const few = async () => {
+  for (let i = 0; i < 3; i++) rt.free(fillConstant(rt, [1 << 18], i).storage);
+  await rt.sync();
+};
+// one short elementwise dispatch and its wait: what a small op costs a caller that waits for it
+const one = async () => {
+  rt.free(fillConstant(rt, [1 << 15], 1).storage);
+  await rt.sync();
+};
 const records = [];
-for (const [name, fn] of [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['20 tiny dispatches, each read back', tiny]] as const) {
-  const r = await interleaved({ spin: withMode('spin', fn), hybrid: withMode('hybrid', fn) }, { warmup: 2, rounds: 9 });
+const cases = [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['3 dispatches of 256k floats, one wait', few], ['one dispatch of 32k floats, one wait', one], ['20 tiny dispatches, each read back', tiny]] as const;
+for (const [name, fn] of cases) {
+  const r = await interleaved({ spin: withMode('spin', fn), hybrid: withMode('hybrid', fn), adaptive: withMode('adaptive', fn) }, { warmup: 2, rounds: Number(values.rounds) });
   for (const [impl, t] of Object.entries(r)) records.push({ case: name, impl: `wait-${impl}`, adapter: rt.adapter.name, ...t });
-  console.log(`${name}: dawn.node polling ${r.spin!.median_ms} ms, hybrid wait ${r.hybrid!.median_ms} ms`);
+  console.log(`${name}: dawn.node polling ${r.spin!.median_ms} ms, hybrid wait ${r.hybrid!.median_ms} ms, adaptive wait ${r.adaptive!.median_ms} ms`);
 }
 writeBenchReport(values.out!, provenance, { records });
 rt.destroy();

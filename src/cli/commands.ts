@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] [--tiles portable|device|whole] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--init model.safetensors] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--choice-loss t=w,...] [--init model.safetensors] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -62,16 +62,21 @@ function checkSwapSources(v: string, tasks: readonly string[], joint: boolean): 
  */
 function checkTaskWeights(v: string, tasks: readonly string[], joint: boolean): Record<string, number> {
   if (!joint || tasks.length < 2) throw new InputError('--task-weights applies to several tasks trained jointly (--task a,b,...), not to one task or to --tasks in sequence');
+  return taskNumbers('--task-weights', v, tasks);
+}
+
+/** --flag's task=number pairs (each task of this run, once; each number positive), e.g. mff=2,ivf=1.5. */
+function taskNumbers(flag: string, v: string, tasks: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const item of v.split(',').filter(Boolean)) {
     const [t, x, extra] = item.split('=');
     const w = Number(x);
-    if (!t || x === undefined || extra !== undefined || !Number.isFinite(w) || w <= 0) throw new InputError(`--task-weights: expected task=weight pairs with positive weights such as mff=2,ivf=1.5, got '${item}'`);
-    if (!tasks.includes(t)) throw new InputError(`--task-weights: '${t}' is not a task of this run (${tasks.join(', ')})`);
-    if (t in out) throw new InputError(`--task-weights names '${t}' twice`);
+    if (!t || x === undefined || extra !== undefined || !Number.isFinite(w) || w <= 0) throw new InputError(`${flag}: expected task=weight pairs with positive weights such as mff=2,ivf=1.5, got '${item}'`);
+    if (!tasks.includes(t)) throw new InputError(`${flag}: '${t}' is not a task of this run (${tasks.join(', ')})`);
+    if (t in out) throw new InputError(`${flag} names '${t}' twice`);
     out[t] = w;
   }
-  if (!Object.keys(out).length) throw new InputError(`--task-weights: expected task=weight pairs such as mff=2, got '${v}'`);
+  if (!Object.keys(out).length) throw new InputError(`${flag}: expected task=weight pairs such as mff=2, got '${v}'`);
   return out;
 }
 
@@ -176,7 +181,7 @@ async function main(argv: string[]): Promise<void> {
       'ewc-lambda': { type: 'string' }, 'ewc-fisher-scale': { type: 'string' }, 'fisher-samples': { type: 'string' }, 'replay-size': { type: 'string' }, 'replay-ratio': { type: 'string' }, 'reset-optimizer': { type: 'boolean', default: false },
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
       'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
-      'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' }, init: { type: 'string' },
+      'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' }, 'choice-loss': { type: 'string' }, init: { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -219,7 +224,9 @@ async function main(argv: string[]): Promise<void> {
       ...(values['swap-sources'] !== undefined ? { swapSources: checkSwapSources(values['swap-sources'], tasks, !values.tasks) } : {}),
       ...(values['task-weights'] !== undefined ? { taskWeights: checkTaskWeights(values['task-weights'], tasks, !values.tasks) } : {}),
       ...(values['own-path'] !== undefined ? { ownPath: num('own-path', values['own-path'], 0, 'nonneg') } : {}),
+      ...(values['choice-loss'] !== undefined ? { choiceLoss: taskNumbers('--choice-loss', values['choice-loss'], tasks) } : {}),
     };
+    if (config.choiceLoss && config.model.head !== 'blend') throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend");
     if ((config.ownPath ?? 0) > 1) throw new InputError(`--own-path is a fraction of each batch, from 0 to 1, got '${values['own-path']}'`);
     if (config.ownPath && values.objective === 'ddpm') throw new InputError('--own-path applies to flow matching, not to --objective ddpm');
     if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);

@@ -48,6 +48,14 @@ export interface FlowLossOptions {
    * matching.
    */
   ownPath?: readonly boolean[];
+  /**
+   * per sample, the weight of the choice term (absent or all 0: none): the squared error of the
+   * blend head's hard choice between the sources (VelocityNet.forwardWithChoice: its weight logit
+   * sharpened, no residual) against the label, over the pixels the squared error counts. For
+   * tasks whose labels copy source pixels (a per-pixel maximum, a focus decision map), so that the
+   * weight map itself becomes a selection that fusing by the choice alone can use. Blend head only.
+   */
+  choiceWeight?: readonly number[];
 }
 
 /** Sobel x and y as a [2, 1, 3, 3] conv weight (scaled by 1/8: unit response to a unit ramp). */
@@ -55,17 +63,25 @@ const SOBEL = Float32Array.from([-1, 0, 1, -2, 0, 2, -1, 0, 1, -1, -2, -1, 0, 0,
 
 /** xA, xB, x1: [N, 1, H, W]; t: one time per sample. */
 export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: Tensor, t: readonly number[], coupling: Coupling, opts: FlowLossOptions = {}): Tensor {
-  const { seed = 0, margin = 0, gradWeight = 0, textureWeight = 0, task, ownPath } = opts;
+  const { seed = 0, margin = 0, gradWeight = 0, textureWeight = 0, task, ownPath, choiceWeight } = opts;
   const x0 = flowSource(coupling, xA, xB, seed);
   const N = t.length;
   if (ownPath && ownPath.length !== N) throw new ShapeError(`flowMatchingLoss: ownPath has ${ownPath.length} entries for ${N} samples`);
   const tt = reshape(tensor(t, [N]), [N, 1, 1, 1]);
   const xt = interpolate(x0, ownPath?.some(Boolean) ? ownPathEnd(net, x0, xA, xB, x1, ownPath, task) : x1, tt);
-  const pred = net.forward(xt, xA, xB, t, x0, task);
+  if (choiceWeight && choiceWeight.length !== N) throw new ShapeError(`flowMatchingLoss: choiceWeight has ${choiceWeight.length} entries for ${N} samples`);
+  const withChoice = choiceWeight?.some((w) => w > 0) ?? false;
+  const { v: pred, choice } = withChoice ? net.forwardWithChoice(xt, xA, xB, t, x0, task) : { v: net.forward(xt, xA, xB, t, x0, task), choice: undefined };
+  if (withChoice && !choice) throw new ShapeError("flowMatchingLoss: the choice term needs a net with the 'blend' head");
   const target = sub(x1, x0);
   const [, , H, W] = target.shape as [number, number, number, number];
   if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);
+  const pixelMean = (x: Tensor) => (margin <= 0 ? mean(x) : maskedMean(x, margin));
   let loss = margin <= 0 ? mseLoss(pred, target) : maskedMean(square(sub(pred, target)), margin);
+  if (withChoice && choice) {
+    const w = reshape(tensor(choiceWeight!, [N]), [N, 1, 1, 1]);
+    loss = add(loss, pixelMean(mul(square(sub(choice, x1)), w)));
+  }
   // the valid (unpadded) Sobel map is 1 px smaller on each side, so the margin's pixels are margin - 1 of it
   const sobelMean = (x: Tensor) => (margin <= 1 ? mean(x) : maskedMean(x, margin - 1));
   if (gradWeight > 0) loss = add(loss, affine(sobelMean(abs(sobel(sub(pred, target)))), gradWeight, 0));

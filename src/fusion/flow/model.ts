@@ -56,6 +56,9 @@ export interface ChoiceRule {
  */
 export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 10, residual: 0 } };
 
+/** The hard choice a blend head's weight logit makes: the rule above, which the choice term of the loss trains. */
+export const HARD_CHOICE: ChoiceRule = { sharpen: 10, residual: 0 };
+
 export function checkHead(h: string, where: string): VelocityHead {
   if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
   return h as VelocityHead;
@@ -201,14 +204,29 @@ export class VelocityNet extends Module {
    * the task of every sample (or of each), which a task-conditioned net needs and others ignore.
    */
   forward(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0?: Tensor, task?: string | readonly string[]): Tensor {
+    return this.evaluate(xt, xA, xB, t, x0, task, false).v;
+  }
+
+  /**
+   * forward's velocity v and, for a blend head, the fused image of the hard choice its weight
+   * logit makes from the same evaluation (HARD_CHOICE: the logit sharpened, no residual), which
+   * the loss's choice term trains toward the label.
+   */
+  forwardWithChoice(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0?: Tensor, task?: string | readonly string[]): { v: Tensor; choice?: Tensor } {
+    return this.evaluate(xt, xA, xB, t, x0, task, true);
+  }
+
+  private evaluate(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0: Tensor | undefined, task: string | readonly string[] | undefined, withChoice: boolean): { v: Tensor; choice?: Tensor } {
     const out = this.unet.forward(concat([xt, xA, xB]), t, this.taskCondition(task, xt.shape[0]!));
     let v = out;
+    let choice: Tensor | undefined;
     if (this.head === 'blend') {
       if (!x0) throw new ShapeError("VelocityNet: the 'blend' head needs the flow's source x0");
       v = sub(this.fusedPrediction(out, xA, xB, this.inferenceChoice(task)), x0);
+      if (withChoice) choice = this.fusedPrediction(out, xA, xB, HARD_CHOICE, false);
     }
     const gateAt = this.config.sourceGate ?? 0;
-    return gateAt > 0 ? mul(v, clamp(affine(add(xA, xB), 1 / gateAt, 0), 0, 1)) : v;
+    return { v: gateAt > 0 ? mul(v, clamp(affine(add(xA, xB), 1 / gateAt, 0), 0, 1)) : v, ...(choice ? { choice } : {}) };
   }
 
   /**
@@ -234,9 +252,9 @@ export class VelocityNet extends Module {
    * multiplies the logit l by k (large k: a hard per-pixel choice), FFM_BLEND_RESIDUAL=<a>
    * multiplies r by a (0: the choice alone).
    */
-  private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor, rule: ChoiceRule | null): Tensor {
-    const sharpen = knob('FFM_BLEND_SHARPEN') ?? rule?.sharpen;
-    const residual = knob('FFM_BLEND_RESIDUAL') ?? rule?.residual;
+  private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor, rule: ChoiceRule | null, knobs = true): Tensor {
+    const sharpen = (knobs ? knob('FFM_BLEND_SHARPEN') : undefined) ?? rule?.sharpen;
+    const residual = (knobs ? knob('FFM_BLEND_RESIDUAL') : undefined) ?? rule?.residual;
     const logit = slice(out, 0, 1);
     const s = sigmoid(sharpen !== undefined ? affine(logit, sharpen, 0) : logit);
     const r = slice(out, 1, 1);

@@ -80,6 +80,11 @@ export interface TrainConfig {
    * gradient per step.
    */
   ownPath?: number;
+  /**
+   * Per task, the weight of the loss's choice term (FlowLossOptions.choiceWeight) on its samples
+   * (absent: none; a task not named: 0). Blend head only.
+   */
+  choiceLoss?: Readonly<Record<string, number>>;
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -115,7 +120,8 @@ export function trainingLoss(net: VelocityNet, c: TrainConfig, xA: Tensor, xB: T
   if (c.objective === 'ddpm') return ddpmLoss(net, xA, xB, x1, u.map((v) => Math.min(DDPM_STEPS - 1, Math.floor(v * DDPM_STEPS))), seed, task);
   const p = c.ownPath ?? 0;
   const ownPath = p > 0 ? u.map((_, k) => uniformAt(seed ^ OWN_PATH_STREAM, k) < p) : undefined;
-  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, textureWeight: c.textureLoss ?? 0, task, ownPath });
+  const choiceWeight = c.choiceLoss && task ? task.map((k) => c.choiceLoss![k] ?? 0) : undefined;
+  return flowMatchingLoss(net, xA, xB, x1, u, c.coupling, { seed, margin: c.lossMargin ?? 0, gradWeight: c.gradLoss ?? 0, textureWeight: c.textureLoss ?? 0, task, ownPath, choiceWeight });
 }
 
 /** Exchanges a[at, at + n) with b[at, at + n). */
