@@ -29,7 +29,9 @@
 # base width (--width; default 16: levels of 16, 32, 64 channels). OWN_PATH=<p> puts a fraction p
 # of each batch's samples on the path to the net's own one-step prediction (--own-path).
 # TEXTURE=<w> adds the texture term of weight w to the loss (--texture-loss: the one-step
-# prediction's Sobel magnitudes against the sharper source's).
+# prediction's Sobel magnitudes against the sharper source's). CHOICE=<task=w,...> adds the
+# choice term for those tasks (--choice-loss: the blend head's hard choice between the sources
+# against the label).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -94,7 +96,7 @@ recipe=(--batch 4 --crop 64 --ema-decay "${EMA:-0.995}" --head "$head" --checkpo
 [ -n "${WIDTH:-}" ] && recipe+=(--width "$WIDTH")
 node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --objective "$objective" \
   --seed 1 "${recipe[@]}" ${RESUME:+--resume} \
-  ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"}
+  ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"} ${CHOICE:+--choice-loss "$CHOICE"}
 # an optional fine-tuning stage (flow models): FINETUNE_STEPS per task (default 0: none) from the
 # model above, with a fresh AdamW at lr 3e-4 (warm-up 100, cosine to 0) and seed 3, on
 # runs/labels-blend (scripts/blend-method-labels.sh: MEFB's labels averaged with FMMEF's results).

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d } from '../../src/kernels/conv2d.js';
+import { unary } from '../../src/kernels/elementwise.js';
 import { fillConstant } from '../../src/kernels/fill.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
@@ -41,13 +42,14 @@ const few = async () => {
   for (let i = 0; i < 3; i++) rt.free(fillConstant(rt, [1 << 18], i).storage);
   await rt.sync();
 };
-// one short elementwise dispatch and its wait: what a small op costs a caller that waits for it
+// one short elementwise op on a tensor and its wait: what a small op costs a caller that waits for it
+const small = randn([1, 128, 256], 3).keep();
 const one = async () => {
-  rt.free(fillConstant(rt, [1 << 15], 1).storage);
+  rt.free(unary(rt, small, 'affine', 2, 0).storage);
   await rt.sync();
 };
 const records = [];
-const cases = [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['3 dispatches of 256k floats, one wait', few], ['one dispatch of 32k floats, one wait', one], ['20 tiny dispatches, each read back', tiny]] as const;
+const cases = [['conv3x3 N=1 64->64 128x128, one wait', heavy], ['3 dispatches of 256k floats, one wait', few], ['an elementwise op on 32k floats, one wait', one], ['20 tiny dispatches, each read back', tiny]] as const;
 for (const [name, fn] of cases) {
   const r = await interleaved({ spin: withMode('spin', fn), hybrid: withMode('hybrid', fn), adaptive: withMode('adaptive', fn) }, { warmup: 2, rounds: Number(values.rounds) });
   for (const [impl, t] of Object.entries(r)) records.push({ case: name, impl: `wait-${impl}`, adapter: rt.adapter.name, ...t });
