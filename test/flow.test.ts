@@ -524,8 +524,46 @@ describe('flow-matching loss with a choice term', () => {
     expect(Number.isFinite(g1) && Math.abs(g1 - g0) > 1e-6).toBe(true);
     expect(() => flowMatchingLoss(net, xA, xB, x1, t, 'sum', { choiceWeight: [1] })).toThrow(/choiceWeight has 1 entries for 2 samples/);
     const velocityNet = withInitSeed(6, () => new VelocityNet({ baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 }));
-    expect(() => noGrad(() => flowMatchingLoss(velocityNet, xA, xB, x1, t, 'sum', { choiceWeight: weights }))).toThrow(/needs a net with the 'blend' head/);
+    expect(() => noGrad(() => flowMatchingLoss(velocityNet, xA, xB, x1, t, 'sum', { choiceWeight: weights }))).toThrow(/needs a net with a blend head/);
     velocityNet.dispose();
+    net.dispose();
+  });
+});
+
+describe('the two-band blend head (blend2)', () => {
+  it("one Euler step lands on xB + s_lo (bA - bB) + s_hi ((xA - bA) - (xB - bB)) + r with b the 3x3 binomial blur twice: the blend head where both weights agree, A's base under B's detail where they differ", async () => {
+    await gpu();
+    const S = 16;
+    const cfg = { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 };
+    const net = withInitSeed(2, () => new VelocityNet({ ...cfg, head: 'blend2' }));
+    expect(net.unet.convOut.bias!.size).toBe(3);
+    const plane = (seed: number) => Float32Array.from({ length: S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.37 + seed) * Math.cos(i * 0.11));
+    const [a, b] = [plane(1), plane(2)];
+    const [xA, xB] = [tensor(a, [1, 1, S, S]).keep(), tensor(b, [1, 1, S, S]).keep()];
+    // the 3x3 binomial blur, zero padding, applied twice
+    const k = [1, 2, 1];
+    const blur3 = (x: Float32Array) => Float32Array.from({ length: S * S }, (_, i) => {
+      const [y0, x0] = [Math.floor(i / S), i % S];
+      let acc = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+        const [y, xx] = [y0 + dy, x0 + dx];
+        if (y >= 0 && y < S && xx >= 0 && xx < S) acc += (k[dy + 1]! * k[dx + 1]! * x[y * S + xx]!) / 16;
+      }
+      return acc;
+    });
+    const blur = (x: Float32Array) => blur3(blur3(x));
+    const [bA, bB] = [blur(a), blur(b)];
+    const conv = net.unet.convOut;
+    const fuseWith = async (bias: [number, number, number]) => {
+      conv.weight.write(new Float32Array(conv.weight.size));
+      conv.bias!.write(Float32Array.from(bias));
+      return noGrad(() => integrate(net, flowSource('sum', xA, xB), xA, xB, 1)).data();
+    };
+    const maxErr = (out: Float32Array, want: (i: number) => number) => Math.max(...out.map((v, i) => Math.abs(v - want(i))));
+    const s = 1 / (1 + Math.exp(-0.4));
+    expect(maxErr(await fuseWith([0.4, 0.4, 0.1]), (i) => b[i]! + s * (a[i]! - b[i]!) + 0.1)).toBeLessThan(1e-5);
+    // base of A, detail of B
+    expect(maxErr(await fuseWith([30, -30, 0]), (i) => bA[i]! + (b[i]! - bB[i]!))).toBeLessThan(1e-5);
     net.dispose();
   });
 });

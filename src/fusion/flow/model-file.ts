@@ -8,7 +8,7 @@ import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../../nn/
 import { withInitSeed } from '../../nn/module.js';
 import { loadStateDict } from '../../nn/state.js';
 import { InputError } from '../../util/errors.js';
-import { checkConditionTasks, checkGateApplies, checkHead, VelocityNet, type VelocityConfig } from './model.js';
+import { checkConditionTasks, checkGateApplies, checkHead, isBlendHead, VelocityNet, type VelocityConfig } from './model.js';
 import { checkCoupling, type Coupling } from './path.js';
 
 export const FLOW_FORMAT = 'fusionfm-flow/1';
@@ -63,7 +63,7 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
     checkGateApplies(g, objective, metadata.coupling ?? 'sum', source);
   }
   if (config.tasks !== undefined) checkConditionTasks(config.tasks, `${source}: the model configuration`);
-  if (config.head === 'blend' && objective === 'ddpm') throw new InputError(`${source}: a 'blend' head cannot predict the noise of a ddpm model`);
+  if (isBlendHead(config.head) && objective === 'ddpm') throw new InputError(`${source}: a '${config.head}' head cannot predict the noise of a ddpm model`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
   if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);
   const net = withInitSeed(0, () => new VelocityNet(config));

@@ -11,6 +11,11 @@
  *   changes: most of any fusion is a per-pixel choice between the sources, which a weight map
  *   expresses at once, and the residual adds what no choice gives (contrast, detail). At
  *   initialisation (small outputs) it predicts the average of the sources, not x0.
+ * - 'blend2': the blend with two weight maps, one for the sources' base (b: a 3x3 binomial blur twice)
+ *   and one for their detail (x - b): x1 = xB + s_lo (bA - bB) + s_hi ((xA - bA) - (xB - bB)) + r.
+ *   A pyramid fuser (the Laplacian pyramid that labels multi-exposure) weighs coarse and fine
+ *   bands apart, sharp detail from one source over a smooth blend of both; one map cannot.
+ *   With s_lo = s_hi it is the blend head.
  *
  * sourceGate (either head; absent or 0 in older files: no gate) multiplies the velocity by
  * min(1, (xA + xB) / sourceGate): where both sources are black the flow does not move, and as
@@ -29,15 +34,32 @@
  * sample in training batches).
  */
 import { tensor } from '../../autograd/create.js';
-import { add, affine, clamp, concat, matmul, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
+import { add, affine, clamp, concat, conv2d, matmul, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
 import { isGradEnabled, type Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
 import { Module, uniformInit, type Parameter } from '../../nn/module.js';
 import { InputError, ShapeError } from '../../util/errors.js';
 import { knob } from '../../kernels/program.js';
 
-export const VELOCITY_HEADS = ['velocity', 'blend'] as const;
+export const VELOCITY_HEADS = ['velocity', 'blend', 'blend2'] as const;
 export type VelocityHead = (typeof VELOCITY_HEADS)[number];
+
+/** Whether a head predicts the fused image as a weighted choice between the sources (blend, blend2). */
+export function isBlendHead(head: VelocityHead | undefined): boolean {
+  return head === 'blend' || head === 'blend2';
+}
+
+/** The U-Net's output planes for a head: the velocity; a weight logit and the residual; two logits and the residual. */
+const HEAD_PLANES: Record<VelocityHead, number> = { velocity: 1, blend: 2, blend2: 3 };
+
+/** 3x3 binomial blur ([1 2 1] / 4 each way) as a [1, 1, 3, 3] conv weight; twice, blend2's base of a source. */
+const BINOMIAL3 = Float32Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16));
+
+/** blend2's base of a source: the 3x3 binomial blur twice (the 5x5 binomial inside the image; zero padding each time). */
+function sourceBase(x: Tensor): Tensor {
+  const w = tensor(BINOMIAL3, [1, 1, 3, 3]);
+  return conv2d(conv2d(x, w, null, { pad: 1 }), w, null, { pad: 1 });
+}
 
 /** How a blend head fuses at inference: its weight logit times sharpen, its residual times residual. */
 export interface ChoiceRule {
@@ -113,7 +135,7 @@ export const DEFAULT_VELOCITY: VelocityConfig = {
 
 export function unetConfig(c: VelocityConfig): UNetConfig {
   const { head, tasks: _tasks, ...rest } = c; // the task embedding is the velocity net's, not the U-Net's
-  return { inChannels: 3, outChannels: head === 'blend' ? 2 : 1, upsample: 'nearest', ...rest };
+  return { inChannels: 3, outChannels: HEAD_PLANES[head ?? 'velocity'], upsample: 'nearest', ...rest };
 }
 
 export class VelocityNet extends Module {
@@ -220,8 +242,8 @@ export class VelocityNet extends Module {
     const out = this.unet.forward(concat([xt, xA, xB]), t, this.taskCondition(task, xt.shape[0]!));
     let v = out;
     let choice: Tensor | undefined;
-    if (this.head === 'blend') {
-      if (!x0) throw new ShapeError("VelocityNet: the 'blend' head needs the flow's source x0");
+    if (isBlendHead(this.head)) {
+      if (!x0) throw new ShapeError(`VelocityNet: the '${this.head}' head needs the flow's source x0`);
       v = sub(this.fusedPrediction(out, xA, xB, this.inferenceChoice(task)), x0);
       if (withChoice) choice = this.fusedPrediction(out, xA, xB, HARD_CHOICE, false);
     }
@@ -255,9 +277,18 @@ export class VelocityNet extends Module {
   private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor, rule: ChoiceRule | null, knobs = true): Tensor {
     const sharpen = (knobs ? knob('FFM_BLEND_SHARPEN') : undefined) ?? rule?.sharpen;
     const residual = (knobs ? knob('FFM_BLEND_RESIDUAL') : undefined) ?? rule?.residual;
-    const logit = slice(out, 0, 1);
-    const s = sigmoid(sharpen !== undefined ? affine(logit, sharpen, 0) : logit);
-    const r = slice(out, 1, 1);
-    return add(add(xB, mul(s, sub(xA, xB))), residual !== undefined ? affine(r, residual, 0) : r);
+    const weight = (plane: number) => {
+      const logit = slice(out, plane, 1);
+      return sigmoid(sharpen !== undefined ? affine(logit, sharpen, 0) : logit);
+    };
+    const rPlane = HEAD_PLANES[this.head] - 1;
+    const r = slice(out, rPlane, 1);
+    const rTerm = residual !== undefined ? affine(r, residual, 0) : r;
+    if (this.head !== 'blend2') return add(add(xB, mul(weight(0), sub(xA, xB))), rTerm);
+    const [bA, bB] = [sourceBase(xA), sourceBase(xB)];
+    const base = mul(weight(0), sub(bA, bB));
+    const detail = mul(weight(1), sub(sub(xA, bA), sub(xB, bB)));
+    return add(add(add(xB, base), detail), rTerm);
   }
+
 }
