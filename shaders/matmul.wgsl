@@ -189,3 +189,43 @@ fn transpose_b(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let b = t / (u.N * u.K);
   bn[t] = bt[(b * u.N + n) * u.K + k];
 }
+
+// The NT product (A [M, K], B [N, K]: both stored along k) as dot products of vec4s along k:
+// per four k, TM vec4s of A and 4*TNV of B give TM x 4*TNV dot products, no shuffles and no copy
+// of B. For the products whose B is transposed and whose M is too small to repay transpose_b's
+// copy (a 1x1 convolution's weight gradient, dy x^T over every pixel). K % 4 == 0, N % 4 == 0.
+// B^T row n over k0..k0+3 (rows past N read row N-1 and are zeroed)
+fn bt_row4(base: u32, n: u32, k0: u32) -> vec4f {
+  let v = B4[(base + min(n, u.N - 1u) * u.K + k0) / 4u];
+  return select(vec4f(0.0), v, n < u.N);
+}
+
+@compute @workgroup_size(WG)
+fn main_nt4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tl = tile_of(workgroup_index(wid, nwg) * WG + lid);
+  if (!tl.inside) { return; }
+  let m0 = tl.m0;
+  let n0 = tl.n0;
+  let abase = tl.b * u.stride_a;
+  let bbase = tl.b * u.stride_b;
+  var acc0: array<vec4f, MAX_TM4>;
+  var acc1: array<vec4f, MAX_TM4>;
+  for (var k0 = tl.k0; k0 < tl.k1; k0 += 4u) {
+    // assigned in full every iteration (the loop-variable bug in docs/architecture.md)
+    var bq = array<vec4f, 8>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+    for (var j = 0u; j < 4u * TNV; j++) { bq[j] = bt_row4(bbase, n0 + j, k0); }
+    for (var i = 0u; i < TM; i++) {
+      let a = a_row4(abase, m0 + i, k0);
+      acc0[i] += vec4f(dot(a, bq[0]), dot(a, bq[1]), dot(a, bq[2]), dot(a, bq[3]));
+      if (TNV >= 2u) { acc1[i] += vec4f(dot(a, bq[4]), dot(a, bq[5]), dot(a, bq[6]), dot(a, bq[7])); }
+    }
+  }
+  let cbase4 = tl.slab * u.M * (u.N / 4u) + n0 / 4u;
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= u.M) { break; }
+    let row = cbase4 + m * (u.N / 4u);
+    if (n0 < u.N) { C4[row] = u.alpha * acc0[i]; }
+    if (TNV >= 2u && n0 + 4u < u.N) { C4[row + 1u] = u.alpha * acc1[i]; }
+  }
+}

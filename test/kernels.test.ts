@@ -161,6 +161,8 @@ describe.each([
   ['scalar loads only', { FFM_MM_VEC: '0' }],
   ['K split in 3 chunks (partial products summed)', { FFM_MM_KSPLIT: '3' }],
   ['K split in 3 chunks, scalar loads only', { FFM_MM_KSPLIT: '3', FFM_MM_VEC: '0' }],
+  ['NT dot products at 16 x 8', { FFM_MM_NT4_TM: '16', FFM_MM_NT4_TNV: '2' }],
+  ['NT products by the scalar kernel', { FFM_MM_NT4: '0' }],
 ] as [string, Record<string, string>][])('matmul, %s', (_label, env) => {
   beforeAll(() => Object.assign(process.env, env));
   afterAll(() => {
@@ -179,7 +181,9 @@ describe.each([
     { batch: 3, M: 10, K: 16, N: 7, tA: false, tB: true },
     { batch: 2, M: 20, K: 8, N: 9, tA: true, tB: true },
     { batch: 1, M: 64, K: 36, N: 72, tA: true, tB: false },
-    // B transposed, M >= 64: B copied to [K, N] first, then main_vec4 (M < 64: the scalar kernel reads it as it is)
+    // B transposed, M >= 64: B copied to [K, N] first, then main_vec4 (M < 64, A not transposed: main_nt4's dot products along k; TT: the scalar kernel)
+    { batch: 2, M: 7, K: 4, N: 4, tA: false, tB: true },
+    { batch: 1, M: 9, K: 24, N: 12, tA: false, tB: true },
     { batch: 2, M: 68, K: 12, N: 8, tA: false, tB: true },
     { batch: 2, M: 64, K: 8, N: 12, tA: true, tB: true },
     { batch: 2, M: 20, K: 12, N: 8, tA: false, tB: true },

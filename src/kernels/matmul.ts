@@ -36,12 +36,26 @@ function vec4Tile(rt: GpuRuntime): { TM: number; TNV: number } {
  * bench/results/matmul-probe-*-transpose-b-rows.json), hence M >= 64. Knob FFM_MM_VEC=0 keeps
  * the scalar kernel everywhere, 1 takes the vec4 kernel wherever it fits (copying a transposed B
  * whatever M); FFM_MM_TRANSPOSE_B=0 turns the copy off.
+ * Below M = 64 an NT product (A along k, B transposed) runs 'nt4' (`main_nt4`): dot products of
+ * vec4s along k from both operands as stored, no shuffle and no copy. lavapipe, quiet, the U-Net's
+ * 1x1 weight gradient [32 x 16384] x [96 x 16384]^T (matmul-probe, 9 rounds): 63-64 ms against the
+ * scalar kernel's 90-91 ms at 8 x 4 (1.43x); 8 x 8 ran 75 ms, 4 x 4 71-73 ms, 16 x 4 103 ms.
+ * Knob FFM_MM_NT4=0 keeps the scalar kernel there.
  */
-function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'scalar' {
+function kernelFor(M: number, N: number, K: number, transA: boolean, transB: boolean): 'vec4' | 'transpose-b' | 'nt4' | 'scalar' {
   const k = knob('FFM_MM_VEC');
   if (k === 0 || K % 4 !== 0 || N % 4 !== 0 || (transA && M % 4 !== 0)) return 'scalar';
   if (!transB) return 'vec4';
-  return k === 1 || (M >= 64 && knob('FFM_MM_TRANSPOSE_B') !== 0) ? 'transpose-b' : 'scalar';
+  if (k === 1 || (M >= 64 && knob('FFM_MM_TRANSPOSE_B') !== 0)) return 'transpose-b';
+  return !transA && knob('FFM_MM_NT4') !== 0 ? 'nt4' : 'scalar';
+}
+
+/** Register tile of main_nt4: TM rows x 4*TNV columns (knobs FFM_MM_NT4_TM: 4, 8, 12 or 16; FFM_MM_NT4_TNV: 1 or 2). */
+function nt4Tile(): { TM: number; TNV: number } {
+  const TM = knob('FFM_MM_NT4_TM') ?? 8;
+  const TNV = knob('FFM_MM_NT4_TNV') ?? 1;
+  if (TM % 4 !== 0 || TM < 4 || TM > 16 || ![1, 2].includes(TNV)) throw new ShapeError(`matmul: FFM_MM_NT4_TM must be 4, 8, 12 or 16 and FFM_MM_NT4_TNV 1 or 2, got ${TM} and ${TNV}`);
+  return { TM, TNV };
 }
 
 /** x: [B, R, C] -> [B, C, R] (also matmul's copy of a transposed B). */
@@ -72,7 +86,7 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   const batch = Math.max(ba, bb);
   const shape = a.shape.length === 2 && b.shape.length === 2 ? [M, N] : [batch, M, N];
   const kernel = kernelFor(M, N, K, transA, transB);
-  const { TM, TNV } = kernel === 'scalar' ? tile(rt) : vec4Tile(rt);
+  const { TM, TNV } = kernel === 'scalar' ? tile(rt) : kernel === 'nt4' ? nt4Tile() : vec4Tile(rt);
   let bData = b.storage;
   let bTransposed = transB;
   if (kernel === 'transpose-b') {
@@ -84,7 +98,7 @@ export function matmul(rt: GpuRuntime, a: DeviceArray, b: DeviceArray, transA = 
   const dst = parts === 1 ? allocArray(rt, shape, 'matmul') : allocArray(rt, [batch, parts, M * N], 'matmul split-K partials');
   launch(
     rt,
-    program('matmul', kernel === 'scalar' ? 'main' : 'main_vec4', { TRANS_A: transA ? 1 : 0, TRANS_B: bTransposed ? 1 : 0, TM, TNV }),
+    program('matmul', kernel === 'scalar' ? 'main' : kernel === 'nt4' ? 'main_nt4' : 'main_vec4', { TRANS_A: transA ? 1 : 0, TRANS_B: bTransposed ? 1 : 0, TM, TNV }),
     layoutOf('matmul', FIELDS),
     { M, N, K, batch, stride_a: ba === 1 ? 0 : M * K, stride_b: bb === 1 ? 0 : K * N, alpha, k_split: parts },
     [a.storage, bData, dst],
