@@ -151,3 +151,28 @@ fn up_bilinear_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
   }
   dst[i] = acc;
 }
+
+// Zero dilation by 2: src H x W -> dst OH x OW with dst[2y][2x] = src[y][x] and zeros between
+// (and past 2H, 2W). A stride-2 convolution's input gradient is the stride-1 one of its output
+// gradient dilated so (src/kernels/conv2d.ts). One invocation per pair of output rows' pixel pair
+// (2y, 2x .. 2x+1) and (2y+1, ...): the odd row is all zeros.
+@compute @workgroup_size(WG)
+fn dilate2(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = out_index(wid, nwg, lid);
+  let hw = (u.OW + 1u) / 2u; // pixel pairs per output row
+  let hh = (u.OH + 1u) / 2u; // pairs of output rows
+  if (i >= u.planes * hh * hw) { return; }
+  let x = i % hw;
+  let r = i / hw;
+  let y = r % hh;
+  let p = r / hh;
+  var v = 0.0;
+  if (y < u.H && x < u.W) { v = src[(p * u.H + y) * u.W + x]; }
+  let o = (p * u.OH + 2u * y) * u.OW + 2u * x;
+  dst[o] = v;
+  if (2u * x + 1u < u.OW) { dst[o + 1u] = 0.0; }
+  if (2u * y + 1u < u.OH) {
+    dst[o + u.OW] = 0.0;
+    if (2u * x + 1u < u.OW) { dst[o + u.OW + 1u] = 0.0; }
+  }
+}

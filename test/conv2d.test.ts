@@ -38,6 +38,10 @@ const CASES: RefConv[] = [
   { N: 2, Cin: 4, H: 5, W: 4, Cout: 8, K: 3, stride: 1, pad: 1 },
   { N: 2, Cin: 8, H: 9, W: 12, Cout: 4, K: 3, stride: 1, pad: 1 },
   { N: 1, Cin: 4, H: 1, W: 8, Cout: 4, K: 3, stride: 1, pad: 1 },
+  // stride 2: the input gradient as the stride-1 one of the dilated output gradient, whose stride-1
+  // convolution is Winograd where channels come in fours (the U-Net's downsampling), and at pad 2
+  { N: 2, Cin: 8, H: 16, W: 16, Cout: 8, K: 3, stride: 2, pad: 1 },
+  { N: 1, Cin: 3, H: 9, W: 7, Cout: 5, K: 3, stride: 2, pad: 2 },
 ];
 
 // The tile the adapter would pick, plus the hardware-GPU tile forced through the tuning
@@ -52,6 +56,7 @@ const VARIANTS: [string, Record<string, string>][] = [
   ['Winograd F(4x4) wherever it applies', { FFM_CONV_WINOGRAD: '4' }],
   ['Winograd F(4x4) with per-float transforms (not by rows)', { FFM_CONV_WINOGRAD: '4', FFM_WINOGRAD_ROWS: '0' }],
   ['direct kernel only', { FFM_CONV_WINOGRAD: '0' }],
+  ['strided input gradients by the per-pixel gather', { FFM_CONV_DILATED_GRAD: '0' }],
 ];
 
 describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label, env) => {

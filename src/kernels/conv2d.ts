@@ -14,6 +14,7 @@ import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRan
 import { sum } from './reduce.js';
 import { matmul } from './matmul.js';
 import { winogradConv3x3, winogradTile, winogradWeightGrad3x3, type WinogradShape, type WinogradTile } from './winograd.js';
+import { dilate2x } from './resample.js';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -157,6 +158,17 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
     const t: ConvGeometry = { N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, K: g.K, OH: g.H, OW: g.W, stride: 1, pad: g.K - 1 - g.pad };
     const out = forwardPacked(rt, dy.storage, packed, null, t);
     return { storage: out, shape: [...xShape] };
+  }
+  if (g.stride === 2 && g.K === 3 && knob('FFM_CONV_DILATED_GRAD') !== 0) {
+    // dx[i] = sum_k dy[(i + pad - k) / 2] w[k] over the k that make it whole: the stride-1 input
+    // gradient (same pad) of dy dilated by 2 to the stride-1 output's size, H + 2 pad - 2, which
+    // takes the Winograd or tiled forward kernels instead of input_grad's per-pixel gather
+    // (lavapipe, U-Net training step: docs/architecture.md). Knob FFM_CONV_DILATED_GRAD=0: the gather.
+    const [OH1, OW1] = [g.H + 2 * g.pad - 2, g.W + 2 * g.pad - 2];
+    const dz = dilate2x(rt, dy, OH1, OW1);
+    const dx = conv2dInputGrad(rt, dz, w, xShape, { ...opts, stride: 1 });
+    rt.free(dz.storage);
+    return dx;
   }
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 2);
   const out = allocArray(rt, xShape, 'conv2dInputGrad');

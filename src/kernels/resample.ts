@@ -66,3 +66,14 @@ export function avgPool2xBackward(rt: GpuRuntime, dy: DeviceArray, xShape: reado
   const planes = N * C;
   return run(rt, 'avgpool_backward', dy, [N, C, H, W], planes, H, W, Math.floor(H / 2), Math.floor(W / 2), 1, planes * H * W);
 }
+
+/**
+ * x [N, C, H, W] dilated by 2 into [N, C, OH, OW]: out[2y][2x] = x[y][x], zeros between and past
+ * (OH >= 2H - 1, OW >= 2W - 1). The stride-2 convolution's input gradient runs as the stride-1
+ * one over its output gradient dilated so (conv2d.ts).
+ */
+export function dilate2x(rt: GpuRuntime, x: DeviceArray, OH: number, OW: number): DeviceArray {
+  const [N, C, H, W] = nchw('dilate2x', x.shape);
+  if (OH < 2 * H - 1 || OW < 2 * W - 1) throw new ShapeError(`dilate2x: ${OH}x${OW} cannot hold ${fmtShape(x.shape)} dilated by 2`);
+  return run(rt, 'dilate2', x, [N, C, OH, OW], N * C, H, W, OH, OW, 1, N * C * Math.ceil(OH / 2) * Math.ceil(OW / 2));
+}
