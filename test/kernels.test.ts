@@ -12,7 +12,7 @@ import { sum, SUM_SQUARES_CHUNK, sumSquaresInto, sumSquaresParts } from '../src/
 import { attention, attentionBackward } from '../src/kernels/attention.js';
 import { adamwRef, attentionRef, avgPoolRef, binaryRef, matmulRef, softmaxBackwardRef, softmaxRef, unaryRef, upsampleBackwardRef, upsampleRef } from '../src/kernels/reference/misc.js';
 import { normBackwardRef, normRef } from '../src/kernels/reference/norm.js';
-import { avgPool2x, avgPool2xBackward, upsample2x, upsample2xBackward } from '../src/kernels/resample.js';
+import { avgPool2x, avgPool2xBackward, dilate2x, upsample2x, upsample2xBackward } from '../src/kernels/resample.js';
 import { softmax, softmaxBackward, softmaxColumns, softmaxColumnsBackward } from '../src/kernels/softmax.js';
 import { normalAt, uniformAt } from '../src/util/rng.js';
 import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
@@ -368,6 +368,21 @@ describe('resampling', () => {
     const y = avgPool2x(rt, t(xs, [1, planes, H, W]));
     expect(y.shape).toEqual([1, 2, 3, 8]);
     expect(maxRelErr(await read(y), avgPoolRef(xs, planes, H, W))).toBeLessThan(F32_TOL);
+  });
+  it('dilate2x: x[y][x] at (2y, 2x), exact zeros everywhere else, in outputs of odd and even sides (over a reused buffer full of other values), and refuses a target too small', async () => {
+    const rt = await gpu();
+    for (const [planes, H, W, OH, OW] of [[3, 4, 5, 7, 9], [2, 3, 3, 6, 6], [1, 1, 1, 1, 2]] as const) {
+      // a freed buffer of the target's size full of ones: the pool may hand it to dilate2x
+      rt.free(unary(rt, t(randomArray(planes * OH * OW, 9), [1, planes, OH, OW]), 'affine', 0, 1).storage);
+      const xs = randomArray(planes * H * W, 6);
+      const y = await read(dilate2x(rt, t(xs, [1, planes, H, W]), OH, OW));
+      const want = new Float64Array(planes * OH * OW);
+      for (let p = 0; p < planes; p++) for (let yy = 0; yy < H; yy++) for (let xx = 0; xx < W; xx++) {
+        if (2 * yy < OH && 2 * xx < OW) want[(p * OH + 2 * yy) * OW + 2 * xx] = xs[(p * H + yy) * W + xx]!;
+      }
+      expect(Array.from(y)).toEqual(Array.from(want, (v) => Math.fround(v)));
+    }
+    expect(() => dilate2x(rt, t(randomArray(16, 1), [1, 1, 4, 4]), 6, 7)).toThrow(/6x7 cannot hold \[1,1,4,4\] dilated by 2/);
   });
   it('avgPool2x on odd sizes and its gradient', async () => {
     const rt = await gpu();
