@@ -226,6 +226,8 @@ async function main(argv: string[]): Promise<void> {
       ...(values['own-path'] !== undefined ? { ownPath: num('own-path', values['own-path'], 0, 'nonneg') } : {}),
       ...(values['choice-loss'] !== undefined ? { choiceLoss: taskNumbers('--choice-loss', values['choice-loss'], tasks) } : {}),
     };
+    // the model records the tasks its map was trained to choose for (the inference rule for them follows it)
+    if (config.choiceLoss) config.model = { ...config.model, choiceTrained: Object.keys(config.choiceLoss) };
     if (config.choiceLoss && !isBlendHead(config.model.head)) throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend or blend2");
     if ((config.ownPath ?? 0) > 1) throw new InputError(`--own-path is a fraction of each batch, from 0 to 1, got '${values['own-path']}'`);
     if (config.ownPath && values.objective === 'ddpm') throw new InputError('--own-path applies to flow matching, not to --objective ddpm');

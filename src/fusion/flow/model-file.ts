@@ -63,6 +63,9 @@ export function decodeFlowModel(bytes: Uint8Array, source: string, task?: string
     checkGateApplies(g, objective, metadata.coupling ?? 'sum', source);
   }
   if (config.tasks !== undefined) checkConditionTasks(config.tasks, `${source}: the model configuration`);
+  if (config.choiceTrained !== undefined && (!Array.isArray(config.choiceTrained) || config.choiceTrained.some((t) => typeof t !== 'string'))) {
+    throw new InputError(`${source}: the model configuration's choiceTrained must be a list of task names, got ${JSON.stringify(config.choiceTrained)}`);
+  }
   if (isBlendHead(config.head) && objective === 'ddpm') throw new InputError(`${source}: a '${config.head}' head cannot predict the noise of a ddpm model`);
   const tasks = (metadata.tasks ?? '').split(',').filter(Boolean);
   if (task && !tasks.includes(task)) throw new InputError(`${source}: the model was trained for ${tasks.join(', ') || 'no task'}, not '${task}'`);

@@ -78,6 +78,18 @@ export interface ChoiceRule {
  */
 export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 10, residual: 0 } };
 
+/**
+ * Tasks a blend-head model whose weight map was trained with the choice term for them
+ * (VelocityConfig.choiceTrained) fuses by its sharpened map, the residual kept. Chosen on held-out
+ * training pairs, never test pairs (2026-12-05, bench/results/sequence-vs-joint/): two 400-step
+ * models trained with the choice term on infrared-visible and multi-focus went on Lytro's pairs
+ * from 0.803 and 0.776 (soft head) to 0.864 and 0.829 (GFF: 0.885); the same sharpening on three
+ * models trained without the term moved them by +0.030, -0.046 and -0.024. The choice alone (no
+ * residual) gave 0.794 and 0.685. Infrared-visible keeps INFERENCE_CHOICE's rule (0.721 and 0.710
+ * with it).
+ */
+export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { sharpen: 10, residual: 1 } };
+
 /** The hard choice a blend head's weight logit makes: the rule above, which the choice term of the loss trains. */
 export const HARD_CHOICE: ChoiceRule = { sharpen: 10, residual: 0 };
 
@@ -94,6 +106,11 @@ export type VelocityConfig = Omit<UNetConfig, 'inChannels' | 'outChannels' | 'up
   sourceGate?: number;
   /** the tasks the net is conditioned on, one embedding row each, in this order; absent = no task input */
   tasks?: string[];
+  /**
+   * the tasks whose blend weight map was trained with the loss's choice term (--choice-loss),
+   * which CHOICE_TRAINED_INFERENCE fuses by; absent = none
+   */
+  choiceTrained?: string[];
 };
 
 /** A task list from a configuration or file, checked: distinct non-empty names. */
@@ -134,7 +151,7 @@ export const DEFAULT_VELOCITY: VelocityConfig = {
 };
 
 export function unetConfig(c: VelocityConfig): UNetConfig {
-  const { head, tasks: _tasks, ...rest } = c; // the task embedding is the velocity net's, not the U-Net's
+  const { head, tasks: _tasks, choiceTrained: _choice, ...rest } = c; // the task embedding and the inference rules are the velocity net's, not the U-Net's
   return { inChannels: 3, outChannels: HEAD_PLANES[head ?? 'velocity'], upsample: 'nearest', ...rest };
 }
 
@@ -263,8 +280,9 @@ export class VelocityNet extends Module {
     const tasks = typeof task === 'string' ? [task] : task;
     // a net not conditioned on the task ignores it, here too
     const first = tasks[0];
-    const rule = first !== undefined && this.conditionTasks.includes(first) && Object.hasOwn(INFERENCE_CHOICE, first) ? INFERENCE_CHOICE[first] : undefined;
-    return rule && tasks.every((x) => x === tasks[0]) ? rule : null;
+    if (first === undefined || !this.conditionTasks.includes(first) || !tasks.every((x) => x === first)) return null;
+    if (this.config.choiceTrained?.includes(first) && Object.hasOwn(CHOICE_TRAINED_INFERENCE, first)) return CHOICE_TRAINED_INFERENCE[first]!;
+    return Object.hasOwn(INFERENCE_CHOICE, first) ? INFERENCE_CHOICE[first]! : null;
   }
 
   /**
