@@ -67,6 +67,9 @@ export interface ChoiceRule {
   residual: number;
 }
 
+/** The hard choice a blend head's weight logit makes (logit x10, no residual): what the loss's choice term trains and INFERENCE_CHOICE fuses by. */
+export const HARD_CHOICE: ChoiceRule = { sharpen: 10, residual: 0 };
+
 /**
  * Tasks a blend-head model fuses at inference by a near-hard per-pixel choice between the
  * sources: the weight logit sharpened tenfold and the residual dropped, so the output copies
@@ -76,7 +79,7 @@ export interface ChoiceRule {
  * are a per-pixel maximum. It lowered multi-focus (0.794 -> 0.682, 0.781 -> 0.525) and medical
  * fusion (MRI-PET 1.043 -> 0.979, MRI-CT 0.932 -> 0.903), so those keep the soft head.
  */
-export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 10, residual: 0 } };
+export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: HARD_CHOICE };
 
 /**
  * Tasks a blend-head model whose weight map was trained with the choice term for them
@@ -88,10 +91,8 @@ export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { s
  * residual) gave 0.794 and 0.685. Infrared-visible keeps INFERENCE_CHOICE's rule (0.721 and 0.710
  * with it).
  */
-export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { sharpen: 10, residual: 1 } };
+export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { ...HARD_CHOICE, residual: 1 } };
 
-/** The hard choice a blend head's weight logit makes: the rule above, which the choice term of the loss trains. */
-export const HARD_CHOICE: ChoiceRule = { sharpen: 10, residual: 0 };
 
 export function checkHead(h: string, where: string): VelocityHead {
   if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
