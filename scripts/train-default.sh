@@ -8,8 +8,15 @@
 # bundled checkpoint: 1,600 steps per task (6,400), blend head, a task embedding (the net is told
 # which task it fuses), EMA 0.995, an edge term of weight 0.5 in the loss (GRAD) and a source gate
 # of 2 grey levels during training (GATE: the flow holds still where both sources are black),
-# seed 1; 5,508 s of training (started at 984a229, resumed once at 5d669fe) on a 2-core software
-# GPU, part of it beside other jobs.
+# seed 1, and a choice term on the infrared-visible and multi-focus samples (CHOICE, default
+# ivf=1,mff=1: the blend head's hard choice between the sources against the label, so that its
+# weight map is a selection worth sharpening at inference); 5,256 s of training (started at
+# 6616682) on a 2-core software GPU, its first 20 minutes beside other jobs.
+# The choice term: held-out multi-focus 0.803/0.776 -> 0.864/0.829 fused by the sharpened map
+# (two seeds at 400 steps per task, bench/results/sequence-vs-joint/val-400-single-choice-seed*),
+# test mean 0.830 -> 0.835 at 1,600 (bench/results/default-model*/). CHOICE= (empty) trains the
+# previous bundled recipe (checkpoints/experiments/default-jointemb-single1600.safetensors,
+# 5,508 s, started at 984a229, resumed once at 5d669fe).
 # Single-method labels beat stage 1's per-pair picks on held-out pairs at 400 steps per task
 # (mean 0.810 vs 0.753, bench/results/sequence-vs-joint/val-400-single/) and on the test splits
 # at 1,600 (mean task composite 0.824 vs 0.790, bench/results/default-model*/).
@@ -29,9 +36,8 @@
 # base width (--width; default 16: levels of 16, 32, 64 channels). OWN_PATH=<p> puts a fraction p
 # of each batch's samples on the path to the net's own one-step prediction (--own-path).
 # TEXTURE=<w> adds the texture term of weight w to the loss (--texture-loss: the one-step
-# prediction's Sobel magnitudes against the sharper source's). CHOICE=<task=w,...> adds the
-# choice term for those tasks (--choice-loss: the blend head's hard choice between the sources
-# against the label).
+# prediction's Sobel magnitudes against the sharper source's). CHOICE=<task=w,...> sets the
+# choice term's tasks and weights (--choice-loss; empty: none).
 # STEPS (per task), HEAD (velocity|blend), EMA, GRAD (weight of the loss's edge term) and GATE (a
 # source gate in grey levels during training; then SET_GATE is not applied) change the recipe;
 # SET_GATE=<levels> (applied only with GATE= empty) sets a gate on a model trained without one
@@ -84,6 +90,9 @@ set_gate=${SET_GATE:-}
 [ "$objective" = ddpm ] && { run=${RUN:-runs/baseline-ddpm}; ckpt=${CKPT:-checkpoints/baseline-ddpm.safetensors}; head=velocity; GRAD=; GATE=; set_gate=; }
 task_emb=${TASK_EMB-1}
 [ "$objective" = ddpm ] && task_emb=
+# the choice term trains a blend head's weight map: none for the velocity head or the DDPM baseline
+choice=${CHOICE-ivf=1,mff=1}
+{ [ "$objective" = ddpm ] || [ "$head" = velocity ]; } && choice=
 steps=${STEPS:-1600}
 # all four tasks at once, or (SEQUENCE=1) in sequence with EWC + replay for the same total steps
 [ -n "${JOINT:-}" ] && echo "train-default.sh: note: JOINT=1 is the default now (SEQUENCE=1 trains the sequence)" >&2
@@ -102,7 +111,7 @@ recipe=(--batch 4 --crop 64 --ema-decay "${EMA:-0.995}" --head "$head" --checkpo
 [ -n "${WIDTH:-}" ] && recipe+=(--width "$WIDTH")
 node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --objective "$objective" \
   --seed 1 "${recipe[@]}" ${RESUME:+--resume} \
-  ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"} ${CHOICE:+--choice-loss "$CHOICE"}
+  ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"} ${choice:+--choice-loss "$choice"}
 # an optional fine-tuning stage (flow models): FINETUNE_STEPS per task (default 0: none) from the
 # model above, with a fresh AdamW at lr 3e-4 (warm-up 100, cosine to 0) and seed 3, on
 # runs/labels-blend (scripts/blend-method-labels.sh: MEFB's labels averaged with FMMEF's results).
@@ -115,7 +124,7 @@ if [ "$objective" = flow ] && [ "$ft_steps" -gt 0 ]; then
   [ -d runs/labels-blend/mef/MEFB ] || bash scripts/blend-method-labels.sh
   final=$run-blend-ft
   node dist/src/cli/main.js train --task ivf,mif,mef,mff --steps $((4 * ft_steps)) --labels runs/labels-blend --out "$final" --init "$run/model.safetensors" \
-    --seed 3 --lr 3e-4 "${recipe[@]}" $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
+    --seed 3 --lr 3e-4 "${recipe[@]}" ${choice:+--choice-loss "$choice"} $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
 fi
 mkdir -p "$(dirname "$ckpt")"
 rm -f "$ckpt.tmp"
