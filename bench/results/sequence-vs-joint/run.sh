@@ -20,6 +20,8 @@
 #   jointemb-choice<P> jointemb with a choice term of weight P/100 on the infrared-visible and
 #            multi-focus samples (--choice-loss ivf=P/100,mff=P/100): the blend head's hard choice
 #            between the sources (weight logit sharpened, no residual) against the label
+#   jointemb-choice<P>-g<G> jointemb-choice<P> with the edge term's weight G/100 instead of 0.5
+#            (--grad-loss after the common options: the last one counts)
 #   jointemb-blend2 jointemb with the two-band blend head (--head blend2: weight maps for the
 #            sources' base and detail apart); jointemb-blend2-choice<P> adds the choice term as above
 #   jointemb-c<S>b<B> jointemb on crops of S px in batches of B (the others: 64 px, 4)
@@ -64,6 +66,7 @@ args() {
     jointemb-w[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --width ${1#jointemb-w}" ;;
     jointemb-own[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --own-path $(awk "BEGIN { print ${1#jointemb-own} / 100 }")" ;;
     jointemb-tex[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --texture-loss $(awk "BEGIN { print ${1#jointemb-tex} / 100 }")" ;;
+    jointemb-choice[0-9]*-g[0-9]*) local cg=${1#jointemb-choice} w g; w=$(awk "BEGIN { print ${cg%-g*} / 100 }"); g=$(awk "BEGIN { print ${cg#*-g} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w --grad-loss $g" ;;
     jointemb-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w" ;;
     jointemb-blend2) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head blend2" ;;
     jointemb-blend2-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-blend2-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head blend2 --choice-loss ivf=$w,mff=$w" ;;
@@ -71,7 +74,7 @@ args() {
     jointembw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-choice<P>-g<G>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then
