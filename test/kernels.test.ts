@@ -336,6 +336,38 @@ describe('fused attention (online softmax)', () => {
       expect(maxRelErr(await read(g.dv), ref.dv), 'dv').toBeLessThan(F32_TOL);
     });
   }
+  // the online softmax's rescale where its running maximum leaps: scores that climb ~17 per key (each
+  // step's correction underflows to 0) and scores spread over +-60 (most weights underflow), through
+  // the vec4-lane forward (L = 64) and the per-query one (L = 66)
+  for (const L of [64, 66]) {
+    it(`B 2, D 8, L ${L}: climbing and widely spread scores, output and gradients against float64`, async () => {
+      const rt = await gpu();
+      const [B, D] = [2, 8];
+      const qs = new Float32Array(B * D * L);
+      const ks = new Float32Array(B * D * L);
+      const rq = randomArray(D * L, 11);
+      const rk = randomArray(D * L, 12);
+      for (let i = 0; i < L; i++) {
+        qs[i] = 1; // entry 0: every query (1, 0, ...), key i's channel 0 = 12 i
+        ks[i] = 12 * i;
+        for (let c = 0; c < D; c++) { // entry 1: uniform in [-6, 6)
+          qs[(D + c) * L + i] = 6 * rq[c * L + i]!;
+          ks[(D + c) * L + i] = 6 * rk[c * L + i]!;
+        }
+      }
+      const vs = randomArray(B * D * L, 13);
+      const dos = randomArray(B * D * L, 14);
+      const scale = 1 / Math.sqrt(D);
+      const ref = attentionRef(qs, ks, vs, B, D, L, scale, dos);
+      const [q, k, v] = [t(qs, [B, D, L]), t(ks, [B, D, L]), t(vs, [B, D, L])];
+      const { o, lse } = attention(rt, q, k, v, scale);
+      expect(maxRelErr(await read(o), ref.o)).toBeLessThan(F32_TOL);
+      const g = attentionBackward(rt, q, k, v, o, lse, t(dos, [B, D, L]), scale);
+      expect(maxRelErr(await read(g.dq), ref.dq), 'dq').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dk), ref.dk), 'dk').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(g.dv), ref.dv), 'dv').toBeLessThan(F32_TOL);
+    });
+  }
   it('refuses mismatched shapes and head dimensions above 64, naming them', async () => {
     const rt = await gpu();
     const a = t(new Float32Array(2 * 4 * 5), [2, 4, 5]);
