@@ -93,7 +93,6 @@ export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: HAR
  */
 export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { ...HARD_CHOICE, residual: 1 } };
 
-
 export function checkHead(h: string, where: string): VelocityHead {
   if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
   return h as VelocityHead;
