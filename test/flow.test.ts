@@ -6,7 +6,7 @@ import { noGrad, scope, type Tensor } from '../src/autograd/tensor.js';
 import { fuseClassical } from '../src/fusion/classical/index.js';
 import { applyCrop } from '../src/fusion/augment.js';
 import { flowMatchingLoss } from '../src/fusion/flow/loss.js';
-import { VelocityNet } from '../src/fusion/flow/model.js';
+import { PYRAMID_LEVELS, VelocityNet } from '../src/fusion/flow/model.js';
 import { checkCoupling, flowSource, interpolate } from '../src/fusion/flow/path.js';
 import { evaluations, integrate } from '../src/fusion/flow/sampler.js';
 import { readImage } from '../src/io/image.js';
@@ -564,6 +564,73 @@ describe('the two-band blend head (blend2)', () => {
     expect(maxErr(await fuseWith([0.4, 0.4, 0.1]), (i) => b[i]! + s * (a[i]! - b[i]!) + 0.1)).toBeLessThan(1e-5);
     // base of A, detail of B
     expect(maxErr(await fuseWith([30, -30, 0]), (i) => bA[i]! + (b[i]! - bB[i]!))).toBeLessThan(1e-5);
+    net.dispose();
+  });
+});
+
+describe('the pyramid blend head', () => {
+  // a float64 Laplacian pyramid as the head builds it: 2x2 average pooling down, bilinear up
+  // (half-pixel centres, edges clamped), the last level the base
+  const pool = (x: Float64Array, s: number) => Float64Array.from({ length: (s / 2) ** 2 }, (_, i) => {
+    const [y, xx] = [2 * Math.floor(i / (s / 2)), 2 * (i % (s / 2))];
+    return (x[y * s + xx]! + x[y * s + xx + 1]! + x[(y + 1) * s + xx]! + x[(y + 1) * s + xx + 1]!) / 4;
+  });
+  const up = (x: Float64Array, s: number) => Float64Array.from({ length: 4 * s * s }, (_, i) => {
+    const at = (o: number) => {
+      const c = Math.max(0, (o + 0.5) / 2 - 0.5);
+      const lo = Math.floor(c);
+      return [lo, Math.min(lo + 1, s - 1), c - lo] as const;
+    };
+    const [y0, y1, fy] = at(Math.floor(i / (2 * s)));
+    const [x0, x1, fx] = at(i % (2 * s));
+    const v = (y: number, xx: number) => x[y * s + xx]!;
+    return (1 - fy) * ((1 - fx) * v(y0, x0) + fx * v(y0, x1)) + fy * ((1 - fx) * v(y1, x0) + fx * v(y1, x1));
+  });
+  /** collapse_l(w_l L_l(d)) for constant weights w_l per level */
+  const weighted = (d: Float64Array, S: number, w: number[]) => {
+    const gauss = [d];
+    for (let l = 1; l < w.length; l++) gauss.push(pool(gauss[l - 1]!, S >> (l - 1)));
+    let cur = gauss[w.length - 1]!.map((v) => w[w.length - 1]! * v);
+    for (let l = w.length - 2; l >= 0; l--) {
+      const s = S >> l;
+      const [upG, upCur] = [up(gauss[l + 1]!, s / 2), up(cur, s / 2)];
+      cur = gauss[l]!.map((v, i) => w[l]! * (v - upG[i]!) + upCur[i]!);
+    }
+    return cur;
+  };
+
+  it('one Euler step lands on xB + collapse_l(s_l L_l(xA - xB)) + r: the blend head where all levels agree, A\'s fine band over B\'s coarse ones where they differ; sizes a multiple of the coarsest level', async () => {
+    await gpu();
+    const S = 32;
+    const cfg = { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 };
+    const net = withInitSeed(2, () => new VelocityNet({ ...cfg, head: 'pyramid' }));
+    expect(PYRAMID_LEVELS).toBe(4);
+    expect(net.unet.convOut.bias!.size).toBe(PYRAMID_LEVELS + 1);
+    expect(net.sizeMultiple).toBe(8); // the U-Net alone needs 2
+    const plane = (seed: number) => Float32Array.from({ length: S * S }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.37 + seed) * Math.cos(i * 0.11));
+    const [a, b] = [plane(1), plane(2)];
+    const [xA, xB] = [tensor(a, [1, 1, S, S]).keep(), tensor(b, [1, 1, S, S]).keep()];
+    const d = Float64Array.from(a, (v, i) => v - b[i]!);
+    const conv = net.unet.convOut;
+    const fuseWith = async (bias: number[]) => {
+      conv.weight.write(new Float32Array(conv.weight.size));
+      conv.bias!.write(Float32Array.from(bias));
+      return noGrad(() => integrate(net, flowSource('sum', xA, xB), xA, xB, 1)).data();
+    };
+    const maxErr = (out: Float32Array, want: (i: number) => number) => Math.max(...out.map((v, i) => Math.abs(v - want(i))));
+    const s = 1 / (1 + Math.exp(-0.4));
+    expect(maxErr(await fuseWith([0.4, 0.4, 0.4, 0.4, 0.1]), (i) => b[i]! + s * (a[i]! - b[i]!) + 0.1)).toBeLessThan(1e-5);
+    // A's finest band over B's coarser bands and base
+    const fineOfA = weighted(d, S, [1, 0, 0, 0]);
+    expect(maxErr(await fuseWith([30, -30, -30, -30, 0]), (i) => b[i]! + fineOfA[i]!)).toBeLessThan(1e-5);
+    // the base and the middle bands differ too: every level has its own map
+    const s3 = 1 / (1 + Math.exp(-1));
+    const mixed = weighted(d, S, [0, 1, 0, s3]);
+    const got = await fuseWith([-30, 30, -30, 1, 0]);
+    expect(maxErr(got, (i) => b[i]! + mixed[i]!)).toBeLessThan(1e-5);
+    expect(maxErr(got, (i) => b[i]! + fineOfA[i]!)).toBeGreaterThan(0.01);
+    const small = () => tensor(new Float32Array(12 * 12), [1, 1, 12, 12]);
+    expect(() => noGrad(() => net.forward(small(), small(), small(), [0], small()))).toThrow(/multiples of 8/);
     net.dispose();
   });
 });

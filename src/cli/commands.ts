@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] [--tiles portable|device|whole] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend|blend2] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--choice-loss t=w,...] [--init model.safetensors] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend|blend2|pyramid] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--choice-loss t=w,...] [--init model.safetensors] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -228,7 +228,7 @@ async function main(argv: string[]): Promise<void> {
     };
     // the model records the tasks its map was trained to choose for (the inference rule for them follows it)
     if (config.choiceLoss) config.model = { ...config.model, choiceTrained: Object.keys(config.choiceLoss) };
-    if (config.choiceLoss && !isBlendHead(config.model.head)) throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend or blend2");
+    if (config.choiceLoss && !isBlendHead(config.model.head)) throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend, blend2 or pyramid");
     if ((config.ownPath ?? 0) > 1) throw new InputError(`--own-path is a fraction of each batch, from 0 to 1, got '${values['own-path']}'`);
     if (config.ownPath && values.objective === 'ddpm') throw new InputError('--own-path applies to flow matching, not to --objective ddpm');
     if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);

@@ -24,6 +24,8 @@
 #            (--grad-loss after the common options: the last one counts)
 #   jointemb-blend2 jointemb with the two-band blend head (--head blend2: weight maps for the
 #            sources' base and detail apart); jointemb-blend2-choice<P> adds the choice term as above
+#   jointemb-pyramid-choice<P> jointemb-choice<P> with the pyramid blend head (--head pyramid: one
+#            weight map per Laplacian pyramid level of the sources)
 #   jointemb-c<S>b<B> jointemb on crops of S px in batches of B (the others: 64 px, 4)
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
@@ -70,11 +72,12 @@ args() {
     jointemb-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w" ;;
     jointemb-blend2) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head blend2" ;;
     jointemb-blend2-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-blend2-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head blend2 --choice-loss ivf=$w,mff=$w" ;;
+    jointemb-pyramid-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-pyramid-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head pyramid --choice-loss ivf=$w,mff=$w" ;;
     jointemb-c[0-9]*b[0-9]*) local cb=${1#jointemb-c}; echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --crop ${cb%b*} --batch ${cb#*b}" ;;
     jointembw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-choice<P>-g<G>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-choice<P>-g<G>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-pyramid-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then

@@ -72,7 +72,7 @@ export function flowMatchingLoss(net: VelocityNet, xA: Tensor, xB: Tensor, x1: T
   if (choiceWeight && choiceWeight.length !== N) throw new ShapeError(`flowMatchingLoss: choiceWeight has ${choiceWeight.length} entries for ${N} samples`);
   const withChoice = choiceWeight?.some((w) => w > 0) ?? false;
   const { v: pred, choice } = withChoice ? net.forwardWithChoice(xt, xA, xB, t, x0, task) : { v: net.forward(xt, xA, xB, t, x0, task), choice: undefined };
-  if (withChoice && !choice) throw new ShapeError("flowMatchingLoss: the choice term needs a net with a blend head (blend or blend2)");
+  if (withChoice && !choice) throw new ShapeError("flowMatchingLoss: the choice term needs a net with a blend head (blend, blend2 or pyramid)");
   const target = sub(x1, x0);
   const [, , H, W] = target.shape as [number, number, number, number];
   if (2 * margin >= Math.min(H, W)) throw new ShapeError(`flowMatchingLoss: margin ${margin} leaves nothing of a ${H}x${W} crop`);

@@ -16,6 +16,14 @@
  *   A pyramid fuser (the Laplacian pyramid that labels multi-exposure) weighs coarse and fine
  *   bands apart, sharp detail from one source over a smooth blend of both; one map cannot.
  *   With s_lo = s_hi it is the blend head.
+ * - 'pyramid': the blend done band by band, as the Laplacian pyramid fuser that labels
+ *   multi-exposure does: the U-Net outputs PYRAMID_LEVELS weight logits and a residual, and
+ *   x1 = xB + collapse_l(s_l L_l(xA - xB)) + r, L_l the Laplacian pyramid of the sources'
+ *   difference (2x2 average pooling down, bilinear up; the last level its base) and s_l the
+ *   sigmoid of logit plane l pooled to level l. The pyramid is linear, so this is the blend of
+ *   the sources' own pyramids, each band with its own map: a sharp choice of fine detail over a
+ *   smooth blend of coarse bands, without the seams a sharp map in pixels leaves. With every
+ *   s_l = s it is the blend head.
  *
  * sourceGate (either head; absent or 0 in older files: no gate) multiplies the velocity by
  * min(1, (xA + xB) / sourceGate): where both sources are black the flow does not move, and as
@@ -34,23 +42,26 @@
  * sample in training batches).
  */
 import { tensor } from '../../autograd/create.js';
-import { add, affine, clamp, concat, conv2d, matmul, mul, sigmoid, slice, sub } from '../../autograd/ops.js';
+import { add, affine, avgPool2x, clamp, concat, conv2d, matmul, mul, sigmoid, slice, sub, upsample2x } from '../../autograd/ops.js';
 import { isGradEnabled, type Tensor } from '../../autograd/tensor.js';
 import { UNet, type UNetConfig } from '../../nn/unet.js';
 import { Module, uniformInit, type Parameter } from '../../nn/module.js';
-import { InputError, ShapeError } from '../../util/errors.js';
+import { fmtShape, InputError, ShapeError } from '../../util/errors.js';
 import { knob } from '../../kernels/program.js';
 
-export const VELOCITY_HEADS = ['velocity', 'blend', 'blend2'] as const;
+export const VELOCITY_HEADS = ['velocity', 'blend', 'blend2', 'pyramid'] as const;
 export type VelocityHead = (typeof VELOCITY_HEADS)[number];
 
-/** Whether a head predicts the fused image as a weighted choice between the sources (blend, blend2). */
+/** Whether a head predicts the fused image as a weighted choice between the sources (blend, blend2, pyramid). */
 export function isBlendHead(head: VelocityHead | undefined): boolean {
-  return head === 'blend' || head === 'blend2';
+  return head === 'blend' || head === 'blend2' || head === 'pyramid';
 }
 
-/** The U-Net's output planes for a head: the velocity; a weight logit and the residual; two logits and the residual. */
-const HEAD_PLANES: Record<VelocityHead, number> = { velocity: 1, blend: 2, blend2: 3 };
+/** The pyramid head's levels, its base included: the finest three bands at 1, 1/2, 1/4 and the base at 1/8. */
+export const PYRAMID_LEVELS = 4;
+
+/** The U-Net's output planes for a head: the velocity; a weight logit and the residual; two logits, or one per pyramid level, and the residual. */
+const HEAD_PLANES: Record<VelocityHead, number> = { velocity: 1, blend: 2, blend2: 3, pyramid: PYRAMID_LEVELS + 1 };
 
 /** 3x3 binomial blur ([1 2 1] / 4 each way) as a [1, 1, 3, 3] conv weight; twice, blend2's base of a source. */
 const BINOMIAL3 = Float32Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16));
@@ -59,6 +70,29 @@ const BINOMIAL3 = Float32Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 1
 function sourceBase(x: Tensor): Tensor {
   const w = tensor(BINOMIAL3, [1, 1, 3, 3]);
   return conv2d(conv2d(x, w, null, { pad: 1 }), w, null, { pad: 1 });
+}
+
+/**
+ * The pyramid head's blended difference: collapse_l(s_l L_l(d)) over the Laplacian pyramid of d
+ * (Gaussian levels by 2x2 average pooling, bands g_l - up(g_{l+1}) with bilinear up, the last
+ * level the base), weightAt(l) the weight map at level l's size. Any up and down pair collapses
+ * exactly: with every weight 1 it returns d.
+ */
+function pyramidBlend(d: Tensor, weightAt: (level: number) => Tensor): Tensor {
+  const gauss = [d];
+  for (let l = 1; l < PYRAMID_LEVELS; l++) gauss.push(avgPool2x(gauss[l - 1]!));
+  let cur = mul(weightAt(PYRAMID_LEVELS - 1), gauss[PYRAMID_LEVELS - 1]!);
+  for (let l = PYRAMID_LEVELS - 2; l >= 0; l--) {
+    const band = sub(gauss[l]!, upsample2x(gauss[l + 1]!, 'bilinear'));
+    cur = add(mul(weightAt(l), band), upsample2x(cur, 'bilinear'));
+  }
+  return cur;
+}
+
+/** x pooled (2x2 average) `times` times: a full-size weight logit brought to pyramid level `times`. */
+function poolTimes(x: Tensor, times: number): Tensor {
+  for (let i = 0; i < times; i++) x = avgPool2x(x);
+  return x;
 }
 
 /** How a blend head fuses at inference: its weight logit times sharpen, its residual times residual. */
@@ -195,8 +229,9 @@ export class VelocityNet extends Module {
     return matmul(tensor(onehot, [n, tasks.length]), this.taskEmbedding);
   }
 
+  /** Height and width must be multiples of this: the U-Net's, and the pyramid head's coarsest level's (both powers of two). */
   get sizeMultiple(): number {
-    return this.unet.sizeMultiple;
+    return this.head === 'pyramid' ? Math.max(this.unet.sizeMultiple, 2 ** (PYRAMID_LEVELS - 1)) : this.unet.sizeMultiple;
   }
 
   /**
@@ -256,6 +291,8 @@ export class VelocityNet extends Module {
   }
 
   private evaluate(xt: Tensor, xA: Tensor, xB: Tensor, t: readonly number[], x0: Tensor | undefined, task: string | readonly string[] | undefined, withChoice: boolean): { v: Tensor; choice?: Tensor } {
+    const m = this.sizeMultiple;
+    if (xt.shape.length !== 4 || xt.shape[2]! % m || xt.shape[3]! % m) throw new ShapeError(`VelocityNet: inputs must be [N, 1, H, W] with H and W multiples of ${m}, got ${fmtShape(xt.shape)}`);
     const out = this.unet.forward(concat([xt, xA, xB]), t, this.taskCondition(task, xt.shape[0]!));
     let v = out;
     let choice: Tensor | undefined;
@@ -295,13 +332,14 @@ export class VelocityNet extends Module {
   private fusedPrediction(out: Tensor, xA: Tensor, xB: Tensor, rule: ChoiceRule | null, knobs = true): Tensor {
     const sharpen = (knobs ? knob('FFM_BLEND_SHARPEN') : undefined) ?? rule?.sharpen;
     const residual = (knobs ? knob('FFM_BLEND_RESIDUAL') : undefined) ?? rule?.residual;
-    const weight = (plane: number) => {
-      const logit = slice(out, plane, 1);
+    const weight = (plane: number, level = 0) => {
+      const logit = poolTimes(slice(out, plane, 1), level);
       return sigmoid(sharpen !== undefined ? affine(logit, sharpen, 0) : logit);
     };
     const rPlane = HEAD_PLANES[this.head] - 1;
     const r = slice(out, rPlane, 1);
     const rTerm = residual !== undefined ? affine(r, residual, 0) : r;
+    if (this.head === 'pyramid') return add(add(xB, pyramidBlend(sub(xA, xB), (l) => weight(l, l))), rTerm);
     if (this.head !== 'blend2') return add(add(xB, mul(weight(0), sub(xA, xB))), rTerm);
     const [bA, bB] = [sourceBase(xA), sourceBase(xB)];
     const base = mul(weight(0), sub(bA, bB));
