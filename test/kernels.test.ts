@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensor } from '../src/autograd/create.js';
 import type { Tensor } from '../src/autograd/tensor.js';
-import { adamwStep } from '../src/kernels/adamw.js';
+import { adamwStep, adamwStepFlat } from '../src/kernels/adamw.js';
 import { concatChannels, padChannels, sliceChannels } from '../src/kernels/channels.js';
 import { binary, BINARY_OPS, expand, unary, UNARY_OPS, type BinaryOp, type UnaryOp } from '../src/kernels/elementwise.js';
 import { randomNormal, randomUniform } from '../src/kernels/fill.js';
@@ -495,6 +495,39 @@ describe('AdamW step', () => {
     }
     expect(maxRelErr(await read(P), p)).toBeLessThan(F32_TOL);
     expect(maxRelErr(await read(V), v)).toBeLessThan(F32_TOL);
+  });
+
+  it('the flat vec4 form and the per-tensor form with its moments at an offset match the float64 update, EWC penalty included', async () => {
+    const rt = await gpu();
+    const n = 80;
+    const moff = 12;
+    let p = Array.from(randomArray(n, 2));
+    let m = new Array(n).fill(0);
+    let v = new Array(n).fill(0);
+    const fisher = Array.from(randomArray(n, 3), Math.abs);
+    const anchor = Array.from(randomArray(n, 4));
+    const ewc = { fisher: t(fisher, [n]).storage, anchor: t(anchor, [n]).storage, lambda: 3 };
+    const [P4, M4, V4] = [t(p, [n]), t(m, [n]), t(v, [n])];
+    const P1 = t(p, [n]);
+    const [M1, V1] = [t(new Array(n + moff + 5).fill(7), [n + moff + 5]), t(new Array(n + moff + 5).fill(7), [n + moff + 5])];
+    // the moments at moff start from zero; the floats around them must stay untouched
+    M1.write(Float32Array.from({ length: n + moff + 5 }, (_, i) => (i >= moff && i < moff + n ? 0 : 7)));
+    V1.write(Float32Array.from({ length: n + moff + 5 }, (_, i) => (i >= moff && i < moff + n ? 0 : 7)));
+    for (let step = 1; step <= 3; step++) {
+      const g = Array.from(randomArray(n, 20 + step));
+      const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step, gradScale: 0.5 };
+      adamwStepFlat(rt, n, P4.storage, M4.storage, V4.storage, t(g, [n]).storage, h, ewc);
+      adamwStep(rt, n, P1.storage, M1.storage, V1.storage, t(g, [n]).storage, h, ewc, moff);
+      // the gradient the kernel sees: scaled, plus the penalty's lambda F (p - anchor)
+      ({ p, m, v } = adamwRef(p, m, v, g.map((x, i) => 0.5 * x + 3 * fisher[i]! * (p[i]! - anchor[i]!)), h));
+    }
+    expect(maxRelErr(await read(P4), p)).toBeLessThan(F32_TOL);
+    expect(maxRelErr(await read(V4), v)).toBeLessThan(F32_TOL);
+    expect(maxRelErr(await read(P1), p)).toBeLessThan(F32_TOL);
+    const m1 = await read(M1);
+    expect(maxRelErr(m1.slice(moff, moff + n), m)).toBeLessThan(F32_TOL);
+    expect([...m1.slice(0, moff), ...m1.slice(moff + n)].every((x) => x === 7)).toBe(true);
+    expect(() => adamwStepFlat(rt, 78, P4.storage, M4.storage, V4.storage, P4.storage, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/not a whole number of vec4s/);
   });
 });
 

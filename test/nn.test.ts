@@ -128,6 +128,68 @@ describe('nn: AdamW moments reset', () => {
   });
 });
 
+describe('nn: AdamW over flat buffers', () => {
+  /** Three steps of `net` from the same weights and gradients, with the flat step or (FFM_ADAMW_FLAT=0) one dispatch per parameter. */
+  const train = async (flat: boolean, ewc: boolean) => {
+    const prev = process.env.FFM_ADAMW_FLAT;
+    process.env.FFM_ADAMW_FLAT = flat ? '1' : '0';
+    try {
+      const net = withInitSeed(5, () => new TinyNet());
+      const opt = new AdamW(net.parameters(), { lr: 1e-2, weightDecay: 0.1, clipNorm: 0.05 });
+      if (ewc) {
+        const fisher = new Map(net.parameters().map((p, i) => [p, tensor(Float32Array.from({ length: p.size }, (_, k) => 0.5 + 0.4 * Math.sin(i + k)), p.shape).keep()] as const));
+        const anchor = new Map(net.parameters().map((p, i) => [p, tensor(Float32Array.from({ length: p.size }, (_, k) => 0.1 * Math.cos(i * 3 + k)), p.shape).keep()] as const));
+        opt.ewc = { lambda: 2, fisher, anchor };
+      }
+      const x = randn([2, 4, 8, 8], 21).keep();
+      const y = randn([2, 3, 8, 8], 22).keep();
+      const norms: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        net.zeroGrad();
+        await scope(async () => backward(mseLoss(net.forward(x), y)));
+        norms.push(await opt.step());
+      }
+      const weights = await Promise.all(net.parameters().map((p) => p.data()));
+      const { m, v } = opt.state();
+      const moments = await Promise.all([...m, ...v].map((t) => t.data()));
+      return { norms, weights, moments, shapes: m.map((t) => t.shape), sizes: net.parameters().map((p) => p.shape) };
+    } finally {
+      if (prev === undefined) delete process.env.FFM_ADAMW_FLAT; else process.env.FFM_ADAMW_FLAT = prev;
+    }
+  };
+
+  for (const ewc of [false, true]) {
+    it(`one dispatch for all parameters gives the per-parameter update (clipping, weight decay${ewc ? ', EWC penalty' : ''}; 3 steps; weights and moments)`, async () => {
+      await gpu();
+      const [flat, each] = [await train(true, ewc), await train(false, ewc)];
+      expect(flat.norms[0]).toBeGreaterThan(0.05); // the clip is active
+      flat.norms.forEach((n, i) => expect(Math.abs(n - each.norms[i]!)).toBeLessThan(1e-5 * n));
+      expect(flat.shapes).toEqual(flat.sizes);
+      flat.weights.forEach((w, i) => expect(maxRelErr(w, each.weights[i]!)).toBeLessThan(1e-4));
+      flat.moments.forEach((w, i) => expect(maxRelErr(w, each.moments[i]!)).toBeLessThan(1e-4));
+      // and the weights moved
+      const start = await Promise.all(withInitSeed(5, () => new TinyNet()).parameters().map((p) => p.data()));
+      expect(Math.max(...flat.weights.map((w, i) => maxRelErr(w, start[i]!)))).toBeGreaterThan(1e-3);
+    });
+  }
+
+  it('a moment segment written from a checkpoint is what the next step reads; segments of other shapes are refused', async () => {
+    await gpu();
+    const net = withInitSeed(6, () => new Linear(5, 3));
+    const opt = new AdamW(net.parameters(), { lr: 1e-2, weightDecay: 0 });
+    const { m } = opt.state();
+    const values = Float32Array.from({ length: 15 }, (_, i) => i / 10);
+    m[0]!.write(values);
+    expect(Array.from(await m[0]!.data())).toEqual(Array.from(values));
+    expect(Array.from(await m[1]!.data())).toEqual([0, 0, 0]);
+    expect(() => m[1]!.write(new Float32Array(4))).toThrow(/4 values for a tensor of shape \[3\]/);
+    opt.resetMoments();
+    expect(Array.from(await m[0]!.data())).toEqual(new Array(15).fill(0));
+    opt.dispose();
+    net.dispose();
+  });
+});
+
 describe('nn: layers', () => {
   it('Linear matches x W^T + b', async () => {
     await gpu();

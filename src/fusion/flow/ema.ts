@@ -1,29 +1,44 @@
-/** Exponential moving average of parameters, kept on the GPU: ema <- d * ema + (1 - d) * p. */
+/**
+ * Exponential moving average of parameters, kept on the GPU: ema <- d * ema + (1 - d) * p. The
+ * averages live in one flat buffer (FlatLayout): an update gathers the weights by copies and
+ * runs three dispatches over all of them, not three per parameter.
+ */
 import { add, affine } from '../../autograd/ops.js';
 import { noGrad, tidy, type Tensor } from '../../autograd/tensor.js';
+import { FlatLayout, type FlatSegment } from '../../nn/flat.js';
 import type { Parameter } from '../../nn/module.js';
 
 export class Ema {
-  readonly shadow: Tensor[];
+  /** the average of parameter i (live: writing it sets the average) */
+  readonly shadow: FlatSegment[];
+  private readonly layout: FlatLayout;
+  private readonly average: Tensor;
+  private readonly weights: Tensor;
+
   constructor(readonly params: Parameter[], readonly decay: number) {
-    this.shadow = noGrad(() => params.map((p) => affine(p, 1, 0).keep()));
+    this.layout = new FlatLayout(params.map((p) => p.shape));
+    this.average = this.layout.alloc();
+    this.weights = this.layout.alloc();
+    this.shadow = params.map((_, i) => this.layout.segment(this.average, i));
+    if (params.length) this.layout.gather(params[0]!.rt, params.map((p) => p.storage), this.average);
   }
 
   /** One update; `decay` overrides the configured decay for this update (the warm-up schedule). */
   update(decay = this.decay): void {
+    if (!this.params.length) return;
+    const rt = this.params[0]!.rt;
+    this.layout.gather(rt, this.params.map((p) => p.storage), this.weights);
     noGrad(() =>
       tidy(() => {
-        this.params.forEach((p, i) => {
-          const s = this.shadow[i]!;
-          const next = add(affine(s, decay, 0), affine(p, 1 - decay, 0));
-          p.rt.copy(next.storage, 0, s.storage, 0, s.size * 4);
-        });
+        const next = add(affine(this.average, decay, 0), affine(this.weights, 1 - decay, 0));
+        rt.copy(next.storage, 0, this.average.storage, 0, this.layout.size * 4);
       }),
     );
   }
 
   dispose(): void {
-    for (const s of this.shadow) s.dispose();
+    this.average.dispose();
+    this.weights.dispose();
   }
 }
 

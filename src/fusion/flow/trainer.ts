@@ -289,7 +289,7 @@ export class FlowTrainer {
     const named = this.net.namedParameters();
     const o = this.opt.state();
     named.forEach(([name, p], i) => {
-      const put = (key: string, dst: Tensor) => {
+      const put = (key: string, dst: Pick<Tensor, 'shape' | 'write'>) => {
         const t = tensors.get(key);
         if (!t || t.shape.length !== dst.shape.length || t.shape.some((d, k) => d !== dst.shape[k])) throw new InputError(`${source}: '${key}' is missing or has another shape (checkpoint of another architecture?)`);
         dst.write(t.data);
