@@ -60,6 +60,52 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   out[t] = acc * u.scale;
 }
 
+// ---- one workgroup per output: its WG invocations each sum a contiguous chunk of the reduced
+//      range (chunk = ceil(red_count / WG)), then a fixed-order tree in workgroup memory adds the
+//      WG partials. One pass where main needs two for long reductions with few outputs (a conv
+//      bias gradient: 16-128 outputs of N*H*W terms). ----
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main_wg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = workgroup_index(wid, nwg);
+  var acc = 0.0;
+  if (o < u.out_count) { // uniform per workgroup: every invocation reaches the barriers below
+    var rem = o;
+    var base = 0u;
+    for (var d = i32(u.kept_rank) - 1; d >= 0; d--) {
+      let e = dim(u.kept_shape, u32(d));
+      base += (rem % e) * dim(u.kept_strides, u32(d));
+      rem = rem / e;
+    }
+    let r0 = min(u.red_count, lid * u.chunk);
+    let r1 = min(u.red_count, r0 + u.chunk);
+    let inner = dim(u.red_shape, u.red_rank - 1u);
+    let s_in = dim(u.red_strides, u.red_rank - 1u);
+    var r = r0;
+    while (r < r1) {
+      var q = r / inner;
+      var off = base;
+      for (var d = i32(u.red_rank) - 2; d >= 0; d--) {
+        let e = dim(u.red_shape, u32(d));
+        off += (q % e) * dim(u.red_strides, u32(d));
+        q = q / e;
+      }
+      let j0 = r % inner;
+      let j1 = min(inner, j0 + (r1 - r));
+      for (var j = j0; j < j1; j++) { acc += x[off + j * s_in]; }
+      r += j1 - j0;
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half = half / 2u) {
+    if (lid < half) { partial[lid] += partial[lid + half]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && o < u.out_count) { out[o] = partial[0] * u.scale; }
+}
+
 // ---- sum of squares in chunks (the gradient norm) ----
 // Invocation t writes the sum of x[t*chunk .. (t+1)*chunk)^2 to sq_out[offset + t]; the host adds
 // the chunks of every tensor in float64, so one readback gives the global norm and no pass or

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { tensor } from '../src/autograd/create.js';
 import type { Tensor } from '../src/autograd/tensor.js';
 import { adamwStep, adamwStepFlat } from '../src/kernels/adamw.js';
@@ -105,10 +105,18 @@ describe('reductions', () => {
     [[1], [0]],
     [[3, 70001], [1]],
     [[200000], undefined],
+    // a conv bias gradient (two reduced runs), and long reductions on either side of the
+    // one-pass form's output bound (4,096)
+    [[4, 16, 32, 32], [0, 2, 3]],
+    [[3000, 1100], [1]],
+    [[4100, 1030], [1]],
   ];
-  for (const [shape, axes] of cases) {
-    it(`sum ${JSON.stringify(shape)} over ${axes ? JSON.stringify(axes) : 'all'}`, async () => {
+  // the one-workgroup-per-output pass (default) and the two passes it replaced (FFM_REDUCE_WG=0)
+  for (const [shape, axes, onePass] of cases.flatMap(([s, a]) => [[s, a, true], [s, a, false]] as const)) {
+    it(`sum ${JSON.stringify(shape)} over ${axes ? JSON.stringify(axes) : 'all'}${onePass ? '' : ' (FFM_REDUCE_WG=0)'}`, async () => {
       const rt = await gpu();
+      if (!onePass) process.env.FFM_REDUCE_WG = '0';
+      onTestFinished(() => { delete process.env.FFM_REDUCE_WG; });
       const n = shape.reduce((a, b) => a * b, 1);
       const xs = randomArray(n, 5);
       const y = sum(rt, t(xs, shape), axes, false, 0.5);

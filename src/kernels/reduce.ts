@@ -1,9 +1,15 @@
 /** Sum (times a scale, so mean too) over any set of axes (shaders/reduce.wgsl). */
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, knob, launch, layoutOf, program, size, WG, type DeviceArray } from './program.js';
 
 const MAX_DIMS = 8;
+/**
+ * Up to this many outputs, a sum over more than 1,024 terms runs one workgroup per output
+ * (main_wg, one pass) instead of chunked partial sums and a second pass: a conv's bias gradient
+ * (16-128 outputs of N*H*W terms) was two dispatches. Knob FFM_REDUCE_WG=0 keeps the two passes.
+ */
+const MAX_WORKGROUP_OUTPUTS = 4096;
 const FIELDS = [
   ['out_count', 'u32'], ['red_count', 'u32'], ['kept_rank', 'u32'], ['red_rank', 'u32'],
   ['parts', 'u32'], ['chunk', 'u32'], ['_p0', 'u32'], ['scale', 'f32'],
@@ -55,6 +61,18 @@ export function sum(rt: GpuRuntime, x: DeviceArray, axes?: readonly number[], ke
   const { kept, red } = plan(x.shape, ax);
   if (kept.length > MAX_DIMS || red.length > MAX_DIMS) throw new ShapeError(`sum: ${fmtShape(x.shape)} has too many non-contiguous axes`);
   if (red.length === 0) red.push([1, 0]);
+  const uniforms = (parts: number, chunk: number) => ({
+    out_count: outCount, red_count: redCount, kept_rank: kept.length, red_rank: red.length,
+    parts, chunk, _p0: 0, scale,
+    kept_shape: kept.map((k) => k[0]), kept_strides: kept.map((k) => k[1]),
+    red_shape: red.map((r) => r[0]), red_strides: red.map((r) => r[1]),
+  });
+  if (redCount > 1024 && outCount <= MAX_WORKGROUP_OUTPUTS && knob('FFM_REDUCE_WG') !== 0) {
+    // long reductions with few outputs: one workgroup per output, one pass (main needs two)
+    const out = allocArray(rt, outShape, 'sum');
+    launch(rt, program('reduce', 'main_wg'), layoutOf('reduce', FIELDS), uniforms(WG, Math.ceil(redCount / WG)), [x.storage, out], outCount);
+    return { storage: out, shape: outShape };
+  }
   // split long reductions with few outputs so enough invocations run at once
   const parts = Math.max(1, Math.min(Math.ceil(redCount / 1024), Math.floor(16384 / Math.max(1, outCount))));
   const chunk = Math.ceil(redCount / parts);
@@ -63,12 +81,7 @@ export function sum(rt: GpuRuntime, x: DeviceArray, axes?: readonly number[], ke
     rt,
     program('reduce', 'main'),
     layoutOf('reduce', FIELDS),
-    {
-      out_count: outCount, red_count: redCount, kept_rank: kept.length, red_rank: red.length,
-      parts, chunk, _p0: 0, scale,
-      kept_shape: kept.map((k) => k[0]), kept_strides: kept.map((k) => k[1]),
-      red_shape: red.map((r) => r[0]), red_strides: red.map((r) => r[1]),
-    },
+    uniforms(parts, chunk),
     [x.storage, first],
     ceilDiv(outCount * parts, WG),
   );
