@@ -1,8 +1,9 @@
 /**
  * What the optimiser and the weight average cost in a training step, one dispatch per parameter
  * against one over flat buffers (src/nn/flat.ts), interleaved round by round in one process:
- * - the whole training step (forward, MSE, backward, AdamW) with the flat AdamW and with
- *   FFM_ADAMW_FLAT=0 (one dispatch per parameter), for torch-peer's 2.7 M U-Net (batch 4 at
+ * - the whole training step (forward, MSE, backward, AdamW) with the flat AdamW and one-pass
+ *   bias-gradient sums, and as before them (FFM_ADAMW_FLAT=0: one dispatch per parameter;
+ *   FFM_REDUCE_WG=0: two passes per long sum), for torch-peer's 2.7 M U-Net (batch 4 at
  *   128x128) and the FusionFM default net (batch 4 at the recipe's 64 px crops);
  * - the AdamW step alone, both forms;
  * - the EMA update alone: Ema (flat: the weights gathered by copies, three dispatches) against the
@@ -37,8 +38,8 @@ const cases = [
   { name: '2.7 M U-Net, batch 4 at 128x128', net: withInitSeed(1, () => new UNet(PEER_UNET)), size: 128 },
   { name: 'FusionFM default net, batch 4 at 64x64', net: withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY)).unet, size: 64 },
 ];
-const FLAT = { FFM_ADAMW_FLAT: '1' };
-const EACH = { FFM_ADAMW_FLAT: '0' };
+const FLAT = { FFM_ADAMW_FLAT: '1', FFM_REDUCE_WG: '1' };
+const EACH = { FFM_ADAMW_FLAT: '0', FFM_REDUCE_WG: '0' };
 const records: Record<string, unknown>[] = [];
 
 for (const c of cases) {
@@ -54,7 +55,7 @@ for (const c of cases) {
   const sync = () => params[0]!.data();
   const step = await interleaved({
     flat: async () => { await withKnobs(FLAT, async () => { await gradients(); await flatOpt.step(); }); await sync(); },
-    'per-parameter': async () => { await withKnobs(EACH, async () => { await gradients(); await eachOpt.step(); }); await sync(); },
+    before: async () => { await withKnobs(EACH, async () => { await gradients(); await eachOpt.step(); }); await sync(); },
   }, { warmup: 1, rounds });
   await gradients();
   const adam = await interleaved({
