@@ -40,6 +40,7 @@
 # SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; SEED (default 1)
 # seeds the runs (give another OUT, e.g. OUT=runs/seq-seed2, to keep the seed-1 runs); RAW=1 also
 # scores each run's raw optimiser weights (scripts/raw-weights.ts) as <run>-raw beside its EMA.
+# TILE_SIDES (e.g. 96,128,default) scores each run at those net-input tile sides, a row each.
 set -u
 cd "$(dirname "$0")/../../.."
 out=${OUT:-runs/seq}
@@ -97,7 +98,7 @@ sets="mff/Lytro mef/MEFB ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDD
 [ "$runs" = mff150 ] && sets=mff/Lytro
 for ds in $sets; do
   node dist/bench/flow/flow-ivf.js --data "$ds" --models "$models" --steps "${KSTEPS:-1}" --other-steps 1 --held-out 2 --labels "${LABELS:-runs/labels}/$ds" \
-    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$val/$ds" > "$out/val-${ds//\//-}.log" 2>&1
+    --bounds-cache "bench/results/bounds/${ds//\//-}-val2.json" --out "$val/$ds" ${TILE_SIDES:+--tile-sides "$TILE_SIDES"} > "$out/val-${ds//\//-}.log" 2>&1
   echo "validation scored: $ds"
 done
 node dist/bench/flow/default-model-summary.js --root "$val"
