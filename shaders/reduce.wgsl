@@ -19,12 +19,8 @@ struct Params {
 
 fn dim(v: array<vec4u, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = workgroup_index(wid, nwg) * WG + lid;
-  if (t >= u.out_count * u.parts) { return; }
-  let o = t / u.parts;
-  let part = t % u.parts;
+// the input offset of output o: its position along the kept dims
+fn kept_base(o: u32) -> u32 {
   var rem = o;
   var base = 0u;
   for (var d = i32(u.kept_rank) - 1; d >= 0; d--) {
@@ -32,32 +28,44 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     base += (rem % e) * dim(u.kept_strides, u32(d));
     rem = rem / e;
   }
-  let r0 = part * u.chunk;
-  let r1 = min(u.red_count, r0 + u.chunk);
+  return base;
+}
+
+// the sum of reduced positions r0 .. r1 of the output at input offset base
+fn sum_range(base: u32, r0: u32, r1: u32) -> f32 {
   var acc = 0.0;
   if (u.red_rank == 1u) {
     let s = dim(u.red_strides, 0u);
     for (var r = r0; r < r1; r++) { acc += x[base + r * s]; }
-  } else {
-    // innermost reduced dim is walked directly, the outer ones by div/mod once per row
-    let inner = dim(u.red_shape, u.red_rank - 1u);
-    let s_in = dim(u.red_strides, u.red_rank - 1u);
-    var r = r0;
-    while (r < r1) {
-      var q = r / inner;
-      var off = base;
-      for (var d = i32(u.red_rank) - 2; d >= 0; d--) {
-        let e = dim(u.red_shape, u32(d));
-        off += (q % e) * dim(u.red_strides, u32(d));
-        q = q / e;
-      }
-      let j0 = r % inner;
-      let j1 = min(inner, j0 + (r1 - r));
-      for (var j = j0; j < j1; j++) { acc += x[off + j * s_in]; }
-      r += j1 - j0;
-    }
+    return acc;
   }
-  out[t] = acc * u.scale;
+  // innermost reduced dim is walked directly, the outer ones by div/mod once per row
+  let inner = dim(u.red_shape, u.red_rank - 1u);
+  let s_in = dim(u.red_strides, u.red_rank - 1u);
+  var r = r0;
+  while (r < r1) {
+    var q = r / inner;
+    var off = base;
+    for (var d = i32(u.red_rank) - 2; d >= 0; d--) {
+      let e = dim(u.red_shape, u32(d));
+      off += (q % e) * dim(u.red_strides, u32(d));
+      q = q / e;
+    }
+    let j0 = r % inner;
+    let j1 = min(inner, j0 + (r1 - r));
+    for (var j = j0; j < j1; j++) { acc += x[off + j * s_in]; }
+    r += j1 - j0;
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = workgroup_index(wid, nwg) * WG + lid;
+  if (t >= u.out_count * u.parts) { return; }
+  let o = t / u.parts;
+  let r0 = (t % u.parts) * u.chunk;
+  out[t] = sum_range(kept_base(o), r0, min(u.red_count, r0 + u.chunk)) * u.scale;
 }
 
 // ---- one workgroup per output: its WG invocations each sum a contiguous chunk of the reduced
@@ -71,31 +79,8 @@ fn main_wg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let o = workgroup_index(wid, nwg);
   var acc = 0.0;
   if (o < u.out_count) { // uniform per workgroup: every invocation reaches the barriers below
-    var rem = o;
-    var base = 0u;
-    for (var d = i32(u.kept_rank) - 1; d >= 0; d--) {
-      let e = dim(u.kept_shape, u32(d));
-      base += (rem % e) * dim(u.kept_strides, u32(d));
-      rem = rem / e;
-    }
     let r0 = min(u.red_count, lid * u.chunk);
-    let r1 = min(u.red_count, r0 + u.chunk);
-    let inner = dim(u.red_shape, u.red_rank - 1u);
-    let s_in = dim(u.red_strides, u.red_rank - 1u);
-    var r = r0;
-    while (r < r1) {
-      var q = r / inner;
-      var off = base;
-      for (var d = i32(u.red_rank) - 2; d >= 0; d--) {
-        let e = dim(u.red_shape, u32(d));
-        off += (q % e) * dim(u.red_strides, u32(d));
-        q = q / e;
-      }
-      let j0 = r % inner;
-      let j1 = min(inner, j0 + (r1 - r));
-      for (var j = j0; j < j1; j++) { acc += x[off + j * s_in]; }
-      r += j1 - j0;
-    }
+    acc = sum_range(kept_base(o), r0, min(u.red_count, r0 + u.chunk));
   }
   partial[lid] = acc;
   workgroupBarrier();
