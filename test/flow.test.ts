@@ -283,13 +283,23 @@ describe('the bundled default model', () => {
 });
 
 describe('fusion tiles', () => {
-  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in one piece with tiles: whole; 2048x2048 tiled either way', async () => {
+  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole; 2048x2048 tiled either way', async () => {
     await gpu();
     const { tilePlan } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(1, () => new VelocityNet());
     // 176 px of net input: 176 / 88 / 44 px levels, each row whole vec4s (the Winograd row transforms)
     expect(tilePlan(net, 640, 480)).toEqual({ side: 160, tiles: 20 });
     expect(tilePlan(net, 640, 480, { tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
+    // multi-exposure's portable tiles are 128 px of net input (TASK_TILE_SIDE): 112 px inside the margin
+    expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 112, tiles: 48 });
+    expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { task: 'mef', tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
+    process.env.FFM_TASK_TILES = '0';
+    try {
+      expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 160, tiles: 20 });
+    } finally {
+      delete process.env.FFM_TASK_TILES;
+    }
     // the largest activation (48 channels at full size) must fit one 128 MiB binding
     expect(net.maxSideByMemory(128 * 2 ** 20)).toBe(836);
     expect(tilePlan(net, 2048, 2048, { tiles: 'whole' }).tiles).toBeGreaterThan(1);

@@ -8,6 +8,7 @@
 #   NAME=v800 CHECKPOINT=... bash bench/flow/default-model.sh   (the first model's row name; default: default)
 #   TEST_LABELS=runs/labels-test bash bench/flow/default-model.sh     (test-split pseudo labels, <root>/<task>/<dataset>/<pair>.png,
 #     from `fusionfm pseudo-gt --split test`: adds each row's intensity bias against them)
+#   SETS=mef/MEFB bash bench/flow/default-model.sh   (rescore those datasets only; the summary still covers every folder in the output)
 #   JOBS=2 bash bench/flow/default-model.sh     (two datasets at a time, each logged to <out>/<task>-<dataset>.log;
 #     the slowest two, MEFB and Lytro, start first)
 # The pool scores are cached in bench/results/bounds/ (BOUNDS=dir elsewhere; computing them is
@@ -27,7 +28,7 @@ jobs=${JOBS:-1}
 mkdir -p "$out"
 rm -f "$out"/.failed-*
 # the two slowest splits first, so that parallel jobs finish together
-for ds in mef/MEFB mff/Lytro ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT; do
+for ds in ${SETS:-mef/MEFB mff/Lytro ivf/VIFB mif/CDDFuse_MRI-CT mif/CDDFuse_MRI-PET mif/CDDFuse_MRI-SPECT}; do
   if [ "$jobs" -le 1 ]; then score "$ds"; continue; fi
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   log="$out/${ds//\//-}.log"

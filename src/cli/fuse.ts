@@ -52,8 +52,9 @@ export async function runFuse(args: string[]): Promise<void> {
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
   if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-  // portable: tiles of the attention window the nets were trained near (the default: on held-out
-  // pairs one piece cost multi-exposure 0.07 of composite); whole: one piece where memory allows
+  // portable: tiles of the attention window the nets were trained near, smaller for multi-exposure
+  // (the default: on held-out pairs one piece cost multi-exposure 0.07 of composite, and its
+  // 128 px tiles gained it 0.008-0.017; TASK_TILE_SIDE); whole: one piece where memory allows
   // (faster on lavapipe); device: the device's own limit
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');

@@ -124,9 +124,25 @@ function checkTask(net: VelocityNet, opts: FuseOptions): void {
   }
 }
 
-/** The options with their defaults; maxTilePixels from tileSide. */
+/**
+ * Net-input tile sides of the default ('portable') tiles per task, where they are smaller than
+ * the attention window's: multi-exposure fuses in tiles of 128 px, twice the 64 px crops the
+ * models train on (a net fit on its crops loses the fit on tiles of more than about twice
+ * their side, bench/results/fit-probe/). Chosen on held-out training pairs, never test pairs
+ * (2026-12-06, bench/results/sequence-vs-joint/val-400-single-choice-tiles-seed{1,2}/): two
+ * 400-step models went on MEFB's held-out pairs from 0.898 and 0.867 (default tiles, 176 px) to
+ * 0.906 and 0.884; the other tasks moved by -0.012 .. +0.004 (infrared-visible -0.002 and
+ * -0.005), so they keep the default. About 1.3x the pixels evaluated. Knob FFM_TASK_TILES=0
+ * turns it off.
+ */
+export const TASK_TILE_SIDE: Readonly<Record<string, number>> = { mef: 128 };
+
+/** The options with their defaults; maxTilePixels from tileSide (and TASK_TILE_SIDE for the portable tiles). */
 function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
-  const side = tileSide(net, opts.tiles ?? 'portable');
+  const mode = opts.tiles ?? 'portable';
+  let side = tileSide(net, mode);
+  const taskSide = mode === 'portable' && opts.task !== undefined && knob('FFM_TASK_TILES') !== 0 && Object.hasOwn(TASK_TILE_SIDE, opts.task) ? TASK_TILE_SIDE[opts.task]! : undefined;
+  if (taskSide !== undefined) side = Math.min(side, taskSide);
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
 }
 
@@ -161,7 +177,7 @@ function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number;
 
 /**
  * How fuseLuminance will cut a w x h plane: the tile side (inner, without the margin) and the tile
- * count (1: one piece). The same for every task of a task-conditioned net, so none is asked for.
+ * count (1: one piece); opts.task matters where TASK_TILE_SIDE names it.
  */
 export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
   const c = cut(net, w, h, withDefaults(net, opts));
