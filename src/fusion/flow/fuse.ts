@@ -132,8 +132,9 @@ function checkTask(net: VelocityNet, opts: FuseOptions): void {
  * (2026-12-06, bench/results/sequence-vs-joint/val-400-single-choice-tiles-seed{1,2}/): two
  * 400-step models went on MEFB's held-out pairs from 0.898 and 0.867 (default tiles, 176 px) to
  * 0.906 and 0.884; the other tasks moved by -0.012 .. +0.004 (infrared-visible -0.002 and
- * -0.005), so they keep the default. About 1.3x the pixels evaluated. Knob FFM_TASK_TILES=0
- * turns it off.
+ * -0.005; multi-focus +0.004 and +0.002 with the soft head, but +0.002 and -0.002 fused by the
+ * sharpened map it uses, val-400-single-choice-tiles-sharpened-seed*), so they keep the default.
+ * About 1.3x the pixels evaluated. Knob FFM_TASK_TILES=0 turns it off.
  */
 export const TASK_TILE_SIDE: Readonly<Record<string, number>> = { mef: 128 };
 
