@@ -23,7 +23,9 @@
  *   sigmoid of logit plane l pooled to level l. The pyramid is linear, so this is the blend of
  *   the sources' own pyramids, each band with its own map: a sharp choice of fine detail over a
  *   smooth blend of coarse bands, without the seams a sharp map in pixels leaves. With every
- *   s_l = s it is the blend head.
+ *   s_l = s it is the blend head. Measured (bench/results/study-mef-pyramid/): level with the
+ *   blend head on multi-exposure alone, below it on held-out pairs of the four tasks; kept as an
+ *   option, not the recipe's.
  *
  * sourceGate (either head; absent or 0 in older files: no gate) multiplies the velocity by
  * min(1, (xA + xB) / sourceGate): where both sources are black the flow does not move, and as
