@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useRuntime } from '../../src/autograd/tensor.js';
-import { fuseImages, tilePlan } from '../../src/fusion/flow/fuse.js';
+import { fuseImages, TASK_TILE_SIDE, tilePlan } from '../../src/fusion/flow/fuse.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
 import { DEFAULT_TRAIN, FlowTrainer, type Triple } from '../../src/fusion/flow/trainer.js';
 import { makeImage } from '../../src/fusion/image.js';
@@ -38,8 +38,9 @@ const sizeMatch = /^(\d+)x(\d+)$/.exec(values.size!);
 if (!sizeMatch || Number(sizeMatch[1]) < 1 || Number(sizeMatch[2]) < 1) throw new Error(`flow-speed: --size expects WxH such as 640x480, got '${values.size}'`);
 const fuseSize = [Number(sizeMatch[1]), Number(sizeMatch[2])] as const;
 const net = values.checkpoint ? loadFlowModel(values.checkpoint).net : withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
-// a task-conditioned model fuses for one of its tasks (any: the cost is the same)
-const task = net.conditionTasks[0];
+// a task-conditioned model fuses for one of its tasks: one with the default tiles (the cost is the
+// same for all of those; TASK_TILE_SIDE's tasks fuse in smaller tiles)
+const task = net.conditionTasks.find((t) => !Object.hasOwn(TASK_TILE_SIDE, t)) ?? net.conditionTasks[0];
 const step = bigOnly ? null : await trainingStep();
 const fuse = bigOnly ? null : await fusePair();
 
