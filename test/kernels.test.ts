@@ -517,10 +517,9 @@ describe('AdamW step', () => {
     const ewc = { fisher: t(fisher, [n]).storage, anchor: t(anchor, [n]).storage, lambda: 3 };
     const [P4, M4, V4] = [t(p, [n]), t(m, [n]), t(v, [n])];
     const P1 = t(p, [n]);
-    const [M1, V1] = [t(new Array(n + moff + 5).fill(7), [n + moff + 5]), t(new Array(n + moff + 5).fill(7), [n + moff + 5])];
-    // the moments at moff start from zero; the floats around them must stay untouched
-    M1.write(Float32Array.from({ length: n + moff + 5 }, (_, i) => (i >= moff && i < moff + n ? 0 : 7)));
-    V1.write(Float32Array.from({ length: n + moff + 5 }, (_, i) => (i >= moff && i < moff + n ? 0 : 7)));
+    // the moments at moff start from zero; the 7s around them must stay untouched
+    const around = Array.from({ length: n + moff + 5 }, (_, i) => (i >= moff && i < moff + n ? 0 : 7));
+    const [M1, V1] = [t(around, [around.length]), t(around, [around.length])];
     for (let step = 1; step <= 3; step++) {
       const g = Array.from(randomArray(n, 20 + step));
       const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step, gradScale: 0.5 };

@@ -8,6 +8,7 @@
 import { zeros } from '../autograd/create.js';
 import type { Tensor } from '../autograd/tensor.js';
 import type { GpuRuntime, Storage } from '../gpu/runtime.js';
+import { size } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 
 /** One segment of a flat buffer, read and written as a tensor of its own shape (host transfers only). */
@@ -26,7 +27,7 @@ export class FlatLayout {
   readonly sizes: number[];
 
   constructor(readonly shapes: readonly (readonly number[])[]) {
-    this.sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+    this.sizes = shapes.map(size);
     this.offsets = [];
     let n = 0;
     for (const k of this.sizes) {
