@@ -43,6 +43,9 @@ describe('fusionfm command line', () => {
     refused("--task-weights: 'mef' is not a task of this run (ivf, mff)", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--task-weights', 'mef=2');
     refused("--choice-loss trains the blend head's choice between the sources: it needs --head blend", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--choice-loss', 'ivf=1');
     refused("--choice-loss: 'mef' is not a task of this run (ivf, mff)", 'train', '--task', 'ivf,mff', ...LABELS_OUT, '--head', 'blend', '--choice-loss', 'mef=1');
+    refused("--mixed-crop: expected <side>x<batch> such as 128x1, got '128'", 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-crop', '128');
+    refused("--mixed-every must be a whole number of steps, at least 2, got '1'", 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-crop', '128x1', '--mixed-every', '1');
+    refused('--mixed-every applies with --mixed-crop', 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-every', '3');
     refused("--hold-out must be a whole number of pairs per dataset, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--hold-out', '1.5');
     refused("--own-path is a fraction of each batch, from 0 to 1, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--own-path', '1.5');
     refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');

@@ -169,6 +169,39 @@ describe('flow trainer', () => {
     expect(new FlowTrainer(big, data).drawBatch().task[0]).toBe(['ivf', 'mef', 'mff'][first]);
     for (const t of [uniform, weighted]) t.dispose();
   });
+  it('mixedCrop: every N-th step draws its own crop side and batch, a run with it resumes exactly, and sizes are checked', async () => {
+    await gpu();
+    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
+    const mixed = { ...cfg, steps: 4, mixedCrop: { crop: 24, batch: 1, every: 2 } };
+    const data = [triple(30, 24), triple(28, 26)];
+    const probe = new FlowTrainer(mixed, data);
+    expect(probe.stepShape()).toEqual({ crop: 16, batch: 2, mixed: false });
+    probe.step = 1;
+    expect(probe.stepShape()).toEqual({ crop: 24, batch: 1, mixed: true });
+    expect(probe.drawBatch().a.length).toBe(24 * 24);
+    probe.step = 2;
+    expect(probe.drawBatch().x1.length).toBe(2 * 16 * 16);
+    probe.dispose();
+    // steps 1 and 3 are mixed: a run stopped after step 3 and resumed matches one run straight
+    const straight = new FlowTrainer(mixed, data);
+    await straight.run(4, () => {});
+    const first = new FlowTrainer(mixed, data);
+    await first.run(3, () => {});
+    const saved = await first.state();
+    first.dispose();
+    const resumed = new FlowTrainer(mixed, data);
+    resumed.restore(saved.tensors, saved.meta, 'state');
+    await resumed.run(4, () => {});
+    const a = await straight.state();
+    const b = await resumed.state();
+    expect(b.meta.losses).toEqual(a.meta.losses);
+    expect(a.meta.losses.every(Number.isFinite)).toBe(true);
+    for (const [k, t] of a.tensors) expect(Array.from(b.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
+    straight.dispose();
+    resumed.dispose();
+    expect(() => new FlowTrainer({ ...cfg, mixedCrop: { crop: 32, batch: 1, every: 2 } }, [triple(30, 24)])).toThrow("training: pair 'synthetic' is 30x24, smaller than the 32x32 crop");
+    expect(() => new FlowTrainer({ ...cfg, mixedCrop: { crop: 23, batch: 1, every: 2 } }, [triple(30, 24)])).toThrow('the mixed crop (23 px) must be a multiple of 2');
+  });
   it('refuses pairs smaller than the crop, naming the pair', async () => {
     await gpu();
     const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
@@ -217,6 +250,14 @@ describe('fusing with a model', () => {
     const wider = { ...small, baseChannels: 16 };
     saveFlowModel(join(dir, 'w.safetensors'), await stateDict(net), { tasks: ['ivf'], config: wider, coupling: 'sum', provenance: {} });
     expect(() => loadFlowModel(join(dir, 'w.safetensors'))).toThrow(/has shape .* the model expects .*different architecture/);
+    // --init: which tasks a choice term trained is not part of the net, so such a model can be
+    // fine-tuned with the term; another head is refused
+    const { initModelFor } = await import('../src/cli/train.js');
+    const { DEFAULT_TRAIN } = await import('../src/fusion/flow/trainer.js');
+    const run = { ...DEFAULT_TRAIN, coupling: 'sum' as const };
+    initModelFor(path, { ...run, model: { ...small, choiceTrained: ['ivf'] } }).net.dispose();
+    expect(() => initModelFor(path, { ...run, model: { ...small, head: small.head === 'blend' ? 'velocity' : 'blend' } })).toThrow(/--init .*m.safetensors: the model was trained as net/);
+    ok.net.dispose();
   });
   it('a failed checkpoint write leaves the last good file in place', async () => {
     const { mkdtempSync, writeFileSync, readFileSync, mkdirSync } = await import('node:fs');

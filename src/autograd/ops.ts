@@ -320,13 +320,26 @@ const denseAttentionBytes = (): number => knob('FFM_ATTN_DENSE_BYTES') ?? DENSE_
 export const DENSE_ATTENTION_BYTES = 64 * 1024 * 1024;
 
 /**
+ * The widest head that 'auto' gives the fused forward. Its vec4-lane form holds QV = 64 / D
+ * queries per invocation, so wider heads keep fewer queries in flight: on lavapipe (attention-probe,
+ * 4 heads, beside two training jobs) it ran 1.67x dense at D = 16, L = 1,024, but dense ran
+ * 1.27-1.43x it at D = 32 (quiet: 34 vs 44 ms) and 1.52x at D = 64, and blocks 1.11x it at
+ * D = 32, L = 4,096. So software adapters stop at 16 (the 2.7 M U-Net's forward, heads of 32:
+ * 311 vs 323 ms quiet, knob-ab); hardware keeps every head the kernel holds until measured there.
+ * Knob FFM_ATTN_FUSED_MAX_DIM sets it.
+ */
+function fusedForwardMaxDim(rt: Tensor['rt']): number {
+  return knob('FFM_ATTN_FUSED_MAX_DIM') ?? (rt.isSoftware ? 16 : ATTENTION_MAX_HEAD_DIM);
+}
+
+/**
  * Attention of one head per batch entry: q, k, v are [B, D, L] (channel-major tokens),
  * the result is [B, D, L] with o[:, :, i] = sum_j softmax_j(scale q_i.k_j) v[:, :, j].
  * 'dense' materialises the L x L scores; 'blocks' those of one block of queries at a time
  * (memory B x rows x L; no gradient); 'fused' never stores scores (online softmax; the backward
  * recomputes them), so memory grows with L. 'auto' (the default) takes, on lavapipe
  * (bench/engine/attention-probe.ts, bench/results/attention-probe-*):
- * - without a gradient where L % 4 == 0 and the head is at most ATTENTION_MAX_HEAD_DIM (64) wide: fused, whose vec4-lane forward (forward_q4) ran
+ * - without a gradient where L % 4 == 0 and the head is at most fusedForwardMaxDim wide: fused, whose vec4-lane forward (forward_q4) ran
  *   2-2.5x dense at L = 256 and 1,936 and 2.5x blocks at 4,800 (D = 16);
  * - else dense while the scores fit (its backward is the faster one at training sizes);
  * - else blocks without a gradient (4x the generic fused forward at L = 4,800; knob
@@ -339,7 +352,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method
   const inputs = [q, k, v];
   const grad = needsGrad(inputs);
   // the fused kernel keeps a head in registers: a wider one goes dense or by blocks
-  const fusedFast = !grad && hasVec4Forward(L) && D <= ATTENTION_MAX_HEAD_DIM;
+  const fusedFast = !grad && hasVec4Forward(L) && D <= Math.min(ATTENTION_MAX_HEAD_DIM, fusedForwardMaxDim(q.rt));
   if (method === 'dense' || (method === 'auto' && !fusedFast && B * L * L * 4 <= budget)) {
     return denseAttention(q, k, v, scale, L);
   }

@@ -33,7 +33,7 @@ const USAGE = `usage:
   fusionfm fuse [--task ivf|mif|mef|mff] [--checkpoint model.safetensors] [--steps 1] [--solver euler|midpoint|rk4] [--tiles portable|device|whole] <a> <b> -o <out.png> [--overwrite]
   fusionfm fuse --method <${classicalNames().join('|')}> <a> <b> -o <out.png>
   fusionfm fuse ... --data <task/dataset> [--split test] -o <folder>     (every pair of a split)
-  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend|blend2|pyramid] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--choice-loss t=w,...] [--init model.safetensors] [--resume]
+  fusionfm train --task <t>[,<t>...] [--data <task/dataset>[,...]] --labels candidate:<method>|classical:<fuser>|<folder>|<labels root> --out <run dir> [--steps N] [--batch B] [--crop S] [--lr x] [--seed n] [--coupling sum|average|gaussian] [--objective flow|ddpm] [--ema-decay d] [--ema-warmup] [--loss-margin px] [--grad-loss w] [--texture-loss w] [--head velocity|blend|blend2|pyramid] [--source-gate levels] [--swap-sources <t>[,<t>...]] [--hold-out K] [--task-embedding] [--task-weights t=w,...] [--own-path p] [--choice-loss t=w,...] [--mixed-crop SxB [--mixed-every N]] [--init model.safetensors] [--resume]
   fusionfm train --tasks ivf,mif,mef,mff --labels <labels root> --out <run dir> [--steps N per task] [--ewc-lambda 0.01] [--ewc-fisher-scale global|tensor] [--fisher-samples 64] [--replay-size 256] [--replay-ratio 0.25] [--reset-optimizer] ...
       (--task: one model on all listed tasks at once; --tasks: in sequence, with EWC + replay; --data defaults to every shared dataset of the tasks)
   fusionfm pseudo-gt --task <t> --data <task/dataset> [--split train] --out <labels dir> [--stage 1|2] [--pool published,classical] [--candidates dir1,dir2]
@@ -78,6 +78,20 @@ function taskNumbers(flag: string, v: string, tasks: readonly string[]): Record<
   }
   if (!Object.keys(out).length) throw new InputError(`${flag}: expected task=weight pairs such as mff=2, got '${v}'`);
   return out;
+}
+
+/**
+ * --mixed-crop 128x1 [--mixed-every 2]: every N-th training step draws B crops of S px instead of
+ * --batch crops of --crop px (TrainConfig.mixedCrop).
+ */
+function checkMixedCrop(v: string, every: string | undefined): { crop: number; batch: number; every: number } {
+  const m = /^(\d+)x(\d+)$/.exec(v);
+  const crop = m ? Number(m[1]) : NaN;
+  const batch = m ? Number(m[2]) : NaN;
+  if (!m || crop < 8 || batch < 1) throw new InputError(`--mixed-crop: expected <side>x<batch> such as 128x1, got '${v}'`);
+  const n = every === undefined ? 2 : Number(every);
+  if (!Number.isInteger(n) || n < 2) throw new InputError(`--mixed-every must be a whole number of steps, at least 2, got '${every}'`);
+  return { crop, batch, every: n };
 }
 
 /** The usage lines of one command (with their indented continuations), or all of them. */
@@ -182,6 +196,7 @@ async function main(argv: string[]): Promise<void> {
       objective: { type: 'string', default: 'flow' }, 'loss-margin': { type: 'string' }, head: { type: 'string' }, 'grad-loss': { type: 'string' },
       'source-gate': { type: 'string' }, 'swap-sources': { type: 'string' }, 'hold-out': { type: 'string' }, 'task-embedding': { type: 'boolean', default: false },
       'task-weights': { type: 'string' }, 'own-path': { type: 'string' }, 'texture-loss': { type: 'string' }, 'choice-loss': { type: 'string' }, init: { type: 'string' },
+      'mixed-crop': { type: 'string' }, 'mixed-every': { type: 'string' },
     } });
     if (values.objective !== 'flow' && values.objective !== 'ddpm') throw new InputError(`--objective must be flow (FusionFM) or ddpm (the diffusion baseline), got '${values.objective}'`);
     if (values.task && values.tasks) throw new InputError('pass --task (one task, or several trained jointly) or --tasks (trained in sequence), not both');
@@ -225,7 +240,9 @@ async function main(argv: string[]): Promise<void> {
       ...(values['task-weights'] !== undefined ? { taskWeights: checkTaskWeights(values['task-weights'], tasks, !values.tasks) } : {}),
       ...(values['own-path'] !== undefined ? { ownPath: num('own-path', values['own-path'], 0, 'nonneg') } : {}),
       ...(values['choice-loss'] !== undefined ? { choiceLoss: taskNumbers('--choice-loss', values['choice-loss'], tasks) } : {}),
+      ...(values['mixed-crop'] !== undefined ? { mixedCrop: checkMixedCrop(values['mixed-crop'], values['mixed-every']) } : {}),
     };
+    if (values['mixed-every'] !== undefined && !config.mixedCrop) throw new InputError('--mixed-every applies with --mixed-crop');
     // the model records the tasks its map was trained to choose for (the inference rule for them follows it)
     if (config.choiceLoss) config.model = { ...config.model, choiceTrained: Object.keys(config.choiceLoss) };
     if (config.choiceLoss && !isBlendHead(config.model.head)) throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend, blend2 or pyramid");

@@ -46,12 +46,14 @@ export interface TrainOptions {
 /**
  * The model file a run starts from (`--init`), checked against the run's configuration: the same
  * net (width, levels, head, source gate, task rows), objective and coupling, since the weights only
- * mean what they mean in that net.
+ * mean what they mean in that net. Which tasks a choice term trained (choiceTrained) is a record
+ * for inference, not part of the net: a model trained without the term can be fine-tuned with it.
  */
 export function initModelFor(path: string, config: TrainConfig): LoadedFlowModel {
   const loaded = loadFlowModel(path);
-  const want = { net: config.model, objective: config.objective ?? 'flow', coupling: config.coupling };
-  const have = { net: loaded.meta.config, objective: loaded.meta.objective ?? 'flow', coupling: loaded.meta.coupling };
+  const net = ({ choiceTrained: _, ...rest }: typeof config.model) => rest;
+  const want = { net: net(config.model), objective: config.objective ?? 'flow', coupling: config.coupling };
+  const have = { net: net(loaded.meta.config), objective: loaded.meta.objective ?? 'flow', coupling: loaded.meta.coupling };
   const differs = (Object.keys(want) as (keyof typeof want)[]).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
   if (differs.length) {
     loaded.net.dispose();

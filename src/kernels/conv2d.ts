@@ -188,7 +188,7 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
 export function conv2dWeightGrad(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, wShape: readonly number[], opts: Conv2dOptions = {}): DeviceArray {
   const g = convGeometry('conv2dWeightGrad', x.shape, wShape, opts);
   checkDy('conv2dWeightGrad', dy, g);
-  const wino = knob('FFM_WGRAD_WINOGRAD') !== 0 ? winogradShape(rt, g) : null;
+  const wino = knob('FFM_WGRAD_WINOGRAD') !== 0 ? winogradShape(rt, g, 'weight-grad') : null;
   if (wino) return { storage: winogradWeightGrad3x3(rt, x.storage, dy.storage, wino.shape, wino.R), shape: [...wShape] };
   if (g.K === 1 && g.stride === 1 && g.pad === 0 && knob('FFM_WGRAD_1X1_MATMUL') !== 0) return weightGrad1x1(rt, x, dy, g, wShape);
   const { TP, COV } = weightGradVariant(rt, g.OW);
@@ -230,10 +230,10 @@ function weightGrad1x1(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, g: ConvG
 }
 
 /** The Winograd path's shape and tile where it serves this convolution (3x3, stride 1, pad 1; see winogradTile), else null. */
-function winogradShape(rt: GpuRuntime, g: ConvGeometry): { shape: WinogradShape; R: WinogradTile } | null {
+function winogradShape(rt: GpuRuntime, g: ConvGeometry, op: 'conv' | 'weight-grad' = 'conv'): { shape: WinogradShape; R: WinogradTile } | null {
   if (g.K !== 3 || g.stride !== 1 || g.pad !== 1) return null;
   const shape = { N: g.N, Cin: g.Cin, Cout: g.Cout, H: g.H, W: g.W };
-  const R = winogradTile(rt, shape);
+  const R = winogradTile(rt, shape, op);
   return R === null ? null : { shape, R };
 }
 

@@ -41,18 +41,23 @@ function transformedBytes(s: WinogradShape, R: WinogradTile): number {
  * than F(4x4) everywhere else. So software adapters take F(4x4) from 32 channels in and out
  * (knob FFM_WINOGRAD_MIN_CHANNELS moves that bound; on the whole nets 32 beat 64 by 1.03-1.10x,
  * bench/results/knob-ab-winograd-threshold-*).
+ * The weight gradient has its own bound (knob FFM_WGRAD_WINOGRAD_MIN_CHANNELS, default 16): at 16
+ * channels its Winograd form (two transforms and a GEMM over the tiles, whose long K suits the
+ * GEMM) ran 1.5-1.6x the direct weight_grad kernel, where forward and input gradient ran 0.85-0.9x
+ * theirs (quiet, 4x16x64, 4x16x128, 1x16x176; docs/architecture.md).
  * Hardware GPUs keep the direct kernel until measured there.
  */
-export function winogradTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
+export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad' = 'conv'): WinogradTile | null {
   if (s.Cin % 4 !== 0 || s.Cout % 4 !== 0) return null;
   const k = knob('FFM_CONV_WINOGRAD');
   if (k !== undefined && k !== 0 && k !== 2 && k !== 4) throw new ShapeError(`FFM_CONV_WINOGRAD must be 0 (direct kernel), 2 or 4 (the Winograd tile), got ${k}`);
-  const R: WinogradTile | null = k !== undefined ? (k === 0 ? null : (k as WinogradTile)) : defaultTile(rt, s);
+  const R: WinogradTile | null = k !== undefined ? (k === 0 ? null : (k as WinogradTile)) : defaultTile(rt, s, op);
   return R !== null && transformedBytes(s, R) <= rt.maxBindingBytes ? R : null;
 }
 
-function defaultTile(rt: GpuRuntime, s: WinogradShape): WinogradTile | null {
-  return rt.isSoftware && Math.min(s.Cin, s.Cout) >= (knob('FFM_WINOGRAD_MIN_CHANNELS') ?? 32) ? 4 : null;
+function defaultTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad'): WinogradTile | null {
+  const minChannels = (op === 'weight-grad' ? knob('FFM_WGRAD_WINOGRAD_MIN_CHANNELS') : undefined) ?? (knob('FFM_WINOGRAD_MIN_CHANNELS') ?? (op === 'weight-grad' ? 16 : 32));
+  return rt.isSoftware && Math.min(s.Cin, s.Cout) >= minChannels ? 4 : null;
 }
 
 /**

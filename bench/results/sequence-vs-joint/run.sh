@@ -26,6 +26,8 @@
 #            sources' base and detail apart); jointemb-blend2-choice<P> adds the choice term as above
 #   jointemb-pyramid-choice<P> jointemb-choice<P> with the pyramid blend head (--head pyramid: one
 #            weight map per Laplacian pyramid level of the sources)
+#   jointemb-choice<P>-mix<S>x<B> jointemb-choice<P> with every other step on B crops of S px
+#            (--mixed-crop SxB): the net also learns at sizes nearer the tiles it fuses in
 #   jointemb-c<S>b<B> jointemb on crops of S px in batches of B (the others: 64 px, 4)
 #   jointw   the joint run with tasks drawn by weight (--task-weights; TASK_WEIGHTS, default
 #            ivf=1.5,mff=2: more steps for the two tasks furthest below their classical fuser)
@@ -40,6 +42,8 @@
 # SCORE_ONLY=1 scores the runs that exist; VAL (default val) names the results folder; SEED (default 1)
 # seeds the runs (give another OUT, e.g. OUT=runs/seq-seed2, to keep the seed-1 runs); RAW=1 also
 # scores each run's raw optimiser weights (scripts/raw-weights.ts) as <run>-raw beside its EMA.
+# EXTRA (e.g. "--init runs/seq400-choice-seed1/jointemb-choice100/model.safetensors --lr 3e-4")
+# adds training options to every run: a fine-tuning arm starts from a model file with --init.
 # TILE_SIDES (e.g. 96,128,default) scores each run at those net-input tile sides, a row each.
 set -u
 cd "$(dirname "$0")/../../.."
@@ -53,7 +57,7 @@ common="--labels ${LABELS:-runs/labels} --batch 4 --crop 64 --seed ${SEED:-1} --
 seq="--fisher-samples 64 --replay-size 256 --replay-ratio 0.25"
 train() {
   local name=$1; shift
-  /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train $common "$@" --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
+  /usr/bin/time -f "$name training wall %e s" node dist/src/cli/main.js train $common "$@" ${EXTRA:-} --out "$out/$name" ${RESUME:+--resume} > "$out/train-$name.log" 2>&1
   tail -1 "$out/train-$name.log"
 }
 args() {
@@ -69,6 +73,7 @@ args() {
     jointemb-w[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --width ${1#jointemb-w}" ;;
     jointemb-own[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --own-path $(awk "BEGIN { print ${1#jointemb-own} / 100 }")" ;;
     jointemb-tex[0-9]*) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --texture-loss $(awk "BEGIN { print ${1#jointemb-tex} / 100 }")" ;;
+    jointemb-choice[0-9]*-mix[0-9]*x[0-9]*) local cm=${1#jointemb-choice} w; w=$(awk "BEGIN { print ${cm%-mix*} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w --mixed-crop ${cm#*-mix}" ;;
     jointemb-choice[0-9]*-g[0-9]*) local cg=${1#jointemb-choice} w g; w=$(awk "BEGIN { print ${cg%-g*} / 100 }"); g=$(awk "BEGIN { print ${cg#*-g} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w --grad-loss $g" ;;
     jointemb-choice[0-9]*) local w; w=$(awk "BEGIN { print ${1#jointemb-choice} / 100 }"); echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --choice-loss ivf=$w,mff=$w" ;;
     jointemb-blend2) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --head blend2" ;;
@@ -78,7 +83,7 @@ args() {
     jointembw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-embedding --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     jointw) echo "--task ivf,mif,mef,mff --steps $((4 * steps)) --task-weights ${TASK_WEIGHTS:-ivf=1.5,mff=2}" ;;
     mff150) echo "--task mff --steps $steps" ;;
-    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-choice<P>-g<G>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-pyramid-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown run '$1' in RUNS (expected ewc0.01, ewc0, taskemb, taskemb-emawarm, resetopt, finetune, joint, jointemb, jointemb-w<N>, jointemb-own<P>, jointemb-tex<P>, jointemb-choice<P>, jointemb-choice<P>-g<G>, jointemb-choice<P>-mix<S>x<B>, jointemb-blend2, jointemb-blend2-choice<P>, jointemb-pyramid-choice<P>, jointemb-c<S>b<B>, jointw, jointembw or mff150)" >&2; exit 2 ;;
   esac
 }
 if [ -z "${SCORE_ONLY:-}" ]; then

@@ -85,6 +85,14 @@ export interface TrainConfig {
    * (absent: none; a task not named: 0). Blend head only.
    */
   choiceLoss?: Readonly<Record<string, number>>;
+  /**
+   * Mixed crop sizes (absent: every step draws `batch` crops of `crop`): every `every`-th step
+   * draws `batch` crops of `crop` px instead, so the net also learns at sizes nearer the tiles it
+   * fuses in (its GroupNorm statistics and attention span the whole input, so a net fitted on
+   * small crops alone drifts at tile size). Such steps neither draw from nor feed the replay buffer,
+   * whose crops have the common size.
+   */
+  mixedCrop?: { crop: number; batch: number; every: number };
 }
 
 export const DEFAULT_TRAIN: TrainConfig = {
@@ -155,6 +163,10 @@ export class FlowTrainer {
     this.phaseSteps = config.steps;
     this.setData(data);
     this.net = withInitSeed(config.seed, () => new VelocityNet(config.model));
+    const m = this.net.sizeMultiple;
+    for (const [what, S] of [['crop', config.crop], ['mixed crop', config.mixedCrop?.crop]] as const) {
+      if (S !== undefined && S % m !== 0) throw new InputError(`training: the ${what} (${S} px) must be a multiple of ${m}, the net's size multiple`);
+    }
     this.opt = new AdamW(this.net.parameters(), { lr: config.lr, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
     this.ema = new Ema(this.net.parameters(), config.emaDecay);
     this.rng = new SeededRng(pcgHash(config.seed ^ 0x5eed));
@@ -163,7 +175,7 @@ export class FlowTrainer {
   /** The pairs batches are drawn from (switched per task in continual training). */
   setData(data: Triple[]): void {
     if (!data.length) throw new InputError('training: no training pairs');
-    const S = this.config.crop;
+    const S = Math.max(this.config.crop, this.config.mixedCrop?.crop ?? 0);
     for (const d of data) if (d.w < S || d.h < S) throw new InputError(`training: pair '${d.name}' is ${d.w}x${d.h}, smaller than the ${S}x${S} crop`);
     const byGroup = new Map<string, Triple[]>();
     for (const d of data) byGroup.set(d.group ?? '', [...(byGroup.get(d.group ?? '') ?? []), d]);
@@ -189,23 +201,31 @@ export class FlowTrainer {
     return d.group || this.task;
   }
 
+  /** The crop side and batch of the current step (mixedCrop's on every `every`-th step). */
+  stepShape(): { crop: number; batch: number; mixed: boolean } {
+    const m = this.config.mixedCrop;
+    if (m && this.step % m.every === m.every - 1) return { crop: m.crop, batch: m.batch, mixed: true };
+    return { crop: this.config.crop, batch: this.config.batch, mixed: false };
+  }
+
   /**
    * The next batch of aligned random crops with random flips (and source swaps), as [B, 1, S, S]
-   * host arrays, with each sample's time and task; advances the data order.
+   * host arrays (S and B: stepShape()'s), with each sample's time and task; advances the data order.
    */
   drawBatch(): { a: Float32Array; b: Float32Array; x1: Float32Array; t: number[]; task: string[] } {
-    const { batch: B, crop: S } = this.config;
+    const { batch: B, crop: S, mixed } = this.stepShape();
     const a = new Float32Array(B * S * S);
     const b = new Float32Array(B * S * S);
     const x1 = new Float32Array(B * S * S);
     const t: number[] = [];
     const task: string[] = [];
-    const others = this.replay ? this.replay.size - this.replay.countOf(this.task) : 0;
+    const replay = mixed ? null : this.replay;
+    const others = replay ? replay.size - replay.countOf(this.task) : 0;
     const nReplay = others > 0 ? Math.round(this.replayRatio * B) : 0;
     for (let k = 0; k < B; k++) {
       const at = k * S * S;
       if (k >= B - nReplay) {
-        const c = this.replay!.sample(this.rng, this.task)!;
+        const c = replay!.sample(this.rng, this.task)!;
         a.set(c.a, at);
         b.set(c.b, at);
         x1.set(c.label, at);
@@ -224,7 +244,7 @@ export class FlowTrainer {
       if (this.config.swapSources?.includes(this.task) && this.rng.next() < 0.5) swapSpans(a, b, at, S * S);
       t.push(this.rng.next());
       task.push(this.taskOf(d));
-      this.replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
+      replay?.offer({ task: this.task, a: a.subarray(at, at + S * S), b: b.subarray(at, at + S * S), label: x1.subarray(at, at + S * S) }, this.rng);
     }
     return { a, b, x1, t, task };
   }
@@ -233,8 +253,9 @@ export class FlowTrainer {
   async trainStep(): Promise<number> {
     const c = this.config;
     this.opt.lr = warmupCosine(this.step - this.phaseStart, this.phaseSteps, c.warmup, c.lr, c.lr * 0.05);
+    const { batch, crop } = this.stepShape();
     const h = this.drawBatch();
-    const shape = [c.batch, 1, c.crop, c.crop];
+    const shape = [batch, 1, crop, crop];
     const loss = await scope(async () => {
       this.net.zeroGrad();
       const l = trainingLoss(this.net, c, tensor(h.a, shape), tensor(h.b, shape), tensor(h.x1, shape), h.t, pcgHash(c.seed + this.step), h.task);
@@ -251,10 +272,11 @@ export class FlowTrainer {
 
   async run(untilStep: number, progress: ProgressSink, onStep?: (step: number) => Promise<void>): Promise<void> {
     const t0 = performance.now();
-    const first = this.step;
+    let samples = 0;
     while (this.step < untilStep) {
+      samples += this.stepShape().batch;
       const loss = await this.trainStep();
-      const rate = ((this.step - first) * this.config.batch) / ((performance.now() - t0) / 1000);
+      const rate = samples / ((performance.now() - t0) / 1000);
       progress({ task: 'train', done: this.step, total: this.config.steps, values: { loss, 'samples/s': rate, lr: this.opt.lr } });
       await onStep?.(this.step);
     }
