@@ -43,8 +43,9 @@ function transformedBytes(s: WinogradShape, R: WinogradTile): number {
  * bench/results/knob-ab-winograd-threshold-*).
  * The weight gradient has its own bound (knob FFM_WGRAD_WINOGRAD_MIN_CHANNELS, default 16): at 16
  * channels its Winograd form (two transforms and a GEMM over the tiles, whose long K suits the
- * GEMM) ran 1.5-1.6x the direct weight_grad kernel, where forward and input gradient ran 0.85-0.9x
- * theirs (quiet, 4x16x64, 4x16x128, 1x16x176; docs/architecture.md).
+ * GEMM) ran 1.18-1.67x the direct weight_grad kernel, where forward and input gradient ran
+ * 0.77-0.94x theirs (quiet, N x C x side 4x16x64, 4x16x128, 1x16x176; `conv-probe --ops`,
+ * bench/results/conv-probe-*-16ch-ops.json).
  * Hardware GPUs keep the direct kernel until measured there.
  */
 export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad' = 'conv'): WinogradTile | null {
