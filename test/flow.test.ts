@@ -67,25 +67,30 @@ describe('flow trainer', () => {
     model: { baseChannels: 8, channelMults: [1, 2], blocksPerLevel: 1, attention: false, heads: 1, groups: 4, timeDim: 8 },
     coupling: 'sum' as const, steps: 6, batch: 2, crop: 16, lr: 1e-3, warmup: 2, weightDecay: 1e-4, clipNorm: 1, emaDecay: 0.9, seed: 4,
   };
-  it('a run resumed from its state continues exactly (weights, EMA, moments, data order)', async () => {
-    await gpu();
-    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
-    const data = [triple(24, 20), triple(30, 18)];
-    const straight = new FlowTrainer(cfg, data);
-    await straight.run(6, () => {});
-    const first = new FlowTrainer(cfg, data);
-    await first.run(3, () => {});
+  /** A run stopped after `stop` steps and resumed from its state ends as one run straight to `end` does. */
+  const expectResumedRunExact = async (Trainer: typeof import('../src/fusion/flow/trainer.js').FlowTrainer, config: import('../src/fusion/flow/trainer.js').TrainConfig, data: import('../src/fusion/flow/trainer.js').Triple[], stop: number, end: number) => {
+    const straight = new Trainer(config, data);
+    await straight.run(end, () => {});
+    const first = new Trainer(config, data);
+    await first.run(stop, () => {});
     const saved = await first.state();
     first.dispose();
-    const resumed = new FlowTrainer(cfg, data);
+    const resumed = new Trainer(config, data);
     resumed.restore(saved.tensors, saved.meta, 'state');
-    await resumed.run(6, () => {});
+    await resumed.run(end, () => {});
     const a = await straight.state();
     const b = await resumed.state();
+    expect(a.meta.losses.length).toBe(end);
+    expect(a.meta.losses.every(Number.isFinite)).toBe(true);
     expect(b.meta.losses).toEqual(a.meta.losses);
     for (const [k, t] of a.tensors) expect(Array.from(b.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
     straight.dispose();
     resumed.dispose();
+  };
+  it('a run resumed from its state continues exactly (weights, EMA, moments, data order)', async () => {
+    await gpu();
+    const { FlowTrainer } = await import('../src/fusion/flow/trainer.js');
+    await expectResumedRunExact(FlowTrainer, cfg, [triple(24, 20), triple(30, 18)], 3, 6);
   });
   it('EMA warm-up: the average restarts at a phase start (the first update keeps a tenth of it) and its decay grows to the configured one', async () => {
     await gpu();
@@ -183,22 +188,7 @@ describe('flow trainer', () => {
     expect(probe.drawBatch().x1.length).toBe(2 * 16 * 16);
     probe.dispose();
     // steps 1 and 3 are mixed: a run stopped after step 3 and resumed matches one run straight
-    const straight = new FlowTrainer(mixed, data);
-    await straight.run(4, () => {});
-    const first = new FlowTrainer(mixed, data);
-    await first.run(3, () => {});
-    const saved = await first.state();
-    first.dispose();
-    const resumed = new FlowTrainer(mixed, data);
-    resumed.restore(saved.tensors, saved.meta, 'state');
-    await resumed.run(4, () => {});
-    const a = await straight.state();
-    const b = await resumed.state();
-    expect(b.meta.losses).toEqual(a.meta.losses);
-    expect(a.meta.losses.every(Number.isFinite)).toBe(true);
-    for (const [k, t] of a.tensors) expect(Array.from(b.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
-    straight.dispose();
-    resumed.dispose();
+    await expectResumedRunExact(FlowTrainer, mixed, data, 3, 4);
     expect(() => new FlowTrainer({ ...cfg, mixedCrop: { crop: 32, batch: 1, every: 2 } }, [triple(30, 24)])).toThrow("training: pair 'synthetic' is 30x24, smaller than the 32x32 crop");
     expect(() => new FlowTrainer({ ...cfg, mixedCrop: { crop: 23, batch: 1, every: 2 } }, [triple(30, 24)])).toThrow('the mixed crop (23 px) must be a multiple of 2');
   });
