@@ -57,7 +57,9 @@ export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'wei
 }
 
 function defaultTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad'): WinogradTile | null {
-  const minChannels = (op === 'weight-grad' ? knob('FFM_WGRAD_WINOGRAD_MIN_CHANNELS') : undefined) ?? (knob('FFM_WINOGRAD_MIN_CHANNELS') ?? (op === 'weight-grad' ? 16 : 32));
+  // the general bound moves both; the weight gradient's own knob moves it alone
+  const general = knob('FFM_WINOGRAD_MIN_CHANNELS');
+  const minChannels = op === 'weight-grad' ? (knob('FFM_WGRAD_WINOGRAD_MIN_CHANNELS') ?? general ?? 16) : (general ?? 32);
   return rt.isSoftware && Math.min(s.Cin, s.Cout) >= minChannels ? 4 : null;
 }
 
