@@ -46,6 +46,7 @@ describe('fusionfm command line', () => {
     refused("--mixed-crop: expected <side>x<batch> such as 128x1, got '128'", 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-crop', '128');
     refused("--mixed-every must be a whole number of steps, at least 2, got '1'", 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-crop', '128x1', '--mixed-every', '1');
     refused('--mixed-every applies with --mixed-crop', 'train', '--task', 'ivf', ...LABELS_OUT, '--mixed-every', '3');
+    refused("fusionfm: --loss-margin must be a whole number of pixels below half the crop (16), got '8'", 'train', '--task', 'ivf', ...LABELS_OUT, '--crop', '64', '--mixed-crop', '16x4', '--loss-margin', '8');
     refused("--hold-out must be a whole number of pairs per dataset, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--hold-out', '1.5');
     refused("--own-path is a fraction of each batch, from 0 to 1, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--own-path', '1.5');
     refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');

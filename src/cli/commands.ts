@@ -248,7 +248,9 @@ async function main(argv: string[]): Promise<void> {
     if (config.choiceLoss && !isBlendHead(config.model.head)) throw new InputError("--choice-loss trains the blend head's choice between the sources: it needs --head blend, blend2 or pyramid");
     if ((config.ownPath ?? 0) > 1) throw new InputError(`--own-path is a fraction of each batch, from 0 to 1, got '${values['own-path']}'`);
     if (config.ownPath && values.objective === 'ddpm') throw new InputError('--own-path applies to flow matching, not to --objective ddpm');
-    if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= config.crop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${config.crop}), got '${values['loss-margin']}'`);
+    // the smaller of --crop and --mixed-crop bounds the margin: a step on either must keep an interior
+    const smallestCrop = Math.min(config.crop, config.mixedCrop?.crop ?? config.crop);
+    if (config.lossMargin !== undefined && (!Number.isInteger(config.lossMargin) || 2 * config.lossMargin >= smallestCrop)) throw new InputError(`--loss-margin must be a whole number of pixels below half the crop (${smallestCrop}), got '${values['loss-margin']}'`);
     if (isBlendHead(config.model.head) && values.objective === 'ddpm') throw new InputError(`--head ${config.model.head} predicts a fused image for flow matching; --objective ddpm predicts noise (use --head velocity)`);
     checkGateApplies(gate, values.objective ?? 'flow', config.coupling, '--source-gate');
     if (config.gradLoss && values.objective === 'ddpm') throw new InputError('--grad-loss applies to flow matching, not to --objective ddpm');
