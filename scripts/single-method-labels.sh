@@ -8,7 +8,10 @@
 # stage-1 labels already are max) and average for MRI-SPECT (0.471 against the labels' 0.790).
 # On held-out pairs at 400 steps per task a model trained on these labels beat one trained on the
 # per-pair labels by 0.057 (bench/results/sequence-vs-joint/, val-400-single).
-# Needs runs/labels (scripts/train-default.sh makes it). OUT changes the root.
+# Needs runs/labels (scripts/train-default.sh makes it). OUT changes the root. MEF_FUSER (default
+# laplacian) names the classical fuser of MEFB's labels: `exposure` (src/fusion/classical/exposure.ts)
+# is the best single method on MEFB's train pairs once it is in the pool (stage-1 composite 0.920 vs
+# the Laplacian's 0.907, bench/results/exposure-fuser/).
 # SPLIT=test makes the same labels for the test pairs (default root runs/labels-test-single; the
 # medical sets link runs/labels-test, from `fusionfm pseudo-gt --split test`): what
 # bench/flow/default-model.sh measures a single-label model's intensity bias against (TEST_LABELS).
@@ -29,7 +32,7 @@ mkdir -p "$out/mif"
 for ds in CDDFuse_MRI-CT CDDFuse_MRI-PET CDDFuse_MRI-SPECT; do ln -sfn "$(pwd)/$mif_labels/mif/$ds" "$out/mif/$ds"; done
 rm -rf "$out/mef/MEFB" "$out/ivf/VIFB" "$out/mff/Lytro"
 mkdir -p "$out/mff/Lytro"
-node dist/src/cli/main.js fuse --method laplacian --data mef/MEFB --split "$split" -o "$out/mef/MEFB"
+node dist/src/cli/main.js fuse --method "${MEF_FUSER:-laplacian}" --data mef/MEFB --split "$split" -o "$out/mef/MEFB"
 node dist/src/cli/main.js fuse --method max --data ivf/VIFB --split "$split" -o "$out/ivf/VIFB"
 # DPRL's results for this split's pairs, linked by pair name
 pairs=$(node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(s.splits["mff/Lytro"][process.argv[2]].join(" "))' "$data/splits.json" "$split")

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CLASSICAL, fuseClassical } from '../src/fusion/classical/index.js';
 import { dwtFuse } from '../src/fusion/classical/dwt.js';
+import { exposureFuse, exposureLevels } from '../src/fusion/classical/exposure.js';
 import { gffFuse } from '../src/fusion/classical/gff.js';
 import { laplacianFuse } from '../src/fusion/classical/pyramid.js';
 import { fuseChroma, rgbToYCbCr, yCbCrToRgb, luminance } from '../src/fusion/colour.js';
@@ -73,7 +74,32 @@ describe('classical fusers', () => {
     const R = Float64Array.from(right, (v) => v * 255);
     const q = (f: Float32Array) => qabfPlanes(L, R, Float64Array.from(f, (v) => v * 255), w, h);
     const avg = q(CLASSICAL.average!.fuse(left, right, w, h));
-    for (const f of [laplacianFuse(left, right, w, h), dwtFuse(left, right, w, h), gffFuse(left, right, w, h)]) expect(q(f)).toBeGreaterThan(avg);
+    for (const f of [laplacianFuse(left, right, w, h), dwtFuse(left, right, w, h), gffFuse(left, right, w, h), exposureFuse(left, right, w, h)]) expect(q(f)).toBeGreaterThan(avg);
+  });
+  it('exposure fusion takes its tone from the well-exposed source and its detail as the Laplacian pyramid does', () => {
+    const W = 64;
+    const H = 48;
+    const scene = texture(W, H, 3); // about 0.5 +- 0.35
+    // one frame crushed towards black, the other exposed around mid-grey with a quarter of the contrast
+    const dark = scene.map((v) => 0.04 + 0.1 * v);
+    const mid = scene.map((v) => 0.4 + 0.25 * (v - 0.5));
+    const mean = (x: Float32Array) => x.reduce((s, v) => s + v, 0) / x.length;
+    const exposure = exposureFuse(dark, mid, W, H);
+    const laplacian = laplacianFuse(dark, mid, W, H);
+    // the averaged base sits halfway between the frames (~0.27); the weighted base follows the mid-grey frame
+    expect(mean(laplacian)).toBeLessThan(0.3);
+    expect(mean(exposure)).toBeGreaterThan(0.36);
+    // below the coarsest level the rule is the Laplacian pyramid's: its gradients agree with
+    // laplacianFuse at the same depth (2e-5 here; blending every level by the weights instead: 1.6e-3)
+    const deep = laplacianFuse(dark, mid, W, H, exposureLevels(W, H));
+    const dx = (f: Float32Array) => Float32Array.from({ length: W - 1 }, (_, x) => f[20 * W + x + 1]! - f[20 * W + x]!);
+    const gE = dx(exposure);
+    const gL = dx(deep);
+    let diff = 0;
+    for (let i = 0; i < gE.length; i++) diff = Math.max(diff, Math.abs(gE[i]! - gL[i]!));
+    expect(diff).toBeLessThan(2e-4);
+    expect(exposureLevels(W, H)).toBe(4);
+    expect(exposureLevels(1200, 800)).toBe(8);
   });
   it('rejects sources of different sizes, naming both', () => {
     const x = makeImage(2, 2, [new Float32Array(4)], 8, 'x.png');

@@ -3,6 +3,7 @@ import { fuseColour } from '../colour.js';
 import { assertSameSize, type Image } from '../image.js';
 import { InputError } from '../../util/errors.js';
 import { dwtFuse } from './dwt.js';
+import { exposureFuse } from './exposure.js';
 import { gffFuse } from './gff.js';
 import { laplacianFuse } from './pyramid.js';
 import { averageFuse, maxFuse } from './simple.js';
@@ -15,6 +16,7 @@ export const CLASSICAL: Record<string, { description: string; fuse: LumaFuser }>
   laplacian: { description: 'Laplacian pyramid, 5 levels, max-abs details, averaged base', fuse: (a, b, w, h) => laplacianFuse(a, b, w, h) },
   dwt: { description: 'Haar DWT, 3 levels, max-abs details, averaged approximation', fuse: (a, b, w, h) => dwtFuse(a, b, w, h) },
   gff: { description: 'guided filtering fusion (Li et al. 2013)', fuse: (a, b, w, h) => gffFuse(a, b, w, h) },
+  exposure: { description: 'Laplacian pyramid to a few pixels, max-abs details, coarsest level blended by exposure-fusion weights (for multi-exposure)', fuse: (a, b, w, h) => exposureFuse(a, b, w, h) },
 };
 
 export function classicalNames(): string[] {

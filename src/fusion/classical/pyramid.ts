@@ -22,6 +22,13 @@ function expand(g: Grid, w: number, h: number): Grid {
   return convolveSeparable(up, BINOMIAL);
 }
 
+/** Gaussian pyramid: the plane itself, then each level reduced from the one before. */
+export function gaussianPyramid(g: Grid, levels: number): Grid[] {
+  const out: Grid[] = [g];
+  while (out.length < levels && Math.min(out[out.length - 1]!.w, out[out.length - 1]!.h) >= 2) out.push(reduce(out[out.length - 1]!));
+  return out;
+}
+
 export function laplacianPyramid(g: Grid, levels: number): Grid[] {
   const out: Grid[] = [];
   let cur = g;
