@@ -114,22 +114,16 @@ node dist/src/cli/main.js train $schedule --labels "$labels" --out "$run" --obje
   ${EMA_WARMUP:+--ema-warmup} ${OWN_PATH:+--own-path "$OWN_PATH"} ${TEXTURE:+--texture-loss "$TEXTURE"} ${choice:+--choice-loss "$choice"}
 # an optional fine-tuning stage (flow models): FINETUNE_STEPS per task (default 0: none) from the
 # model above, with a fresh AdamW at lr 3e-4 (warm-up 100, cosine to 0) and seed 3, on
-# FINETUNE_LABELS: runs/labels-blend (the default; scripts/blend-method-labels.sh: MEFB's labels
-# averaged with FMMEF's results) or runs/labels-exposure (the single-method labels with MEFB's
-# from classical:exposure; scripts/single-method-labels.sh with MEF_FUSER=exposure).
+# runs/labels-blend (scripts/blend-method-labels.sh: MEFB's labels averaged with FMMEF's results).
 # FINETUNE_STEPS=400 RUN=runs/default-single CKPT=checkpoints/experiments/default-blend-ft.safetensors
-# made the blend experiment (3,014 s beside another training job, session 9): not bundled, as its
-# test scores did not confirm the held-out pairs' multi-exposure gain (bench/results/default-model-blend-ft/).
+# made that experiment (3,014 s beside another training job, session 9): not bundled, as its test
+# scores did not confirm the held-out pairs' multi-exposure gain (bench/results/default-model-blend-ft/).
 final=$run
 ft_steps=${FINETUNE_STEPS:-0}
-ft_labels=${FINETUNE_LABELS:-runs/labels-blend}
 if [ "$objective" = flow ] && [ "$ft_steps" -gt 0 ]; then
-  case "$ft_labels" in
-    runs/labels-blend) [ -d runs/labels-blend/mef/MEFB ] || bash scripts/blend-method-labels.sh; final=$run-blend-ft ;;
-    runs/labels-exposure) [ -d runs/labels-exposure/mef/MEFB ] || OUT=runs/labels-exposure MEF_FUSER=exposure bash scripts/single-method-labels.sh; final=$run-exposure-ft ;;
-    *) echo "train-default.sh: FINETUNE_LABELS must be runs/labels-blend or runs/labels-exposure, got '$ft_labels'" >&2; exit 2 ;;
-  esac
-  node dist/src/cli/main.js train --task ivf,mif,mef,mff --steps $((4 * ft_steps)) --labels "$ft_labels" --out "$final" --init "$run/model.safetensors" \
+  [ -d runs/labels-blend/mef/MEFB ] || bash scripts/blend-method-labels.sh
+  final=$run-blend-ft
+  node dist/src/cli/main.js train --task ivf,mif,mef,mff --steps $((4 * ft_steps)) --labels runs/labels-blend --out "$final" --init "$run/model.safetensors" \
     --seed 3 --lr 3e-4 "${recipe[@]}" ${choice:+--choice-loss "$choice"} $([ -n "${RESUME:-}" ] && [ -f "$final/state.safetensors" ] && echo --resume)
 fi
 mkdir -p "$(dirname "$ckpt")"
