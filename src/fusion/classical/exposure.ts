@@ -11,8 +11,9 @@
  * Mertens' saturation term needs colour and is left out (the fusers here see luminance; chroma
  * follows colour.ts's rule).
  *
- * Chosen on MEFB's train pairs by the stage-1 composite (MEF-SSIM, Qabf, EN): 0.916 against the
- * Laplacian pyramid's 0.902 (bench/results/exposure-fuser/).
+ * Chosen on MEFB's train pairs by the stage-1 composite (MEF-SSIM, Qabf, EN): 0.920 against the
+ * Laplacian pyramid's 0.907 (bench/results/exposure-fuser/). As training labels it does not work:
+ * its tone is set by the whole image, which the net's 64 px crops do not show.
  */
 import { collapse, gaussianPyramid, laplacianPyramid } from './pyramid.js';
 import { grid, type Grid } from './grid.js';
