@@ -18,7 +18,7 @@ import { fuseClassical } from '../../src/fusion/classical/index.js';
 import { grid } from '../../src/fusion/classical/grid.js';
 import { collapse, laplacianPyramid } from '../../src/fusion/classical/pyramid.js';
 import { rgbToYCbCr, yCbCrToRgb } from '../../src/fusion/colour.js';
-import { makeImage, type Image } from '../../src/fusion/image.js';
+import { makeImage, planeOrGrey, type Image } from '../../src/fusion/image.js';
 import { DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMetrics } from '../../src/fusion/pseudo/selection.js';
 import { Dataset, parseCsv } from '../../src/io/dataset.js';
 import { readImage } from '../../src/io/image.js';
@@ -34,17 +34,13 @@ const weights = DEFAULT_WEIGHTS.mef;
 const metrics = tableMetrics(weights);
 const rows = parseCsv(readFileSync(values.scores, 'utf8'), values.scores);
 
-/** Colour planes of an RGB or grey image (grey repeated). */
-const rgb = (img: Image) => [0, 1, 2].map((c) => img.planes[Math.min(c, img.planes.length - 1)]!);
-
 /** `img` with its luminance pyramid's levels from `from` on taken from `ref`; chroma kept. */
 function swapCoarse(img: Image, ref: Image, from: number | undefined): Image {
   const { width: w, height: h } = img;
   const levels = exposureLevels(w, h);
-  const [r, g, b] = rgb(img);
-  const [rr, rg, rb] = rgb(ref);
-  const y = rgbToYCbCr(r!, g!, b!);
-  const yRef = rgbToYCbCr(rr!, rg!, rb!);
+  const ycc = (im: Image) => rgbToYCbCr(planeOrGrey(im, 0), planeOrGrey(im, 1), planeOrGrey(im, 2));
+  const y = ycc(img);
+  const yRef = ycc(ref);
   const p = laplacianPyramid(grid(w, h, y.y), levels);
   const q = laplacianPyramid(grid(w, h, yRef.y), levels);
   for (let l = from ?? p.length - 1; l < p.length; l++) p[l] = q[l]!;

@@ -16,25 +16,15 @@
  * its tone is set by the whole image, which the net's 64 px crops do not show.
  */
 import { collapse, gaussianPyramid, laplacianPyramid } from './pyramid.js';
-import { grid, type Grid } from './grid.js';
+import { grid, laplacianAbs, type Grid } from './grid.js';
 
 const WELL_EXPOSED_SIGMA = 0.2;
 // keeps the weights defined where both sources are flat and far from mid-grey
 const WEIGHT_FLOOR = 1e-12;
 
-function laplacianMagnitude(g: Grid): Float32Array {
-  const { w, h, d } = g;
-  const at = (x: number, y: number) => d[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    out[y * w + x] = Math.abs(at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4 * at(x, y));
-  }
-  return out;
-}
-
 /** Mertens et al.'s weight of one source, without the colour-only saturation term. */
-export function exposureWeight(g: Grid): Float32Array {
-  const c = laplacianMagnitude(g);
+function exposureWeight(g: Grid): Float32Array {
+  const c = laplacianAbs(g).d;
   const k = 1 / (2 * WELL_EXPOSED_SIGMA * WELL_EXPOSED_SIGMA);
   return c.map((v, i) => v * Math.exp(-((g.d[i]! - 0.5) ** 2) * k) + WEIGHT_FLOOR);
 }

@@ -4,7 +4,7 @@
  * binary weight maps of the most salient source refined by guided filtering with the source
  * as guide (base: r 45, eps 0.3; detail: r 7, eps 1e-6), weights normalised per pixel.
  */
-import { boxMean, convolveSeparable, gaussianKernel, grid, type Grid } from './grid.js';
+import { boxMean, convolveSeparable, gaussianKernel, grid, laplacianAbs, type Grid } from './grid.js';
 
 /** He et al.'s guided filter of p with guide I (box radius r, regulariser eps). */
 export function guidedFilter(I: Grid, p: Grid, r: number, eps: number): Grid {
@@ -24,14 +24,6 @@ export function guidedFilter(I: Grid, p: Grid, r: number, eps: number): Grid {
   const ma = boxMean(a, r);
   const mb = boxMean(b, r);
   return grid(I.w, I.h, I.d.map((v, i) => ma.d[i]! * v + mb.d[i]!));
-}
-
-function laplacianAbs(g: Grid): Grid {
-  const { w, h, d } = g;
-  const out = grid(w, h);
-  const at = (y: number, x: number) => d[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out.d[y * w + x] = Math.abs(at(y - 1, x) + at(y + 1, x) + at(y, x - 1) + at(y, x + 1) - 4 * at(y, x));
-  return out;
 }
 
 export function gffFuse(a: Float32Array, b: Float32Array, w: number, h: number): Float32Array {

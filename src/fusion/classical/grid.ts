@@ -65,3 +65,12 @@ export function gaussianKernel(r: number, sigma: number): number[] {
   const s = k.reduce((a, b) => a + b, 0);
   return k.map((v) => v / s);
 }
+
+/** |4-neighbour Laplacian| with clamped borders: the saliency both GFF and exposure fusion weigh by. */
+export function laplacianAbs(g: Grid): Grid {
+  const { w, h, d } = g;
+  const out = grid(w, h);
+  const at = (y: number, x: number) => d[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out.d[y * w + x] = Math.abs(at(y - 1, x) + at(y + 1, x) + at(y, x - 1) + at(y, x + 1) - 4 * at(y, x));
+  return out;
+}
