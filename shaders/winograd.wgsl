@@ -314,6 +314,112 @@ fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   }
 }
 
+// ---- input_groups / output_groups: F(4x4) with W a multiple of 16, transformed operands laid out
+//      channel-major with four neighbouring tiles of a tile row per vec4: V [P*P][Cin][T] and
+//      M [P*P][Cout][T] (T a multiple of 4). An invocation takes one channel and four tiles: a
+//      patch row of the four is 18 pixels, six aligned vec4 loads (the 16 columns and one
+//      neighbour on either side), against three per tile and channel by rows (input_rows), so
+//      the input transform loads half as many vec4s for the same stores. The GEMM between them
+//      runs as M = U^T V (src/kernels/winograd.ts). Same arithmetic as input and output; the
+//      four tiles ride in the vec4's lanes. ----
+
+// invocation -> its channel c and group g of four tiles (groups fastest, so that neighbouring
+// invocations store neighbouring vec4s); the group's first tile column tw0, row th and sample n
+struct GroupTask { c: u32, g: u32, tw0: u32, th: u32, n: u32, inside: bool }
+fn group_task(wid: vec3u, nwg: vec3u, lid: u32, channels: u32) -> GroupTask {
+  let groups = u.T / 4u;
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  let g = i % groups;
+  let pos = tile_at(g * 4u);
+  return GroupTask(i / groups, g, pos.x, pos.y, pos.z, i < groups * channels);
+}
+
+// columns 4*tw0 - 1 .. 4*tw0 + 16 of row iy of the channel plane starting at vec4 index base,
+// as the six columns of each of the four tiles (lane j: tile tw0 + j); zeros outside the image
+fn group_row(base: u32, iy: i32, tw0: u32) -> array<vec4f, 6> {
+  // zeroed explicitly (the loop-variable bug, scripts/repro/loop-var-zero-init.mjs)
+  var o = array<vec4f, 6>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  if (iy < 0 || iy >= i32(u.H)) { return o; }
+  let w4 = u.W / 4u;
+  let at = base + u32(iy) * w4 + tw0;
+  let m0 = x4[at]; let m1 = x4[at + 1u]; let m2 = x4[at + 2u]; let m3 = x4[at + 3u];
+  var left = 0.0;
+  if (tw0 > 0u) { left = x4[at - 1u].w; }
+  var right = 0.0;
+  if (tw0 + 4u < w4) { right = x4[at + 4u].x; }
+  // tile j's columns are pixels 4j - 1 .. 4j + 4 of the 16
+  o[0] = vec4f(left, m0.w, m1.w, m2.w);
+  o[1] = vec4f(m0.x, m1.x, m2.x, m3.x);
+  o[2] = vec4f(m0.y, m1.y, m2.y, m3.y);
+  o[3] = vec4f(m0.z, m1.z, m2.z, m3.z);
+  o[4] = vec4f(m0.w, m1.w, m2.w, m3.w);
+  o[5] = vec4f(m1.x, m2.x, m3.x, right);
+  return o;
+}
+
+@compute @workgroup_size(WG)
+fn input_groups(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tk = group_task(wid, nwg, lid, u.Cin);
+  if (!tk.inside) { return; }
+  let y0 = i32(tk.th * 4u) - 1;
+  let hw4 = u.H * u.W / 4u;
+  let base = (tk.n * u.Cin + tk.c) * hw4;
+  var s: array<vec4f, 36>; // d B, row by row
+  for (var r = 0u; r < 6u; r++) {
+    let o = bt_line(group_row(base, y0 + i32(r), tk.tw0));
+    for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
+  }
+  let groups = u.T / 4u;
+  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
+    let o = bt_line(col);
+    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
+  }
+}
+
+// the bias of output channel co of sample n (bias_mode as in bias4)
+fn bias1(n: u32, co: u32) -> f32 {
+  if (u.bias_mode == 1u) { return bias[co]; }
+  if (u.bias_mode == 2u) { return bias[n * u.Cout + co]; }
+  return 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn output_groups(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tk = group_task(wid, nwg, lid, u.Cout);
+  if (!tk.inside) { return; }
+  let groups = u.T / 4u;
+  var s: array<vec4f, 24>; // A^T M, column by column: 4 x 6
+  for (var c = 0u; c < 6u; c++) {
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = m[((k * 6u + c) * u.Cout + tk.c) * groups + tk.g]; }
+    let o = at_line(col);
+    for (var r = 0u; r < 4u; r++) { s[r * 6u + c] = o[r]; }
+  }
+  let b = bias1(tk.n, tk.c);
+  let hw4 = u.H * u.W / 4u;
+  let w4 = u.W / 4u;
+  let base = (tk.n * u.Cout + tk.c) * hw4;
+  for (var r = 0u; r < 4u; r++) {
+    let oy = tk.th * 4u + r;
+    if (oy >= u.H) { continue; }
+    var row: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { row[k] = s[r * 6u + k]; }
+    let l = at_line(row); // l[q]: output column q of the four tiles (lane j: tile tw0 + j)
+    let o = base + oy * w4 + tk.tw0;
+    // tile j's four pixels are (l[0][j], l[1][j], l[2][j], l[3][j])
+    var v0 = vec4f(l[0].x, l[1].x, l[2].x, l[3].x) + b;
+    var v1 = vec4f(l[0].y, l[1].y, l[2].y, l[3].y) + b;
+    var v2 = vec4f(l[0].z, l[1].z, l[2].z, l[3].z) + b;
+    var v3 = vec4f(l[0].w, l[1].w, l[2].w, l[3].w) + b;
+    if (u.has_res == 1u) {
+      v0 += res4[o]; v1 += res4[o + 1u]; v2 += res4[o + 2u]; v3 += res4[o + 3u];
+    }
+    y4[o] = v0; y4[o + 1u] = v1; y4[o + 2u] = v2; y4[o + 3u] = v3;
+  }
+}
+
 // ---- the weight gradient, as the gradient of the transformed product: with U = G g G^T and
 //      y_t = A^T (U . V_t) A per tile, dU = sum_t V_t . (A dy_t A^T) (one GEMM over the tiles per
 //      element e), then dg = G^T dU G. V is the forward's input transform, recomputed. ----

@@ -38,6 +38,10 @@ const CASES: RefConv[] = [
   { N: 2, Cin: 4, H: 5, W: 4, Cout: 8, K: 3, stride: 1, pad: 1 },
   { N: 2, Cin: 8, H: 9, W: 12, Cout: 4, K: 3, stride: 1, pad: 1 },
   { N: 1, Cin: 4, H: 1, W: 8, Cout: 4, K: 3, stride: 1, pad: 1 },
+  // F(4x4) by tile groups (W % 16 == 0): one group per tile row (no neighbour on either side) with a
+  // partial last tile row, and three groups per row (neighbours inside the row)
+  { N: 2, Cin: 8, H: 7, W: 16, Cout: 12, K: 3, stride: 1, pad: 1 },
+  { N: 1, Cin: 4, H: 9, W: 48, Cout: 8, K: 3, stride: 1, pad: 1 },
   // stride 2: the input gradient as the stride-1 one of the dilated output gradient, whose stride-1
   // convolution is Winograd where channels come in fours (the U-Net's downsampling), and at pad 2
   { N: 2, Cin: 8, H: 16, W: 16, Cout: 8, K: 3, stride: 2, pad: 1 },
@@ -54,7 +58,8 @@ const VARIANTS: [string, Record<string, string>][] = [
   // Winograd F(2x2, 3x3) and F(4x4, 3x3) wherever they apply (by default where winogradTile says), and never
   ['Winograd F(2x2) wherever it applies', { FFM_CONV_WINOGRAD: '2' }],
   ['Winograd F(4x4) wherever it applies', { FFM_CONV_WINOGRAD: '4' }],
-  ['Winograd F(4x4) with per-float transforms (not by rows)', { FFM_CONV_WINOGRAD: '4', FFM_WINOGRAD_ROWS: '0' }],
+  ['Winograd F(4x4) with per-float transforms (not by rows)', { FFM_CONV_WINOGRAD: '4', FFM_WINOGRAD_ROWS: '0', FFM_WINOGRAD_GROUPS: '0' }],
+  ['Winograd F(4x4) by rows where tile groups would apply', { FFM_CONV_WINOGRAD: '4', FFM_WINOGRAD_GROUPS: '0' }],
   ['direct kernel only', { FFM_CONV_WINOGRAD: '0' }],
   ['strided input gradients by the per-pixel gather', { FFM_CONV_DILATED_GRAD: '0' }],
 ];
@@ -101,6 +106,45 @@ describe.each(VARIANTS)('conv2d kernels against float64 references, %s', (_label
     });
   }
 
+});
+
+describe('the Winograd input transform kept for the weight gradient', () => {
+  // W = 32: the tile-group layout (by default where F(4x4) applies and W % 16 == 0)
+  const c: RefConv = { N: 2, Cin: 8, H: 9, W: 32, Cout: 8, K: 3, stride: 1, pad: 1 };
+  beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
+  afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });
+  it('serves the weight gradient without a second transform, and is remade after x is written', async () => {
+    await gpu();
+    const xs = randomArray(c.N * c.Cin * c.H * c.W, 11);
+    const xs2 = randomArray(c.N * c.Cin * c.H * c.W, 12);
+    const ws = randomArray(c.Cout * c.Cin * 9, 13);
+    const gs = randomArray(c.N * c.Cout * c.H * c.W, 14);
+    const x = tensor(xs, [c.N, c.Cin, c.H, c.W]);
+    const w = tensor(ws, [c.Cout, c.Cin, 3, 3]);
+    const g = tensor(gs, [c.N, c.Cout, c.H, c.W]);
+    const rt = x.rt;
+    const read = async (s: { storage: typeof x.storage; shape: readonly number[] }) => new Float32Array(await rt.read(s.storage, 0, s.shape.reduce((a, v) => a * v, 1) * 4));
+    const y = conv2d(rt, x, w, null, {}, null, true);
+    // without a kept transform: input transform, output-gradient transform, GEMM, weights_grad
+    // (+ a split-K sum where the GEMM splits); with it, one dispatch fewer
+    const before = rt.counters.dispatches;
+    const dw = conv2dWeightGrad(rt, x, g, w.shape);
+    const kept = rt.counters.dispatches - before;
+    process.env.FFM_WINOGRAD_KEEP_INPUT = '0';
+    const before2 = rt.counters.dispatches;
+    const dwAgain = conv2dWeightGrad(rt, x, g, w.shape);
+    const transformedAgain = rt.counters.dispatches - before2;
+    delete process.env.FFM_WINOGRAD_KEEP_INPUT;
+    expect(kept).toBe(transformedAgain - 1);
+    expect(maxRelErr(await read(dw), conv2dWeightGradRef(xs, gs, c))).toBeLessThan(F32_TOL);
+    expect(maxRelErr(await read(dwAgain), conv2dWeightGradRef(xs, gs, c))).toBeLessThan(F32_TOL);
+    // x written after the forward: the kept transform is stale and must not be used
+    rt.upload(x.storage, xs2);
+    const dw2 = conv2dWeightGrad(rt, x, g, w.shape);
+    expect(maxRelErr(await read(dw2), conv2dWeightGradRef(xs2, gs, c))).toBeLessThan(F32_TOL);
+    for (const s of [y, dw, dwAgain, dw2]) rt.free(s.storage);
+    for (const t of [x, w, g]) t.dispose();
+  });
 });
 
 describe('conv2d argument checks', () => {

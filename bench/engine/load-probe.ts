@@ -39,6 +39,18 @@ const kernels: Record<string, { code: string; texture?: boolean }> = {
   for (var j = lid; j < 1024u; j += 64u) { sh[j] = buf[j]; }
   workgroupBarrier();${loop('sh[a & 1023u]')}\n}`,
   },
+  // the same loads where every invocation of a workgroup reads the same address (the address is a
+  // function of the workgroup id alone, which the shader compiler can see): a GEMM whose workgroup
+  // shares its rows could load them this way
+  'storage vec4f, workgroup-uniform address': {
+    code: `${head}@group(0) @binding(1) var<storage, read> buf: array<vec4f>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u, @builtin(workgroup_id) w: vec3u, @builtin(local_invocation_index) lid: u32) {
+  var acc = vec4f(0.0);
+  for (var it = 0u; it < ${LOADS}u; it++) { let a = (w.x * 7u + it * 13u) & 65535u; let v = buf[a]; acc = acc + v; }
+  out[g.x] = acc + f32(lid);\n}`,
+  },
+  // neighbouring invocations read neighbouring vec4s
+  'storage vec4f, consecutive addresses': { code: `${head}@group(0) @binding(1) var<storage, read> buf: array<vec4f>;\n${entry}${loop('buf[(a - lid * 3u + lid) & 65535u]')}\n}` },
   'no load (address arithmetic only)': { code: `${head}${entry}${loop('vec4f(f32(a))')}\n}` },
 };
 const outBuf = device.createBuffer({ size: INVOCATIONS * 16, usage: GPUBufferUsage.STORAGE });

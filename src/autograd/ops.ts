@@ -236,7 +236,8 @@ function sumBatch(g: Tensor, shape: readonly number[]): Tensor {
  */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
-  return result(x.rt, conv2dKernel(x.rt, x, w, bias, opts, residual), 'conv2d', inputs, (g) => {
+  const weightGradLater = isGradEnabled() && (w.requiresGrad || w.node !== null);
+  return result(x.rt, conv2dKernel(x.rt, x, w, bias, opts, residual, weightGradLater), 'conv2d', inputs, (g) => {
     const gx = x.requiresGrad || x.node ? raw(conv2dInputGrad(g.rt, g, w, x.shape, opts), g) : null;
     const gw = w.requiresGrad || w.node ? raw(conv2dWeightGrad(g.rt, x, g, w.shape, opts), g) : null;
     const out: (Tensor | null)[] = [gx, gw];

@@ -126,9 +126,11 @@ function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storag
 /**
  * y = conv2d(x, w) + bias + residual, the additions fused into the convolution's output loop.
  * bias: [Cout], or [N, Cout] for one per sample (a ResBlock's bias plus its time embedding);
- * residual: [N, Cout, OH, OW] (a ResBlock's skip path).
+ * residual: [N, Cout, OH, OW] (a ResBlock's skip path). forWeightGrad: the caller will take
+ * conv2dWeightGrad of this convolution, so work both need may be kept with x (the Winograd
+ * input transform).
  */
-export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null): DeviceArray {
+export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null, forWeightGrad = false): DeviceArray {
   const g = convGeometry('conv2d', x.shape, w.shape, opts);
   const perSample = bias?.shape.length === 2 && bias.shape[0] === g.N && bias.shape[1] === g.Cout;
   if (bias && !perSample && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
@@ -140,7 +142,7 @@ export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Dev
   }
   const biasMode = bias ? (perSample ? 2 : 1) : 0;
   const wino = winogradShape(rt, g);
-  if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null), shape: outShape };
+  if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null, forWeightGrad), shape: outShape };
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
   const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, biasMode, residual?.storage ?? null);
   return { storage: out, shape: outShape };

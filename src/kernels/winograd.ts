@@ -74,6 +74,22 @@ function byRows(s: WinogradShape, R: WinogradTile): boolean {
   return R === 4 && s.W % 4 === 0 && knob('FFM_WINOGRAD_ROWS') !== 0;
 }
 
+/**
+ * Whether the transformed operands are laid out channel-major with four tiles per vec4
+ * (input_groups, output_groups; V [P*P, Cin, T], M [P*P, Cout, T], the GEMM as M = U^T V):
+ * F(4x4) with W a multiple of 16, so that every four neighbouring tiles share a tile row. The
+ * input transform then loads half the vec4s of input_rows for the same stores. Knob
+ * FFM_WINOGRAD_GROUPS = 0 keeps the by-rows layout (and FFM_WINOGRAD_ROWS = 0 the per-float one).
+ */
+function byGroups(s: WinogradShape, R: WinogradTile): boolean {
+  return byRows(s, R) && s.W % 16 === 0 && knob('FFM_WINOGRAD_GROUPS') !== 0;
+}
+
+/** The input transform's entry point: by tile groups, by rows or per float. */
+function inputEntry(s: WinogradShape, R: WinogradTile): string {
+  return byGroups(s, R) ? 'input_groups' : byRows(s, R) ? 'input_rows' : 'input';
+}
+
 function tiles(s: WinogradShape, R: WinogradTile): number {
   return s.N * ceilDiv(s.H, R) * ceilDiv(s.W, R);
 }
@@ -94,29 +110,60 @@ function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: b
   return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, _p: 0 };
 }
 
-/** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's). */
-function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): DeviceArray {
-  const shape = [(R + 2) ** 2, u.T, s.Cin];
+/** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's), into V. */
+function recordInputTransform(rt: GpuRuntime, x: Storage, V: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): void {
+  // by groups: one invocation per channel and four tiles; else per four channels and one tile
+  const invocations = byGroups(s, R) ? (u.T / 4) * s.Cin : u.T * (s.Cin / 4);
+  launch(rt, program('winograd', inputEntry(s, R), { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(invocations, WG));
+}
+
+/**
+ * The input transform of x as a buffer kept with x (GpuRuntime.derived) until x is freed or
+ * written: a training step's forward leaves it for the weight gradient, which would otherwise
+ * transform the same input again (one of every three input transforms of a U-Net training
+ * step). Owned by x: never free it. Knob FFM_WINOGRAD_KEEP_INPUT=0 transforms again instead.
+ */
+function keptInputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): Storage {
+  const key = `winograd F(${R}x${R}) input transform of ${s.N}x${s.Cin}x${s.H}x${s.W} (${inputEntry(s, R)})`;
+  return rt.derived(x, key, (R + 2) ** 2 * u.T * s.Cin * 4, (V) => recordInputTransform(rt, x, V, s, R, u));
+}
+
+/** Whether a forward asked to keep its input transform for the weight gradient does (knob FFM_WINOGRAD_KEEP_INPUT). */
+function keepsInputTransform(): boolean {
+  return knob('FFM_WINOGRAD_KEEP_INPUT') !== 0;
+}
+
+/** V of x ([P*P, T, Cin], or [P*P, Cin, T] by groups): the kept one where `keep`, else a new buffer the caller frees. */
+function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, keep: boolean): { V: DeviceArray; owned: boolean } {
+  const shape = byGroups(s, R) ? [(R + 2) ** 2, s.Cin, u.T] : [(R + 2) ** 2, u.T, s.Cin];
+  if (keep) return { V: { storage: keptInputTransform(rt, x, s, R, u), shape }, owned: false };
   const V = allocArray(rt, shape, 'winograd input transform');
-  launch(rt, program('winograd', byRows(s, R) ? 'input_rows' : 'input', { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(u.T * (s.Cin / 4), WG));
-  return { storage: V, shape };
+  recordInputTransform(rt, x, V, s, R, u);
+  return { V: { storage: V, shape }, owned: true };
 }
 
 /**
  * y [N, Cout, H, W] = conv3x3(x, w) by F(RxR, 3x3) (+ bias, + residual) for x [N, Cin, H, W]; w [Cout, Cin, 3, 3]
  * (mode 0) or, for the stride-1 input gradient, w [Cin, Cout, 3, 3] of the forward convolution
  * whose gradient this is (mode 1). bias: [Cout] (biasMode 1) or [N, Cout] (2).
+ * keepInputTransform: the caller will take this convolution's weight gradient, so the input
+ * transform stays with x for it (winogradWeightGrad3x3).
  */
-export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null): Storage {
+export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null, keepInputTransform = false): Storage {
   const u = uniforms(s, R, biasMode, residual !== null, mode);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const V = inputTransform(rt, x, s, R, u);
-  const M = matmul(rt, V, { storage: U, shape: [PP, s.Cin, s.Cout] });
-  rt.free(V.storage);
+  const { V, owned } = inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform());
+  const groups = byGroups(s, R);
+  const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
+  // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V
+  const M = groups ? matmul(rt, Ushape, V, true, false) : matmul(rt, V, Ushape);
+  if (owned) rt.free(V.storage);
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
-  launch(rt, program('winograd', byRows(s, R) ? 'output_rows' : 'output', { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(u.T * (s.Cout / 4), WG));
+  const entry = groups ? 'output_groups' : byRows(s, R) ? 'output_rows' : 'output';
+  const invocations = groups ? (u.T / 4) * s.Cout : u.T * (s.Cout / 4);
+  launch(rt, program('winograd', entry, { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(invocations, WG));
   rt.free(M.storage);
   return y;
 }
@@ -130,11 +177,13 @@ export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s
   const u = uniforms(s, R, 0, false, 0);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
-  const V = inputTransform(rt, x, s, R, u);
+  // the forward's, where it kept it (also kept from here on: x is the forward's input, freed after the backward)
+  const { V, owned } = inputTransform(rt, x, s, R, u, keepsInputTransform());
   const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
   launch(rt, program('winograd', byRows(s, R) ? 'grad_output_rows' : 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
-  const dU = matmul(rt, V, { storage: Wt, shape: [PP, u.T, s.Cout] }, true, false);
-  rt.free(V.storage);
+  // dU = V^T Wt over the tiles (by groups V is [P*P, Cin, T] already: V Wt)
+  const dU = matmul(rt, V, { storage: Wt, shape: [PP, u.T, s.Cout] }, !byGroups(s, R), false);
+  if (owned) rt.free(V.storage);
   rt.free(Wt);
   const dw = allocArray(rt, [s.Cout, s.Cin, 3, 3], 'conv2dWeightGrad');
   launch(rt, program('winograd', 'weights_grad', { R }), layout, u, [dU.storage, dw], ceilDiv(s.Cin * s.Cout, WG));
