@@ -57,9 +57,13 @@ export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'wei
 }
 
 function defaultTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad'): WinogradTile | null {
-  // the general bound moves both; the weight gradient's own knob moves it alone
+  // the general bound moves both; the weight gradient's own knob moves it alone. Where the tile-group
+  // layout applies, the forward (and input gradient) takes F(4x4) from 16 channels: with FusionFM's
+  // net (16 channels at full size) a 176 px forward ran 1.01-1.09x faster by median, its training
+  // step 1.06-1.08x at 128 px and 1.00-1.10x at the recipe's 64 px (knob-ab, two runs,
+  // bench/results/knob-ab-winograd-16-groups-*); the 2.7 M U-Net has no 16-channel convolution
   const general = knob('FFM_WINOGRAD_MIN_CHANNELS');
-  const minChannels = op === 'weight-grad' ? (knob('FFM_WGRAD_WINOGRAD_MIN_CHANNELS') ?? general ?? 16) : (general ?? 32);
+  const minChannels = op === 'weight-grad' ? (knob('FFM_WGRAD_WINOGRAD_MIN_CHANNELS') ?? general ?? 16) : (general ?? (byGroups(s, 4) ? 16 : 32));
   return rt.isSoftware && Math.min(s.Cin, s.Cout) >= minChannels ? 4 : null;
 }
 
