@@ -252,3 +252,74 @@ fn backward_apply4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     out4[q0 + j] = rstd * (dy4[q0 + j] * gm - b0 - xhat * b1);
   }
 }
+
+// ---- the backward by channel planes (S % 4 == 0: group norm over maps): one workgroup per
+//      (sample, channel) plane sums dy and dy*xhat over its S pixels as vec4s; backward_finish
+//      turns those N*C pairs into the per-segment means that backward_apply takes (each segment's
+//      channels weighted by gamma) and the parameter gradients (sums over the samples), which
+//      backward_stats and param_grad would each read the whole input for, param_grad with one
+//      invocation per channel looping over every sample's map ----
+@group(0) @binding(4) var<storage, read_write> psums: array<f32>;
+
+@compute @workgroup_size(RW)
+fn backward_sums4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let plane = workgroup_index(wid, nwg);
+  let C = u.G * u.Cg;
+  if (plane >= u.N * C) { return; }
+  let seg = (plane / C) * u.G + (plane % C) / u.Cg;
+  let mean = stats_b[2u * seg];
+  let rstd = stats_b[2u * seg + 1u];
+  let S4 = u.S / 4u;
+  let base = plane * S4; // the plane's pixels are contiguous in NCHW
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  for (var j = lid; j < S4; j += RW) {
+    let dy = dy4[base + j];
+    a += dy;
+    b += dy * (x4[base + j] - mean) * rstd;
+  }
+  let sa = reduce_wg(a.x + a.y + a.z + a.w, lid);
+  let sb = reduce_wg(b.x + b.y + b.z + b.w, lid);
+  if (lid == 0u) {
+    psums[2u * plane] = sa;
+    psums[2u * plane + 1u] = sb;
+  }
+}
+
+@group(0) @binding(1) var<storage, read> psums_in: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma_f: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bstats_f: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dgamma_f: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dbeta_f: array<f32>;
+
+// invocation i: segment i's means (i < num_seg) and channel i's parameter gradients (i < C, with affine)
+@compute @workgroup_size(WG)
+fn backward_finish(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = workgroup_index(wid, nwg) * WG + lid;
+  let C = u.G * u.Cg;
+  if (i < u.num_seg) {
+    let n = i / u.G;
+    let g = i % u.G;
+    var a = 0.0;
+    var b = 0.0;
+    for (var j = 0u; j < u.Cg; j++) {
+      let c = g * u.Cg + j;
+      var gm = 1.0;
+      if (u.has_affine == 1u) { gm = gamma_f[c]; }
+      a += gm * psums_in[2u * (n * C + c)];
+      b += gm * psums_in[2u * (n * C + c) + 1u];
+    }
+    bstats_f[2u * i] = a / f32(u.L);
+    bstats_f[2u * i + 1u] = b / f32(u.L);
+  }
+  if (u.has_affine == 1u && i < C) {
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var n = 0u; n < u.N; n++) {
+      sb += psums_in[2u * (n * C + i)];
+      sg += psums_in[2u * (n * C + i) + 1u];
+    }
+    dgamma_f[i] = sg;
+    dbeta_f[i] = sb;
+  }
+}

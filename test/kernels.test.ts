@@ -247,6 +247,11 @@ describe('group norm and layer norm', () => {
     // maps of 16k pixels: four vec4s per invocation (VQ = 4)
     [[2, 4, 4, 4], 2],
     [[1, 6, 8, 6], 3],
+    // maps of at least 64 pixels, 4k: the backward by channel planes (backward_sums4, backward_finish),
+    // with a map shorter than a workgroup's lanes, one that leaves lanes idle, and several loops
+    [[2, 8, 8, 8], 4],
+    [[3, 6, 12, 20], 2],
+    [[1, 4, 64, 68], 1],
   ];
   for (const [shape, groups] of gn) {
     it(`groupNorm ${JSON.stringify(shape)} groups ${groups}, forward and backward`, async () => {
@@ -268,6 +273,33 @@ describe('group norm and layer norm', () => {
       expect(maxRelErr(await read(g.dbeta!), ref.dbeta)).toBeLessThan(F32_TOL);
     });
   }
+  it('groupNorm backward by channel planes without affine parameters, without dx, and with the planes turned off', async () => {
+    const rt = await gpu();
+    const shape = [2, 8, 8, 12];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xs = randomArray(n, 21).map((v) => 2 * v - 1);
+    const dys = randomArray(n, 22);
+    const gs = randomArray(8, 23);
+    const plan = groupNormPlan(shape, 2, 1e-5);
+    const x = t(xs, shape);
+    const plain = normForward(rt, 'groupNorm', x, plan, null, null);
+    const g = normBackward(rt, 'groupNorm', x, t(dys, shape), plain.stats, plan, null);
+    expect(g.dgamma).toBeNull();
+    expect(maxRelErr(await read(g.dx), normBackwardRef(xs, dys, plan, null).dx), 'dx without affine').toBeLessThan(F32_TOL);
+    const f = normForward(rt, 'groupNorm', x, plan, t(gs, [8]), t(randomArray(8, 24), [8]));
+    const ref = normBackwardRef(xs, dys, plan, gs);
+    const only = normBackward(rt, 'groupNorm', x, t(dys, shape), f.stats, plan, t(gs, [8]), false);
+    expect(maxRelErr(await read(only.dgamma!), ref.dgamma), 'dgamma without dx').toBeLessThan(F32_TOL);
+    expect(maxRelErr(await read(only.dbeta!), ref.dbeta), 'dbeta without dx').toBeLessThan(F32_TOL);
+    process.env.FFM_NORM_PLANES = '0';
+    try {
+      const old = normBackward(rt, 'groupNorm', x, t(dys, shape), f.stats, plan, t(gs, [8]));
+      expect(maxRelErr(await read(old.dx), ref.dx), 'dx by segments').toBeLessThan(F32_TOL);
+      expect(maxRelErr(await read(old.dgamma!), ref.dgamma), 'dgamma by param_grad').toBeLessThan(F32_TOL);
+    } finally {
+      delete process.env.FFM_NORM_PLANES;
+    }
+  });
   it('layerNorm over the last axis, with and without affine', async () => {
     const rt = await gpu();
     const shape = [3, 7, 19];

@@ -112,9 +112,19 @@ export interface NormGrads {
   dbeta: DeviceArray | null;
 }
 
+/**
+ * Whether the backward sums by channel planes (backward_sums4 + backward_finish: one pass over x
+ * and dy for both the per-segment means and the parameter gradients): group norm over maps of
+ * at least 64 pixels, a multiple of 4. Knob FFM_NORM_PLANES=0 keeps backward_stats and param_grad.
+ */
+function byPlanes(p: NormPlan): boolean {
+  return p.S % 4 === 0 && p.S >= 64 && knob('FFM_NORM_PLANES') !== 0;
+}
+
 export function normBackward(
   rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, p: NormPlan, gamma: DeviceArray | null, wantInput = true,
 ): NormGrads {
+  if (byPlanes(p)) return normBackwardByPlanes(rt, op, x, dy, stats, p, gamma, wantInput);
   const layout = layoutOf('norm', FIELDS);
   const u = uniforms(p, !!gamma);
   let dx: DeviceArray | null = null;
@@ -137,4 +147,36 @@ export function normBackward(
     dbeta = { storage: db, shape: [p.params] };
   }
   return { dx: dx ?? { storage: dummy(rt), shape: [] }, dgamma, dbeta };
+}
+
+/** normBackward by channel planes (see byPlanes): the same gradients from one pass of sums. */
+function normBackwardByPlanes(
+  rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, p: NormPlan, gamma: DeviceArray | null, wantInput: boolean,
+): NormGrads {
+  const layout = layoutOf('norm', FIELDS);
+  const u = uniforms(p, !!gamma);
+  const planes = u.N * p.params;
+  const sums = rt.alloc(planes * 8, `${op} backward sums`);
+  launch(rt, program('norm', 'backward_sums4'), layout, u, [x.storage, dy.storage, stats.storage, sums], planes);
+  const bstats = rt.alloc(p.numSeg * 8, `${op} backward`);
+  // without affine parameters there are no parameter gradients: two scratch buffers take the
+  // bindings (one writable buffer may not be bound twice)
+  const dg = gamma ? allocArray(rt, [p.params], op) : rt.alloc(4, 'placeholder');
+  const db = gamma ? allocArray(rt, [p.params], op) : rt.alloc(4, 'placeholder');
+  launch(rt, program('norm', 'backward_finish'), layout, u, [sums, gamma?.storage ?? dummy(rt), bstats, dg, db], ceilDiv(Math.max(p.numSeg, p.params), WG));
+  rt.free(sums);
+  let dx: DeviceArray = { storage: dummy(rt), shape: [] };
+  if (wantInput) {
+    const out = allocArray(rt, x.shape, op);
+    const pass = elementwisePass(p, 'backward_apply', size(x.shape));
+    launch(rt, program('norm', pass.entry, pass.overrides), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
+    dx = { storage: out, shape: [...x.shape] };
+  }
+  rt.free(bstats);
+  if (!gamma) {
+    rt.free(dg);
+    rt.free(db);
+    return { dx, dgamma: null, dbeta: null };
+  }
+  return { dx, dgamma: { storage: dg, shape: [p.params] }, dbeta: { storage: db, shape: [p.params] } };
 }
