@@ -19,6 +19,7 @@ import { noGrad, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
+import { rawDispatch } from './raw-dispatch.js';
 import { interleaved } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
@@ -56,16 +57,7 @@ for (const acc of [4, 8, 16, 32]) {
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: outBuf } }] });
   const name = `register FMAs, ${acc} vec4 accumulators`;
   fmaFlop[name] = INVOCATIONS * ITERATIONS * acc * 8;
-  fmaCases[name] = async () => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(INVOCATIONS / 64);
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
+  fmaCases[name] = rawDispatch(device, pipeline, bindGroup, INVOCATIONS / 64);
 }
 
 // the U-Net's Winograd GEMMs as the forward runs them by tile groups (M = U^T V: [Cout x Cin] x [Cin x tiles], 36 per convolution)

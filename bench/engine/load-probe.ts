@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
+import { rawDispatch } from './raw-dispatch.js';
 import { interleaved } from './timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
@@ -63,16 +64,7 @@ for (const [name, k] of Object.entries(kernels)) {
   if (k.texture) entries.push({ binding: 1, resource: tex.createView() });
   else if (!name.startsWith('no load')) entries.push({ binding: 1, resource: { buffer: buf } });
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  fns[name] = async () => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(INVOCATIONS / 64);
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
+  fns[name] = rawDispatch(device, pipeline, bindGroup, INVOCATIONS / 64);
 }
 const t = await interleaved(fns, { warmup: 1, rounds: Number(values.rounds) });
 const records = Object.entries(t).map(([name, v]) => {
