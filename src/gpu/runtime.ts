@@ -176,6 +176,12 @@ export class GpuRuntime {
    * `s` and rebuilt only when `s` may have been written since: a model's packed conv weights
    * are made once per weight update, not once per evaluation. Owned by `s`: never free it.
    */
+  /** The buffer `derived` keeps under `key` for `s` where it is still current, else null (nothing is built). */
+  derivedIfCurrent(s: Storage, key: string): Storage | null {
+    const hit = s.derived?.get(key);
+    return hit && hit.version === s.version && !hit.out.disposed ? hit.out : null;
+  }
+
   derived(s: Storage, key: string, bytes: number, build: (out: Storage) => void): Storage {
     const cache = (s.derived ??= new Map());
     const hit = cache.get(key);

@@ -128,8 +128,11 @@ function recordInputTransform(rt: GpuRuntime, x: Storage, V: Storage, s: Winogra
  * step). Owned by x: never free it. Knob FFM_WINOGRAD_KEEP_INPUT=0 transforms again instead.
  */
 function keptInputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): Storage {
-  const key = `winograd F(${R}x${R}) input transform of ${s.N}x${s.Cin}x${s.H}x${s.W} (${inputEntry(s, R)})`;
-  return rt.derived(x, key, (R + 2) ** 2 * u.T * s.Cin * 4, (V) => recordInputTransform(rt, x, V, s, R, u));
+  return rt.derived(x, keptKey(s, R), (R + 2) ** 2 * u.T * s.Cin * 4, (V) => recordInputTransform(rt, x, V, s, R, u));
+}
+
+function keptKey(s: WinogradShape, R: WinogradTile): string {
+  return `winograd F(${R}x${R}) input transform of ${s.N}x${s.Cin}x${s.H}x${s.W} (${inputEntry(s, R)})`;
 }
 
 /** Whether a forward asked to keep its input transform for the weight gradient does (knob FFM_WINOGRAD_KEEP_INPUT). */
@@ -137,10 +140,16 @@ function keepsInputTransform(): boolean {
   return knob('FFM_WINOGRAD_KEEP_INPUT') !== 0;
 }
 
-/** V of x ([P*P, T, Cin], or [P*P, Cin, T] by groups): the kept one where `keep`, else a new buffer the caller frees. */
-function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, keep: boolean): { V: DeviceArray; owned: boolean } {
+/**
+ * V of x ([P*P, T, Cin], or [P*P, Cin, T] by groups): made and kept with x where `keep` is
+ * 'make', the one a forward kept where it is 'reuse' and one is current, else a new buffer the
+ * caller frees (owned).
+ */
+function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, keep: 'make' | 'reuse' | 'no'): { V: DeviceArray; owned: boolean } {
   const shape = byGroups(s, R) ? [(R + 2) ** 2, s.Cin, u.T] : [(R + 2) ** 2, u.T, s.Cin];
-  if (keep) return { V: { storage: keptInputTransform(rt, x, s, R, u), shape }, owned: false };
+  if (keep === 'make') return { V: { storage: keptInputTransform(rt, x, s, R, u), shape }, owned: false };
+  const kept = keep === 'reuse' ? rt.derivedIfCurrent(x, keptKey(s, R)) : null;
+  if (kept) return { V: { storage: kept, shape }, owned: false };
   const V = allocArray(rt, shape, 'winograd input transform');
   recordInputTransform(rt, x, V, s, R, u);
   return { V: { storage: V, shape }, owned: true };
@@ -158,7 +167,7 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const { V, owned } = inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform());
+  const { V, owned } = inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform() ? 'make' : 'no');
   const groups = byGroups(s, R);
   const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
   // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V
@@ -181,8 +190,8 @@ export function winogradWeightGrad3x3(rt: GpuRuntime, x: Storage, dy: Storage, s
   const u = uniforms(s, R, 0, false, 0);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
-  // the forward's, where it kept it (also kept from here on: x is the forward's input, freed after the backward)
-  const { V, owned } = inputTransform(rt, x, s, R, u, keepsInputTransform());
+  // the forward's, where it kept one (a forward by the direct kernel kept none: then a transient one)
+  const { V, owned } = inputTransform(rt, x, s, R, u, keepsInputTransform() ? 'reuse' : 'no');
   const Wt = allocArray(rt, [PP, u.T, s.Cout], 'winograd output-gradient transform');
   launch(rt, program('winograd', byRows(s, R) ? 'grad_output_rows' : 'grad_output', { R }), layout, u, [dy, Wt], ceilDiv(u.T * (s.Cout / 4), WG));
   // dU = V^T Wt over the tiles (by groups V is [P*P, Cin, T] already: V Wt)
