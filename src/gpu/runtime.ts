@@ -171,22 +171,22 @@ export class GpuRuntime {
     }
   }
 
-  /**
-   * A buffer computed from `s` by `build` (which records the work that fills `out`), kept with
-   * `s` and rebuilt only when `s` may have been written since: a model's packed conv weights
-   * are made once per weight update, not once per evaluation. Owned by `s`: never free it.
-   */
   /** The buffer `derived` keeps under `key` for `s` where it is still current, else null (nothing is built). */
   derivedIfCurrent(s: Storage, key: string): Storage | null {
     const hit = s.derived?.get(key);
     return hit && hit.version === s.version && !hit.out.disposed ? hit.out : null;
   }
 
+  /**
+   * A buffer computed from `s` by `build` (which records the work that fills `out`), kept with
+   * `s` and rebuilt only when `s` may have been written since: a model's packed conv weights
+   * are made once per weight update, not once per evaluation. Owned by `s`: never free it.
+   */
   derived(s: Storage, key: string, bytes: number, build: (out: Storage) => void): Storage {
+    const current = this.derivedIfCurrent(s, key);
+    if (current) return current;
     const cache = (s.derived ??= new Map());
-    const hit = cache.get(key);
-    if (hit && hit.version === s.version && !hit.out.disposed) return hit.out;
-    let out = hit?.out;
+    let out = cache.get(key)?.out;
     if (!out || out.disposed || out.byteSize !== bytes) {
       if (out) this.free(out);
       out = this.alloc(bytes, `${key} of a ${s.byteSize}-byte tensor`);

@@ -131,11 +131,8 @@ export function normBackward(
   if (wantInput) {
     const bstats = rt.alloc(p.numSeg * 8, `${op} backward`);
     launch(rt, program('norm', 'backward_stats'), layout, u, [x.storage, dy.storage, stats.storage, gamma?.storage ?? dummy(rt), bstats], p.numSeg);
-    const out = allocArray(rt, x.shape, op);
-    const pass = elementwisePass(p, 'backward_apply', size(x.shape));
-    launch(rt, program('norm', pass.entry, pass.overrides), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
+    dx = inputGrad(rt, op, x, dy, stats, bstats, p, gamma);
     rt.free(bstats);
-    dx = { storage: out, shape: [...x.shape] };
   }
   let dgamma: DeviceArray | null = null;
   let dbeta: DeviceArray | null = null;
@@ -147,6 +144,14 @@ export function normBackward(
     dbeta = { storage: db, shape: [p.params] };
   }
   return { dx: dx ?? { storage: dummy(rt), shape: [] }, dgamma, dbeta };
+}
+
+/** dx = rstd * (dy*gamma - mean(dy*gamma) - xhat * mean(dy*gamma*xhat)), the means per segment in bstats. */
+function inputGrad(rt: GpuRuntime, op: string, x: DeviceArray, dy: DeviceArray, stats: DeviceArray, bstats: Storage, p: NormPlan, gamma: DeviceArray | null): DeviceArray {
+  const out = allocArray(rt, x.shape, op);
+  const pass = elementwisePass(p, 'backward_apply', size(x.shape));
+  launch(rt, program('norm', pass.entry, pass.overrides), layoutOf('norm', FIELDS), uniforms(p, !!gamma), [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
+  return { storage: out, shape: [...x.shape] };
 }
 
 /** normBackward by channel planes (see byPlanes): the same gradients from one pass of sums. */
@@ -165,13 +170,7 @@ function normBackwardByPlanes(
   const db = gamma ? allocArray(rt, [p.params], op) : rt.alloc(4, 'placeholder');
   launch(rt, program('norm', 'backward_finish'), layout, u, [sums, gamma?.storage ?? dummy(rt), bstats, dg, db], ceilDiv(Math.max(p.numSeg, p.params), WG));
   rt.free(sums);
-  let dx: DeviceArray = { storage: dummy(rt), shape: [] };
-  if (wantInput) {
-    const out = allocArray(rt, x.shape, op);
-    const pass = elementwisePass(p, 'backward_apply', size(x.shape));
-    launch(rt, program('norm', pass.entry, pass.overrides), layout, u, [x.storage, dy.storage, stats.storage, bstats, gamma?.storage ?? dummy(rt), out], pass.groups);
-    dx = { storage: out, shape: [...x.shape] };
-  }
+  const dx = wantInput ? inputGrad(rt, op, x, dy, stats, bstats, p, gamma) : { storage: dummy(rt), shape: [] };
   rt.free(bstats);
   if (!gamma) {
     rt.free(dg);
