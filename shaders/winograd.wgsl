@@ -76,7 +76,7 @@ fn a_line(v: array<vec4f, 4>) -> array<vec4f, 6> {
 struct Wino {
   N: u32, Cin: u32, Cout: u32, H: u32,
   W: u32, TH: u32, TW: u32, T: u32,
-  bias_mode: u32, has_res: u32, mode: u32, _p: u32,
+  bias_mode: u32, has_res: u32, mode: u32, norm_groups: u32,
 }
 @group(0) @binding(0) var<uniform> u: Wino;
 
@@ -371,6 +371,72 @@ fn input_groups(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   }
   let groups = u.T / 4u;
   for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
+    let o = bt_line(col);
+    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
+  }
+}
+
+// the six columns of each of four tiles (lane j: tile tw0 + j) from a patch row's 16 pixels
+// m0..m3 and its neighbours on either side (group_row's assembly)
+fn group_cols(m0: vec4f, m1: vec4f, m2: vec4f, m3: vec4f, left: f32, right: f32) -> array<vec4f, 6> {
+  return array<vec4f, 6>(
+    vec4f(left, m0.w, m1.w, m2.w),
+    vec4f(m0.x, m1.x, m2.x, m3.x),
+    vec4f(m0.y, m1.y, m2.y, m3.y),
+    vec4f(m0.z, m1.z, m2.z, m3.z),
+    vec4f(m0.w, m1.w, m2.w, m3.w),
+    vec4f(m1.x, m2.x, m3.x, right));
+}
+
+// ---- input_groups_norm: input_groups of silu(groupNorm(x)), for a forward without gradient:
+//      the normalised map is never written, and its pass over memory is saved. Each invocation
+//      normalises its own loads by its channel's scale and shift (from norm.wgsl's stats: mean
+//      and 1/std per sample and group; gamma, beta per channel). Pixels outside the image stay
+//      zero: the convolution pads the activation, not x. u.norm_groups: the group count. ----
+@group(0) @binding(3) var<storage, read> nstats: array<f32>;
+@group(0) @binding(4) var<storage, read> ngamma: array<f32>;
+@group(0) @binding(5) var<storage, read> nbeta: array<f32>;
+
+// silu((x - mean) * scale + shift), the order of norm.wgsl's apply4
+fn norm_silu4(x: vec4f, ms: vec3f) -> vec4f {
+  let n = (x - ms.x) * ms.y + ms.z;
+  return n / (1.0 + exp(-n));
+}
+
+fn norm_silu1(x: f32, ms: vec3f) -> f32 {
+  let n = (x - ms.x) * ms.y + ms.z;
+  return n / (1.0 + exp(-n));
+}
+
+// group_row of the normalised, activated map (ms: mean, scale, shift of the row's channel)
+fn group_row_norm(base: u32, iy: i32, tw0: u32, ms: vec3f) -> array<vec4f, 6> {
+  if (iy < 0 || iy >= i32(u.H)) { return array<vec4f, 6>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0)); }
+  let w4 = u.W / 4u;
+  let at = base + u32(iy) * w4 + tw0;
+  var left = 0.0;
+  if (tw0 > 0u) { left = norm_silu1(x4[at - 1u].w, ms); }
+  var right = 0.0;
+  if (tw0 + 4u < w4) { right = norm_silu1(x4[at + 4u].x, ms); }
+  return group_cols(norm_silu4(x4[at], ms), norm_silu4(x4[at + 1u], ms), norm_silu4(x4[at + 2u], ms), norm_silu4(x4[at + 3u], ms), left, right);
+}
+
+@compute @workgroup_size(WG)
+fn input_groups_norm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tk = group_task(wid, nwg, lid, u.Cin);
+  if (!tk.inside) { return; }
+  let seg = tk.n * u.norm_groups + tk.c / (u.Cin / u.norm_groups);
+  let ms = vec3f(nstats[2u * seg], nstats[2u * seg + 1u] * ngamma[tk.c], nbeta[tk.c]);
+  let y0 = i32(tk.th * 4u) - 1;
+  let base = (tk.n * u.Cin + tk.c) * (u.H * u.W / 4u);
+  var s: array<vec4f, 36>; // d B, row by row
+  for (var r = 0u; r < 6u; r++) {
+    let o = bt_line(group_row_norm(base, y0 + i32(r), tk.tw0, ms));
+    for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
+  }
+  let groups = u.T / 4u;
+  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column, as input_groups
     var col: array<vec4f, 6>;
     for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
     let o = bt_line(col);

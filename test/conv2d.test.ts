@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
 import { tensor } from '../src/autograd/create.js';
+import { groupNormSiluConv2d } from '../src/autograd/ops.js';
+import { noGrad } from '../src/autograd/tensor.js';
+import { groupNormPlan } from '../src/kernels/norm.js';
+import { normRef } from '../src/kernels/reference/norm.js';
 import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
 
 const CASES: RefConv[] = [
@@ -145,6 +149,53 @@ describe('the Winograd input transform kept for the weight gradient', () => {
     for (const s of [y, dw, dwAgain, dw2]) rt.free(s.storage);
     for (const t of [x, w, g]) t.dispose();
   });
+});
+
+describe('GroupNorm + SiLU folded into the Winograd input transform (a forward without gradient)', () => {
+  // W % 16 == 0 with F(4x4): the tile-group layout, where the fold applies (two samples, 4 groups
+  // of 4 channels, a partial last tile row, neighbours inside a row); W = 20: by rows, where it
+  // does not and the two ops run as they are. Large |mean| against std: the fold must subtract
+  // the mean before scaling, as the norm's own pass does.
+  const cases: (RefConv & { groups: number; folds: boolean })[] = [
+    { N: 2, Cin: 16, H: 7, W: 32, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, folds: true },
+    { N: 1, Cin: 8, H: 9, W: 16, Cout: 12, K: 3, stride: 1, pad: 1, groups: 8, folds: true },
+    { N: 1, Cin: 8, H: 6, W: 20, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, folds: false },
+  ];
+  beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
+  afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });
+  for (const c of cases) {
+    it(`N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W}, ${c.groups} groups: ${c.folds ? 'folded, one pass fewer' : 'not folded (rows layout)'}; float64 reference`, async () => {
+      await gpu();
+      const plane = c.H * c.W;
+      const xs = randomArray(c.N * c.Cin * plane, 21).map((v, i) => 40 + 3 * v + (Math.floor(i / plane) % c.Cin));
+      const gammas = randomArray(c.Cin, 22).map((v) => 1 + 0.5 * v);
+      const betas = randomArray(c.Cin, 23);
+      const ws = randomArray(c.Cout * c.Cin * 9, 24);
+      const shifts = randomArray(c.N * c.Cout, 25);
+      const rs = randomArray(c.N * c.Cout * plane, 26);
+      const [x, gamma, beta, w, shift, r] = [
+        tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
+        tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]), tensor(rs, [c.N, c.Cout, c.H, c.W]),
+      ];
+      const rt = x.rt;
+      const run = () => {
+        const before = rt.counters.dispatches;
+        const y = noGrad(() => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift, {}, r));
+        return { y, dispatches: rt.counters.dispatches - before };
+      };
+      run().y.dispose(); // the weights' transform, kept with w for both runs below
+      const folded = run();
+      process.env.FFM_WINOGRAD_NORM_INPUT = '0';
+      const apart = run();
+      delete process.env.FFM_WINOGRAD_NORM_INPUT;
+      expect(folded.dispatches).toBe(apart.dispatches - (c.folds ? 1 : 0));
+      const h = normRef(xs, groupNormPlan([c.N, c.Cin, c.H, c.W], c.groups, 1e-5), gammas, betas).map((v) => v / (1 + Math.exp(-v)));
+      const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
+      expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
+      for (const t of [x, gamma, beta, w, shift, r, folded.y, apart.y]) t.dispose();
+    });
+  }
 });
 
 describe('conv2d argument checks', () => {

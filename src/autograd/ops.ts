@@ -4,9 +4,9 @@
  */
 import { binary, broadcastShapes, expand as expandKernel, unary, type BinaryOp, type UnaryOp } from '../kernels/elementwise.js';
 import { concatChannels, padChannels, sliceChannels } from '../kernels/channels.js';
-import { conv2d as conv2dKernel, conv2dInputGrad, conv2dWeightGrad, type Conv2dOptions } from '../kernels/conv2d.js';
+import { conv2d as conv2dKernel, conv2dInputGrad, conv2dOfNormed, conv2dTakesNormed, conv2dWeightGrad, type Conv2dOptions } from '../kernels/conv2d.js';
 import { matmul as matmulKernel } from '../kernels/matmul.js';
-import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normForward, type NormActivation, type NormPlan } from '../kernels/norm.js';
+import { groupNormPlan, layerNormPlan, normActivationGrad, normBackward, normForward, normStats, type NormActivation, type NormPlan } from '../kernels/norm.js';
 import { normalizeAxes, sum as sumKernel } from '../kernels/reduce.js';
 import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKernel, upsample2xBackward, type UpsampleMode } from '../kernels/resample.js';
 import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
@@ -276,6 +276,23 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
 /** silu(groupNorm(x)) in one pass (the activation fused into the normalisation's output kernel). */
 export function groupNormSilu(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   return norm('groupNormSilu', x, groupNormPlan(x.shape, groups, eps), gamma, beta, 'silu');
+}
+
+/**
+ * conv2d(silu(groupNorm(x)), w, bias, opts, residual), the pair every ResBlock runs. Where no
+ * gradient is taken and the convolution runs Winograd by tile groups, the normalisation is applied
+ * inside its input transform and the normalised map is never written (one pass over a map less);
+ * else the two ops as they are. Same values either way, up to float rounding.
+ */
+export function groupNormSiluConv2d(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, eps: number, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
+  const inputs = [x, gamma, beta, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  if (!needsGrad(inputs) && conv2dTakesNormed(x.rt, x.shape, w.shape, opts)) {
+    const stats = normStats(x.rt, 'groupNormSiluConv2d', x, groupNormPlan(x.shape, groups, eps));
+    const y = conv2dOfNormed(x.rt, x, { stats: stats.storage, gamma: gamma.storage, beta: beta.storage, groups }, w, bias, opts, residual);
+    x.rt.free(stats.storage);
+    return wrap(x.rt, y);
+  }
+  return conv2d(groupNormSilu(x, groups, gamma, beta, eps), w, bias, opts, residual);
 }
 
 /** Layer norm over the last axis; gamma/beta are [D] or both null. */

@@ -13,7 +13,7 @@ import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, requireRank, WG, type DeviceArray } from './program.js';
 import { sum } from './reduce.js';
 import { matmul } from './matmul.js';
-import { winogradConv3x3, winogradTile, winogradWeightGrad3x3, type WinogradShape, type WinogradTile } from './winograd.js';
+import { takesNormedInput, winogradConv3x3, winogradTile, winogradWeightGrad3x3, type InputNorm, type WinogradShape, type WinogradTile } from './winograd.js';
 import { dilate2x } from './resample.js';
 
 export interface Conv2dOptions {
@@ -131,6 +131,25 @@ function forwardPacked(rt: GpuRuntime, x: Storage, packed: Storage, bias: Storag
  * input transform).
  */
 export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null, forWeightGrad = false): DeviceArray {
+  return convForward(rt, x, w, bias, opts, residual, forWeightGrad, null);
+}
+
+/** Whether conv2dOfNormed can take this convolution: Winograd by tile groups (takesNormedInput). */
+export function conv2dTakesNormed(rt: GpuRuntime, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): boolean {
+  const wino = winogradShape(rt, convGeometry('conv2d', xShape, wShape, opts));
+  return wino !== null && takesNormedInput(wino.shape, wino.R);
+}
+
+/**
+ * conv2d of silu(groupNorm(x)) without writing the normalised map: the normalisation is applied
+ * in the Winograd input transform. Only where conv2dTakesNormed (else normalise, then conv2d).
+ */
+export function conv2dOfNormed(rt: GpuRuntime, x: DeviceArray, norm: InputNorm, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null): DeviceArray {
+  if (!conv2dTakesNormed(rt, x.shape, w.shape, opts)) throw new ShapeError(`conv2dOfNormed: this convolution (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}) does not run Winograd by tile groups; normalise first`);
+  return convForward(rt, x, w, bias, opts, residual, false, norm);
+}
+
+function convForward(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions, residual: DeviceArray | null, forWeightGrad: boolean, norm: InputNorm | null): DeviceArray {
   const g = convGeometry('conv2d', x.shape, w.shape, opts);
   const perSample = bias?.shape.length === 2 && bias.shape[0] === g.N && bias.shape[1] === g.Cout;
   if (bias && !perSample && (bias.shape.length !== 1 || bias.shape[0] !== g.Cout)) {
@@ -142,7 +161,7 @@ export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Dev
   }
   const biasMode = bias ? (perSample ? 2 : 1) : 0;
   const wino = winogradShape(rt, g);
-  if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null, forWeightGrad), shape: outShape };
+  if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null, forWeightGrad, norm), shape: outShape };
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
   const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, biasMode, residual?.storage ?? null);
   return { storage: out, shape: outShape };

@@ -13,7 +13,7 @@ import { matmul } from './matmul.js';
 const FIELDS = [
   ['N', 'u32'], ['Cin', 'u32'], ['Cout', 'u32'], ['H', 'u32'],
   ['W', 'u32'], ['TH', 'u32'], ['TW', 'u32'], ['T', 'u32'],
-  ['bias_mode', 'u32'], ['has_res', 'u32'], ['mode', 'u32'], ['_p', 'u32'],
+  ['bias_mode', 'u32'], ['has_res', 'u32'], ['mode', 'u32'], ['norm_groups', 'u32'],
 ] as const;
 
 /** The convolution as the Winograd path sees it: a stride-1, pad-1 3x3 kernel over N x Cin x H x W. */
@@ -111,7 +111,7 @@ function transformedWeights(rt: GpuRuntime, w: Storage, s: WinogradShape, R: Win
 function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number) {
   const TH = ceilDiv(s.H, R);
   const TW = ceilDiv(s.W, R);
-  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, _p: 0 };
+  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0 };
 }
 
 /** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's), into V. */
@@ -155,19 +155,50 @@ function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: Winogra
   return { V: { storage: V, shape }, owned: true };
 }
 
+/** silu(groupNorm(x)) as a convolution's input, applied inside its input transform (input_groups_norm). */
+export interface InputNorm {
+  /** [N * groups, 2]: mean and 1/std of each sample's group (kernels/norm.ts normStats) */
+  stats: Storage;
+  /** [Cin] each */
+  gamma: Storage;
+  beta: Storage;
+  groups: number;
+}
+
+/**
+ * Whether a forward can take its input as x with silu(groupNorm(x)) applied in the input
+ * transform: the tile-group layout only (F(4x4), W a multiple of 16), the one whose input
+ * transform was written for it; knob FFM_WINOGRAD_NORM_INPUT=0 never.
+ */
+export function takesNormedInput(s: WinogradShape, R: WinogradTile): boolean {
+  return byGroups(s, R) && knob('FFM_WINOGRAD_NORM_INPUT') !== 0;
+}
+
+/** V of silu(groupNorm(x)) from x (a new buffer the caller frees; never kept: no weight gradient follows a forward without gradient). */
+function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): { V: DeviceArray; owned: boolean } {
+  if (!byGroups(s, R) || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
+  const shape = [(R + 2) ** 2, s.Cin, u.T];
+  const V = allocArray(rt, shape, 'winograd input transform (normalised)');
+  launch(rt, program('winograd', 'input_groups_norm', { R }), layoutOf('winograd', FIELDS), { ...u, norm_groups: n.groups }, [x, V, n.stats, n.gamma, n.beta], ceilDiv((u.T / 4) * s.Cin, WG));
+  return { V: { storage: V, shape }, owned: true };
+}
+
 /**
  * y [N, Cout, H, W] = conv3x3(x, w) by F(RxR, 3x3) (+ bias, + residual) for x [N, Cin, H, W]; w [Cout, Cin, 3, 3]
  * (mode 0) or, for the stride-1 input gradient, w [Cin, Cout, 3, 3] of the forward convolution
  * whose gradient this is (mode 1). bias: [Cout] (biasMode 1) or [N, Cout] (2).
  * keepInputTransform: the caller will take this convolution's weight gradient, so the input
- * transform stays with x for it (winogradWeightGrad3x3).
+ * transform stays with x for it (winogradWeightGrad3x3). inputNorm: the input is
+ * silu(groupNorm(x)), applied in the input transform (where takesNormedInput).
  */
-export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null, keepInputTransform = false): Storage {
+export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null, keepInputTransform = false, inputNorm: InputNorm | null = null): Storage {
   const u = uniforms(s, R, biasMode, residual !== null, mode);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const { V, owned } = inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform() ? 'make' : 'no');
+  const { V, owned } = inputNorm
+    ? normedInputTransform(rt, x, inputNorm, s, R, u)
+    : inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform() ? 'make' : 'no');
   const groups = byGroups(s, R);
   const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
   // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V

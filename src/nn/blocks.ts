@@ -77,9 +77,10 @@ export class ResBlock extends Module {
       if (!temb) throw new ShapeError('ResBlock: this block takes a time embedding');
       shift = this.temb.forward(tembActivated ? temb : silu(temb)); // [N, outChannels], added inside conv1
     }
-    const h = this.conv1.forward(this.norm1.forwardSilu(x), { shift });
+    // each norm + SiLU is folded into its convolution's input where no gradient is taken (Conv2d.forwardOfNormed)
+    const h = this.conv1.forwardOfNormed(this.norm1, x, { shift });
     // the skip path is added inside conv2's output loop
-    return this.conv2.forward(this.norm2.forwardSilu(h), { residual: this.skip ? this.skip.forward(x) : x });
+    return this.conv2.forwardOfNormed(this.norm2, h, { residual: this.skip ? this.skip.forward(x) : x });
   }
 }
 

@@ -1,5 +1,5 @@
 /** Basic layers: Conv2d, Linear, GroupNorm, LayerNorm. */
-import { add, conv2d, groupNorm, groupNormSilu, layerNorm, matmul, reshape } from '../autograd/ops.js';
+import { add, conv2d, groupNorm, groupNormSilu, groupNormSiluConv2d, layerNorm, matmul, reshape } from '../autograd/ops.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { Module, onesInit, uniformInit, zerosInit, type Parameter } from './module.js';
@@ -35,10 +35,18 @@ export class Conv2d extends Module {
    * per element: both inside the convolution's output loop, not as separate passes.
    */
   forward(x: Tensor, extra: { shift?: Tensor; residual?: Tensor } = {}): Tensor {
-    const opts = { stride: this.stride, pad: this.pad };
-    let bias: Tensor | null = this.bias;
-    if (extra.shift) bias = this.bias ? add(extra.shift, reshape(this.bias, [1, this.outChannels])) : extra.shift;
-    return conv2d(x, this.weight, bias, opts, extra.residual ?? null);
+    return conv2d(x, this.weight, this.biasWith(extra.shift), { stride: this.stride, pad: this.pad }, extra.residual ?? null);
+  }
+
+  /** forward(norm.forwardSilu(x), extra), the normalisation folded into the convolution where it can be (groupNormSiluConv2d). */
+  forwardOfNormed(norm: GroupNorm, x: Tensor, extra: { shift?: Tensor; residual?: Tensor } = {}): Tensor {
+    return groupNormSiluConv2d(x, norm.groups, norm.weight, norm.bias, norm.eps, this.weight, this.biasWith(extra.shift), { stride: this.stride, pad: this.pad }, extra.residual ?? null);
+  }
+
+  /** The bias, plus a per-sample shift [N, outChannels] where one is given. */
+  private biasWith(shift: Tensor | undefined): Tensor | null {
+    if (!shift) return this.bias;
+    return this.bias ? add(shift, reshape(this.bias, [1, this.outChannels])) : shift;
   }
 }
 

@@ -138,7 +138,7 @@ export class UNet extends Module {
       for (const b of level.blocks) h = b.forward(concat([h, skips.pop()!]), temb, true);
       if (level.upsample) h = level.upsample.forward(h);
     }
-    return this.convOut.forward(this.normOut.forwardSilu(h));
+    return this.convOut.forwardOfNormed(this.normOut, h);
   }
 
   /** Multiply-adds of one forward pass per output pixel (convs, attention, linear layers), for reports. */
