@@ -39,19 +39,44 @@ describe('buffer pool', () => {
       expect(b).toBeLessThanOrEqual(Math.max(256, n * 1.25 + 256));
     }
   });
-  it('reuses a released buffer only after the batch that used it was submitted', async () => {
+  it('hands a released buffer out again inside the batch that still reads it; the recorded reads see the contents they were recorded against', async () => {
     const rt = await gpu();
     await rt.sync();
-    const a = rt.alloc(1000);
-    const buf = a.buffer;
-    rt.free(a);
-    const b = rt.alloc(1000);
-    expect(b.buffer).not.toBe(buf);
-    rt.flush();
-    const c = rt.alloc(1000);
-    expect(c.buffer).toBe(buf);
-    rt.free(b);
-    rt.free(c);
+    const n = 1024;
+    const total = async (s: { storage: ReturnType<typeof rt.alloc>; shape: number[] }) => new Float32Array(await rt.read(s.storage))[0];
+    const ones = fillConstant(rt, [n], 1);
+    const s1 = sumKernel(rt, ones, [0]); // recorded, reads `ones`
+    rt.free(ones.storage);
+    // the same buffer, in the same batch: a kernel writes it after the read above
+    const twos = fillConstant(rt, [n], 2);
+    expect(twos.storage.buffer).toBe(ones.storage.buffer);
+    const s2 = sumKernel(rt, twos, [0]);
+    rt.free(twos.storage);
+    // and again, now filled by a host upload: the upload must not land before s2's read
+    const up = rt.alloc(n * 4);
+    expect(up.buffer).toBe(ones.storage.buffer);
+    rt.upload(up, new Float32Array(n).fill(3));
+    const s3 = sumKernel(rt, { storage: up, shape: [n] }, [0]);
+    expect([await total(s1), await total(s2), await total(s3)]).toEqual([n, 2 * n, 3 * n]);
+    for (const s of [s1, s2, s3]) rt.free(s.storage);
+    rt.free(up);
+  });
+  it('with FFM_POOL_PARK=1 (the rule before), a released buffer waits for the next submit', async () => {
+    process.env.FFM_POOL_PARK = '1';
+    try {
+      const rt = await createNodeRuntime();
+      const a = rt.alloc(1000);
+      const buf = a.buffer;
+      rt.free(a);
+      const b = rt.alloc(1000);
+      expect(b.buffer).not.toBe(buf);
+      rt.flush();
+      const c = rt.alloc(1000);
+      expect(c.buffer).toBe(buf);
+      rt.destroy();
+    } finally {
+      delete process.env.FFM_POOL_PARK;
+    }
   });
 });
 

@@ -6,10 +6,12 @@
  * own times moved 1.9x between two runs of the bench).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { interleaved, summarize, type Timing } from './timing.js';
 
-const python = (): string => process.env.PYTHON ?? 'python3';
+// Debian's python3 (where scripts/setup-torch-peer.sh installs torch) over a pyenv or venv one first on PATH
+const python = (): string => process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 export class TorchPeer {
   /** what torch_unet.py printed first: its output check, the first training losses, its device */

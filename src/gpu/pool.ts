@@ -1,7 +1,13 @@
 /**
- * Buffer pool keyed by bucketed size. A buffer handed back is parked until the command
- * batch that may still read it has been submitted; only then can it be reused, because
- * queue.writeBuffer into a reused buffer would otherwise land before the pending reads.
+ * Buffer pool keyed by bucketed size. A buffer handed back can be handed out again at once,
+ * inside the command batch that still reads it: commands run in the order recorded, and a
+ * host upload (GpuRuntime.upload, queue.writeBuffer) submits the recorded work before it
+ * writes, so it cannot land before the pending reads. Reuse inside a batch keeps one forward's
+ * memory at its live working set instead of every intermediate it ever made (a forward is one
+ * or two batches of up to 96 dispatches), and spares new buffers their first-touch cost, which
+ * lavapipe pays inside the first kernels that write them (1.5-4x their time; session 18).
+ * With `parkUntilSubmit` (knob FFM_POOL_PARK=1, the rule before) a handed-back buffer waits for
+ * the next submit.
  *
  * Each bucket hands out its oldest free buffer (lowest creation number) first. Then a repeated
  * computation (a training step, a tile, a forward) receives the same buffers in the same roles
@@ -43,6 +49,7 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
+    private readonly parkUntilSubmit = false,
   ) {}
 
   acquire(bytes: number): GPUBuffer {
@@ -60,31 +67,34 @@ export class BufferPool {
     return buf;
   }
 
-  /** The buffer may still be read by recorded, unsubmitted work: park it. */
+  /** Hands a buffer back (recorded, unsubmitted work may still read it: see the header). */
   release(buf: GPUBuffer): void {
     this.live--;
     this.liveBytes -= buf.size;
-    this.parked.push(buf);
+    if (this.parkUntilSubmit) this.parked.push(buf);
+    else this.makeFree(buf);
   }
 
   /** Called after each submit: parked buffers become reusable. */
   onSubmitted(): void {
-    for (const b of this.parked) {
-      let list = this.free.get(b.size);
-      if (!list) this.free.set(b.size, (list = []));
-      // kept in descending creation order, so pop() gives the oldest
-      const n = this.order.get(b)!;
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (this.order.get(list[mid]!)! > n) lo = mid + 1;
-        else hi = mid;
-      }
-      list.splice(lo, 0, b);
-      this.freeCount++;
-    }
+    for (const b of this.parked) this.makeFree(b);
     this.parked.length = 0;
+  }
+
+  private makeFree(b: GPUBuffer): void {
+    let list = this.free.get(b.size);
+    if (!list) this.free.set(b.size, (list = []));
+    // kept in descending creation order, so pop() gives the oldest
+    const n = this.order.get(b)!;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.order.get(list[mid]!)! > n) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, b);
+    this.freeCount++;
   }
 
   /** Destroys idle buffers (e.g. after a phase with a different working set). */
