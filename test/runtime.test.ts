@@ -6,7 +6,7 @@ import { add, mul, sum } from '../src/autograd/ops.js';
 import { noGrad, scope, tidy } from '../src/autograd/tensor.js';
 import { fillConstant } from '../src/kernels/fill.js';
 import { sum as sumKernel } from '../src/kernels/reduce.js';
-import { bucketSize } from '../src/gpu/pool.js';
+import { bucketSize, IN_BATCH_REUSE_BYTES } from '../src/gpu/pool.js';
 import { createRuntime } from '../src/gpu/runtime.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
 import { useRuntime } from '../src/autograd/tensor.js';
@@ -42,7 +42,7 @@ describe('buffer pool', () => {
   it('hands a released buffer out again inside the batch that still reads it; the recorded reads see the contents they were recorded against', async () => {
     const rt = await gpu();
     await rt.sync();
-    const n = 1024;
+    const n = IN_BATCH_REUSE_BYTES / 4; // the smallest buffer that is reused inside its batch
     const total = async (s: { storage: ReturnType<typeof rt.alloc>; shape: number[] }) => new Float32Array(await rt.read(s.storage))[0];
     const ones = fillConstant(rt, [n], 1);
     const s1 = sumKernel(rt, ones, [0]); // recorded, reads `ones`
@@ -61,17 +61,31 @@ describe('buffer pool', () => {
     for (const s of [s1, s2, s3]) rt.free(s.storage);
     rt.free(up);
   });
+  it('a small released buffer (under IN_BATCH_REUSE_BYTES) waits for the next submit', async () => {
+    const rt = await gpu();
+    await rt.sync();
+    const a = rt.alloc(1000);
+    const buf = a.buffer;
+    rt.free(a);
+    const b = rt.alloc(1000);
+    expect(b.buffer).not.toBe(buf);
+    rt.flush();
+    const c = rt.alloc(1000);
+    expect(c.buffer).toBe(buf);
+    rt.free(b);
+    rt.free(c);
+  });
   it('with FFM_POOL_PARK=1 (the rule before), a released buffer waits for the next submit', async () => {
     process.env.FFM_POOL_PARK = '1';
     try {
       const rt = await createNodeRuntime();
-      const a = rt.alloc(1000);
+      const a = rt.alloc(IN_BATCH_REUSE_BYTES);
       const buf = a.buffer;
       rt.free(a);
-      const b = rt.alloc(1000);
+      const b = rt.alloc(IN_BATCH_REUSE_BYTES);
       expect(b.buffer).not.toBe(buf);
       rt.flush();
-      const c = rt.alloc(1000);
+      const c = rt.alloc(IN_BATCH_REUSE_BYTES);
       expect(c.buffer).toBe(buf);
       rt.destroy();
     } finally {

@@ -6,14 +6,22 @@
  * memory at its live working set instead of every intermediate it ever made (a forward is one
  * or two batches of up to 96 dispatches), and spares new buffers their first-touch cost, which
  * lavapipe pays inside the first kernels that write them (1.5-4x their time; session 18).
- * With `parkUntilSubmit` (knob FFM_POOL_PARK=1, the rule before) a handed-back buffer waits for
- * the next submit.
+ * Buffers under IN_BATCH_REUSE_BYTES still wait for the next submit, as a precaution: for them
+ * the memory is nothing, while a buffer read and then written inside one batch may cost Dawn a
+ * barrier. (bench:dispatch's chain of 4-float adds read 15-21 against 12-16 us per dispatch with
+ * every buffer reused at once, but its two variants also differ that much with this threshold,
+ * where they behave alike: the machine's noise, not shown to be a cost.)
+ * With `parkUntilSubmit` (knob FFM_POOL_PARK=1, the rule before session 18) every handed-back
+ * buffer waits for the next submit.
  *
  * Each bucket hands out its oldest free buffer (lowest creation number) first. Then a repeated
  * computation (a training step, a tile, a forward) receives the same buffers in the same roles
  * every time, whatever order the previous one released them in, and the runtime's bind groups,
  * which are keyed by buffers, are found again instead of made anew.
  */
+
+/** Buffers from this size up are handed out again inside the batch that released them (see BufferPool). */
+export const IN_BATCH_REUSE_BYTES = 1 << 20;
 
 /** Sizes are rounded to a bucket so buffers of nearby sizes can serve each other. */
 export function bucketSize(bytes: number): number {
@@ -71,7 +79,7 @@ export class BufferPool {
   release(buf: GPUBuffer): void {
     this.live--;
     this.liveBytes -= buf.size;
-    if (this.parkUntilSubmit) this.parked.push(buf);
+    if (this.parkUntilSubmit || buf.size < IN_BATCH_REUSE_BYTES) this.parked.push(buf);
     else this.makeFree(buf);
   }
 
