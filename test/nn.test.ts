@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { randn, tensor } from '../src/autograd/create.js';
 import { add, attention, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x } from '../src/autograd/ops.js';
-import { noGrad, scope, type Tensor } from '../src/autograd/tensor.js';
+import { noGrad, scope, useRuntime, type Tensor } from '../src/autograd/tensor.js';
+import { createNodeRuntime } from '../src/gpu/node-device.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
 import { SelfAttention2d, ResBlock, timestepEmbedding } from '../src/nn/blocks.js';
 import { Conv2d, GroupNorm, Linear } from '../src/nn/layers.js';
@@ -377,4 +378,36 @@ describe('nn: attention by query blocks and the auto choice', () => {
     expect(maxRelErr(await noGrad(() => attention(wide[0]!, wide[1]!, wide[2]!, 0.1)).data(), wideRef)).toBeLessThan(1e-6);
     for (const t of [q, k, v, ...q4, ...wide]) t.dispose();
   }, 60_000);
+});
+
+describe('a U-Net forward without gradient frees each stage as it goes', () => {
+  it('same output as with every intermediate held (FFM_FORWARD_STAGES=0), from less memory: the pool grows when the stages are held', async () => {
+    const main = await gpu();
+    const rt = await createNodeRuntime(); // a pool of its own: growth measured from empty
+    useRuntime(rt);
+    try {
+      // 16 channels at 128x128: 1 MiB maps, which the pool hands out again inside a batch
+      const net = withInitSeed(3, () => new UNet({ ...DEFAULT_UNET, baseChannels: 16, channelMults: [1, 2], attention: false }));
+      const x = randn([1, net.config.inChannels, 128, 128], 5).keep();
+      const run = async (stages: '0' | '1') => {
+        process.env.FFM_FORWARD_STAGES = stages;
+        const before = rt.stats().allocatedBytes;
+        const y = noGrad(() => net.forward(x, [0.5]));
+        const out = await y.data();
+        y.dispose();
+        delete process.env.FFM_FORWARD_STAGES;
+        return { out, grew: rt.stats().allocatedBytes - before };
+      };
+      const staged = await run('1');
+      const held = await run('0'); // needs more than the staged forward left in the pool
+      expect(Array.from(staged.out)).toEqual(Array.from(held.out));
+      expect(held.grew).toBeGreaterThan(0.1 * staged.grew); // measured: 8.9 MB more than the staged 50.5 MB
+      x.dispose();
+      net.dispose();
+    } finally {
+      delete process.env.FFM_FORWARD_STAGES;
+      useRuntime(main);
+      rt.destroy();
+    }
+  });
 });

@@ -1,7 +1,8 @@
 /** A configurable U-Net with time conditioning: the backbone of FusionFM and of the diffusion baseline. */
 import { add, concat } from '../autograd/ops.js';
 import { silu } from '../autograd/ops.js';
-import type { Tensor } from '../autograd/tensor.js';
+import { isGradEnabled, tidy, type Tensor } from '../autograd/tensor.js';
+import { knob } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { Downsample, ResBlock, SelfAttention2d, TimeEmbedding, Upsample } from './blocks.js';
 import { Conv2d, GroupNorm, groupsFor } from './layers.js';
@@ -36,6 +37,20 @@ export const DEFAULT_UNET: UNetConfig = {
   timeDim: 64,
   upsample: 'nearest',
 };
+
+/**
+ * One stage of a forward: without gradient it runs in a scope of its own, so that its
+ * intermediates are freed when it ends, and then frees `dead` (its inputs that no later stage
+ * reads); a forward then holds about its live tensors instead of everything it made until the
+ * caller's scope ends. With a gradient the tape needs them all, and nothing is freed early.
+ * Knob FFM_FORWARD_STAGES=0 turns it off.
+ */
+function stage(f: () => Tensor, ...dead: (Tensor | null)[]): Tensor {
+  if (isGradEnabled() || knob('FFM_FORWARD_STAGES') === 0) return f();
+  const y = tidy(f);
+  for (const t of dead) if (t && t !== y) t.dispose();
+  return y;
+}
 
 export class UNet extends Module {
   readonly convIn: Conv2d;
@@ -123,7 +138,7 @@ export class UNet extends Module {
     const skips: Tensor[] = [h];
     for (const level of this.down) {
       for (const b of level.blocks) {
-        h = b.forward(h, temb, true);
+        h = stage(() => b.forward(h, temb, true)); // its input stays: a skip
         skips.push(h);
       }
       if (level.downsample) {
@@ -131,14 +146,17 @@ export class UNet extends Module {
         skips.push(h);
       }
     }
-    h = this.mid1.forward(h, temb, true);
-    if (this.midAttn) h = this.midAttn.forward(h);
-    h = this.mid2.forward(h, temb, true);
+    h = stage(() => this.mid1.forward(h, temb, true)); // its input is the last skip
+    if (this.midAttn) h = stage(() => this.midAttn!.forward(h), h);
+    h = stage(() => this.mid2.forward(h, temb, true), h);
     for (const level of this.up) {
-      for (const b of level.blocks) h = b.forward(concat([h, skips.pop()!]), temb, true);
-      if (level.upsample) h = level.upsample.forward(h);
+      for (const b of level.blocks) {
+        const skip = skips.pop()!;
+        h = stage(() => b.forward(concat([h, skip]), temb, true), h, skip);
+      }
+      if (level.upsample) h = stage(() => level.upsample!.forward(h), h);
     }
-    return this.convOut.forwardOfNormed(this.normOut, h);
+    return stage(() => this.convOut.forwardOfNormed(this.normOut, h), h);
   }
 
   /** Multiply-adds of one forward pass per output pixel (convs, attention, linear layers), for reports. */
