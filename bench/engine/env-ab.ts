@@ -19,7 +19,7 @@ import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
 import { abCase, abNets, maxAbsDiff } from './ab-workload.js';
 import { benchProvenance, writeBenchReport } from './report.js';
-import { round, summarize } from './timing.js';
+import { namedSettings, round, summarize } from './timing.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '9' }, variants: { type: 'string' }, out: { type: 'string' }, child: { type: 'boolean', default: false } },
@@ -68,21 +68,9 @@ class Variant {
   }
 }
 
-function parseVariants(spec: string): [string, Record<string, string>][] {
-  return spec.split(';').filter(Boolean).map((part) => {
-    const [name, settings] = part.split('=');
-    if (!name || !settings) throw new Error(`env-ab --variants: expected name=VAR:value,..., got '${part}'`);
-    return [name, Object.fromEntries(settings.split(',').map((kv) => {
-      const [k, v] = kv.split(':');
-      if (!k || v === undefined) throw new Error(`env-ab --variants: expected VAR:value, got '${kv}' in '${part}'`);
-      return [k, v];
-    }))];
-  });
-}
-
 async function parent(): Promise<void> {
   if (!values.variants) throw new Error("env-ab: --variants 'name=VAR:value,...;name2=...' is required (two or more)");
-  const spec = parseVariants(values.variants);
+  const spec = namedSettings(values.variants, 'env-ab --variants');
   if (spec.length < 2) throw new Error('env-ab: --variants needs at least two variants to compare');
   const rounds = Number(values.rounds);
   const variants = spec.map(([n, env]) => new Variant(n, env));

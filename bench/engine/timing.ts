@@ -39,17 +39,20 @@ export async function interleaved(impls: Record<string, () => Promise<void>>, op
 
 /** Knob sets to time against the adapter's defaults: 'name=KNOB:value,KNOB:value;name2=...' (first: ['default', {}]). */
 export function knobVariants(spec: string): [string, Record<string, string>][] {
-  const variants: [string, Record<string, string>][] = [['default', {}]];
-  for (const part of spec.split(';').filter(Boolean)) {
-    const [name, knobs] = part.split('=');
-    if (!name || !knobs) throw new Error(`--variants: expected name=KNOB:value,..., got '${part}'`);
-    variants.push([name, Object.fromEntries(knobs.split(',').map((kv) => {
+  return [['default', {}], ...namedSettings(spec, '--variants', 'KNOB')];
+}
+
+/** Named sets of environment settings, 'name=VAR:value,VAR:value;name2=...'; errors start with `where` and call a setting `word`. */
+export function namedSettings(spec: string, where: string, word = 'VAR'): [string, Record<string, string>][] {
+  return spec.split(';').filter(Boolean).map((part) => {
+    const [name, settings] = part.split('=');
+    if (!name || !settings) throw new Error(`${where}: expected name=${word}:value,..., got '${part}'`);
+    return [name, Object.fromEntries(settings.split(',').map((kv) => {
       const [k, v] = kv.split(':');
-      if (!k || v === undefined) throw new Error(`--variants: expected KNOB:value, got '${kv}' in '${part}'`);
+      if (!k || v === undefined) throw new Error(`${where}: expected ${word}:value, got '${kv}' in '${part}'`);
       return [k, v];
-    }))]);
-  }
-  return variants;
+    }))];
+  });
 }
 
 /** Runs f with the knobs set in the environment (src/kernels/program.ts reads them per launch), then unsets them. */

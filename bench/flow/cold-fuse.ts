@@ -18,7 +18,7 @@ import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { adapterSlug } from '../../src/io/provenance.js';
 import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { benchProvenance, writeBenchReport } from '../engine/report.js';
-import { summarize } from '../engine/timing.js';
+import { namedSettings, summarize } from '../engine/timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,11 +59,7 @@ async function child(): Promise<void> {
 
 async function parent(): Promise<void> {
   if (!values.variants) throw new Error("cold-fuse: --variants 'name=VAR:value,...;name2=...' is required");
-  const variants = values.variants.split(';').filter(Boolean).map((part) => {
-    const [name, settings] = part.split('=');
-    if (!name || !settings) throw new Error(`cold-fuse --variants: expected name=VAR:value,..., got '${part}'`);
-    return [name, Object.fromEntries(settings.split(',').map((kv) => kv.split(':') as [string, string]))] as const;
-  });
+  const variants = namedSettings(values.variants, 'cold-fuse --variants');
   const rounds = Number(values.rounds);
   const results: Record<string, ChildResult[]> = Object.fromEntries(variants.map(([n]) => [n, []]));
   const passOn = ['--child', '--size', values.size!, '--tiles', values.tiles!, '--checkpoint', values.checkpoint!];

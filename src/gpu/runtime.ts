@@ -5,6 +5,7 @@
  * workgroups.
  */
 import { DeviceError, LimitError } from '../util/errors.js';
+import { knob } from '../util/knob.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
 import { storageBindingTypes, type StorageBindingType } from './binding-layout.js';
@@ -128,8 +129,7 @@ export class GpuRuntime {
     this.maxWorkgroupsPerDimension = this.limits.maxComputeWorkgroupsPerDimension;
     this.maxBindingBytesCached = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     // knob FFM_POOL_PARK=1: freed buffers wait for the next submit (the pool's rule before session 18)
-    const park = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FFM_POOL_PARK === '1';
-    this.pool = new BufferPool(device, STORAGE_USAGE, park);
+    this.pool = new BufferPool(device, STORAGE_USAGE, knob('FFM_POOL_PARK') === 1);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 });
     device.lost.then((info) => {

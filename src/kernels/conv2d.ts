@@ -145,7 +145,6 @@ export function conv2dTakesNormed(rt: GpuRuntime, xShape: readonly number[], wSh
  * in the Winograd input transform. Only where conv2dTakesNormed (else normalise, then conv2d).
  */
 export function conv2dOfNormed(rt: GpuRuntime, x: DeviceArray, norm: InputNorm, w: DeviceArray, bias: DeviceArray | null, opts: Conv2dOptions = {}, residual: DeviceArray | null = null): DeviceArray {
-  if (!conv2dTakesNormed(rt, x.shape, w.shape, opts)) throw new ShapeError(`conv2dOfNormed: this convolution (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}) does not run Winograd by tile groups; normalise first`);
   return convForward(rt, x, w, bias, opts, residual, false, norm);
 }
 
@@ -161,6 +160,9 @@ function convForward(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Devic
   }
   const biasMode = bias ? (perSample ? 2 : 1) : 0;
   const wino = winogradShape(rt, g);
+  if (norm && !(wino && takesNormedInput(wino.shape, wino.R))) {
+    throw new ShapeError(`conv2dOfNormed: this convolution (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}) does not run Winograd by tile groups; normalise first`);
+  }
   if (wino) return { storage: winogradConv3x3(rt, x.storage, w.storage, wino.shape, wino.R, 0, bias?.storage ?? null, biasMode, residual?.storage ?? null, forWeightGrad, norm), shape: outShape };
   const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 0);
   const out = forwardPacked(rt, x.storage, packed, bias?.storage ?? null, g, biasMode, residual?.storage ?? null);

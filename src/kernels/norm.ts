@@ -85,12 +85,12 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
   if (!gamma !== !beta) throw new ShapeError(`${op}: weight and bias must be given together`);
   const layout = layoutOf('norm', FIELDS);
   const u = uniforms(p, !!gamma);
-  const stats = normStats(rt, op, x, p).storage;
+  const stats = normStats(rt, op, x, p);
   const y = allocArray(rt, x.shape, op);
   const d = dummy(rt);
   const pass = elementwisePass(p, 'apply', size(x.shape));
-  launch(rt, program('norm', pass.entry, { ACT: ACT[act], ...pass.overrides }), layout, u, [x.storage, stats, gamma?.storage ?? d, beta?.storage ?? d, y], pass.groups);
-  return { y: { storage: y, shape: [...x.shape] }, stats: { storage: stats, shape: [p.numSeg, 2] } };
+  launch(rt, program('norm', pass.entry, { ACT: ACT[act], ...pass.overrides }), layout, u, [x.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, y], pass.groups);
+  return { y: { storage: y, shape: [...x.shape] }, stats };
 }
 
 /** Mean and 1/sqrt(var + eps) of each segment: [numSeg, 2] (for a group norm, segment n * G + g). */

@@ -3,6 +3,7 @@ import type { ComputeProgram, GpuRuntime, Storage } from '../gpu/runtime.js';
 import { uniformLayout, type UniformField, type UniformLayout, type UniformValues } from '../gpu/uniforms.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { WGSL } from './wgsl.generated.js';
+import { knob } from '../util/knob.js';
 
 /** A device array as kernels see it: storage plus a row-major shape (f32). */
 export interface DeviceArray {
@@ -79,14 +80,8 @@ export function requireRank(op: string, name: string, shape: readonly number[], 
   }
 }
 
-/**
- * Tuning knob from the environment (e.g. FFM_CONV_TP=8), unset in normal use; lets a new device
- * be autotuned without code changes. Browser-safe: no `process` there means no knob.
- */
-export function knob(name: string): number | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  return v ? Number(v) : undefined;
-}
+/** The kernels' tuning knobs (src/util/knob.ts: the GPU runtime reads one too, so it lives below both). */
+export { knob };
 
 /**
  * vec4s per invocation of a kernel that loops over VQ of them (`override VQ`): the knob's value
