@@ -9,14 +9,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { ContinualTrainer } from '../../src/fusion/flow/continual.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { gitCommit } from '../../src/io/provenance.js';
 import { STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   labels: { type: 'string', default: 'runs/labels' }, net: { type: 'string', default: 'small' }, steps: { type: 'string', default: '200' },
   batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' }, 'fisher-samples': { type: 'string', default: '32' },
   seed: { type: 'string', default: '1' }, out: { type: 'string' },

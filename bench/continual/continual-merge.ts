@@ -8,10 +8,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { mergeContinualResults, writeContinualReport, type ContinualResults } from './continual-report.js';
 
-const { values, positionals } = parseArgs({ options: { out: { type: 'string' }, 'mixed-adapters': { type: 'boolean', default: false } }, allowPositionals: true });
+const { values, positionals } = benchArgs(import.meta.url, { options: { out: { type: 'string' }, 'mixed-adapters': { type: 'boolean', default: false } }, allowPositionals: true });
 if (!values.out || !positionals.length) throw new Error('usage: continual-merge --out <dir> <result dir>...');
 const read = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')) as ContinualResults;
 const parts = positionals.map(read);

@@ -10,11 +10,11 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { chooseLambda } from './continual-lambda.js';
 import { mean, pairedDifference, seedSummary, type ContinualResults } from './continual-report.js';
 
-const { values } = parseArgs({ options: { val: { type: 'string' }, test: { type: 'string' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { val: { type: 'string' }, test: { type: 'string' }, out: { type: 'string' } } });
 if (!values.val || !values.test || !values.out) throw new Error('usage: continual-select --val <dir> --test <dir> --out <dir>');
 const read = (file: string) => {
   try {

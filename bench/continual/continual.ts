@@ -32,7 +32,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { applyCrop, windowAt } from '../../src/fusion/augment.js';
 import { ContinualTrainer, DEFAULT_CONTINUAL, type ContinualConfig } from '../../src/fusion/flow/continual.js';
@@ -48,7 +48,7 @@ import { Dataset, DEFAULT_DATASETS, type PairEntry } from '../../src/io/dataset.
 import { holdOutPairs, STUDY_TASKS, studyData, studyTrainConfig } from './continual-setup.js';
 import { mean, transferMetrics, writeContinualReport, type VariantResult } from './continual-report.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   labels: { type: 'string', default: 'runs/labels' }, steps: { type: 'string', default: '100' }, out: { type: 'string', default: 'bench/results/continual' },
   only: { type: 'string' }, net: { type: 'string', default: 'small' }, batch: { type: 'string', default: '4' }, crop: { type: 'string', default: '48' },
   'fisher-samples': { type: 'string', default: '32' }, seed: { type: 'string', default: '1' }, 'eval-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },

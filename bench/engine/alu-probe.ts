@@ -12,7 +12,7 @@
  *
  *   node dist/bench/engine/alu-probe.js [--rounds 7] [--out bench/results/alu-probe-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { matmul } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor.js';
@@ -22,7 +22,7 @@ import { benchProvenance, writeBenchReport } from './report.js';
 import { rawDispatch } from './raw-dispatch.js';
 import { interleaved } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await createNodeRuntime();
 useRuntime(rt);

@@ -6,7 +6,7 @@
  *
  *   node dist/bench/engine/attention-probe.js [--heads 4] [--dim 16] [--tokens 4800] [--rounds 3] [--variants 'name=KNOB:v,...;...'] [--out file.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { ATTENTION_MAX_HEAD_DIM, attention, DENSE_ATTENTION_BYTES } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
@@ -15,7 +15,7 @@ import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved, knobVariants, round, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { heads: { type: 'string', default: '4' }, dim: { type: 'string', default: '16' }, tokens: { type: 'string', default: '4800' }, rounds: { type: 'string', default: '3' }, variants: { type: 'string' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { heads: { type: 'string', default: '4' }, dim: { type: 'string', default: '16' }, tokens: { type: 'string', default: '4800' }, rounds: { type: 'string', default: '3' }, variants: { type: 'string' }, out: { type: 'string' } } });
 const [B, D, L, rounds] = [values.heads, values.dim, values.tokens, values.rounds].map(Number) as [number, number, number, number];
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('attention-probe', rt.adapter.name);

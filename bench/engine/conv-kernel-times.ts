@@ -7,7 +7,7 @@
  *   node dist/bench/engine/conv-kernel-times.js [--variants 'per-float=FFM_WINOGRAD_ROWS:0'] [--rounds 5]
  *     [--out bench/results/conv-kernel-times-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
@@ -16,7 +16,7 @@ import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { knobVariants, round, summarize, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string', default: '' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string', default: '' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime({ profile: true });
 const provenance = benchProvenance('conv-kernel-times', rt.adapter.name);
 useRuntime(rt);

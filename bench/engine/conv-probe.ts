@@ -9,7 +9,7 @@
  * --ops forward,input-grad,weight-grad times the named ops, each a case of its own (instead of one
  * case for the forward, or for all three with --backward).
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
@@ -18,7 +18,7 @@ import { benchProvenance, writeBenchReport } from './report.js';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../../src/kernels/conv2d.js';
 import { interleaved, knobVariants, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { shapes: { type: 'string', default: '4x32x64,1x64x128,8x128x16,4x32x128' }, rounds: { type: 'string', default: '7' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar_rows=FFM_CONV_ROWV:0' }, backward: { type: 'boolean', default: false }, ops: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { shapes: { type: 'string', default: '4x32x64,1x64x128,8x128x16,4x32x128' }, rounds: { type: 'string', default: '7' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar_rows=FFM_CONV_ROWV:0' }, backward: { type: 'boolean', default: false }, ops: { type: 'string' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('conv-probe', rt.adapter.name);
 useRuntime(rt);

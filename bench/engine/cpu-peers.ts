@@ -7,7 +7,7 @@
  *
  *   node dist/bench/engine/cpu-peers.js [--rounds 5] [--out bench/results/cpu-peers-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
@@ -20,7 +20,7 @@ import { mirrorUNet, toNHWC } from './tfjs-peer.js';
 import { interleaved } from './timing.js';
 import { PEER_UNET } from './peer-unet.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('cpu-peers', rt.adapter.name);

@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
@@ -21,7 +21,7 @@ import { abCase, abNets, maxAbsDiff } from './ab-workload.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { namedSettings, round, summarize } from './timing.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: { rounds: { type: 'string', default: '9' }, variants: { type: 'string' }, out: { type: 'string' }, child: { type: 'boolean', default: false } },
 });
 

@@ -9,7 +9,7 @@
  *   node dist/bench/engine/knob-ab.js --variants 'before=FFM_CONV_TP:8,FFM_CONV_COV:2,FFM_CONV_ROWV:0' [--rounds 5]
  *     [--out bench/results/knob-ab-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { getNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
@@ -17,7 +17,7 @@ import { benchProvenance, writeBenchReport } from './report.js';
 import { abCase, abNets, maxAbsDiff } from './ab-workload.js';
 import { interleaved, knobVariants, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '5' }, variants: { type: 'string' }, out: { type: 'string' } } });
 if (!values.variants) throw new Error("knob-ab: --variants 'name=KNOB:value,...;name2=...' is required");
 const variants = knobVariants(values.variants);
 const rounds = Number(values.rounds);

@@ -7,14 +7,14 @@
  *
  *   node dist/bench/engine/load-probe.js [--rounds 7] [--out bench/results/load-probe-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { createNodeRuntime } from '../../src/gpu/node-device.js';
 import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { rawDispatch } from './raw-dispatch.js';
 import { interleaved } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('load-probe', rt.adapter.name);
 const device = rt.device;

@@ -9,7 +9,7 @@
  *
  *   node dist/bench/engine/matmul-probe.js [--rounds 9] [--repeat 8] [--tokens 256] [--channels 128] [--variants 'scalar=FFM_MM_VEC:0'] [--only <case name part>] [--out bench/results/matmul-probe-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { matmul, softmax } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime, type Tensor } from '../../src/autograd/tensor.js';
@@ -18,7 +18,7 @@ import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved, knobVariants, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar=FFM_MM_VEC:0' }, tokens: { type: 'string', default: '256' }, repeat: { type: 'string', default: '8' }, channels: { type: 'string', default: '128' }, only: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '9' }, out: { type: 'string' }, variants: { type: 'string', default: 'scalar=FFM_MM_VEC:0' }, tokens: { type: 'string', default: '256' }, repeat: { type: 'string', default: '8' }, channels: { type: 'string', default: '128' }, only: { type: 'string' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('matmul-probe', rt.adapter.name);
 useRuntime(rt);

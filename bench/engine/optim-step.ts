@@ -11,7 +11,7 @@
  *
  *   node dist/bench/engine/optim-step.js [--rounds 7] [--out bench/results/optim-step-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { backward } from '../../src/autograd/backward.js';
 import { randn } from '../../src/autograd/create.js';
 import { add, affine, mseLoss } from '../../src/autograd/ops.js';
@@ -27,7 +27,7 @@ import { benchProvenance, writeBenchReport } from './report.js';
 import { PEER_UNET } from './peer-unet.js';
 import { interleaved, withKnobs } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);

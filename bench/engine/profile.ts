@@ -8,7 +8,7 @@
  *
  *   node dist/bench/engine/profile.js [--only unet-forward,unet-train,fusionfm-forward,fusionfm-train64,fusionfm-whole] [--out file.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { backward } from '../../src/autograd/backward.js';
 import { randn } from '../../src/autograd/create.js';
 import { mseLoss } from '../../src/autograd/ops.js';
@@ -23,7 +23,7 @@ import { UNet } from '../../src/nn/unet.js';
 import { round } from './timing.js';
 import { PEER_UNET } from './peer-unet.js';
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { only: { type: 'string' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime({ profile: true });
 const provenance = benchProvenance('profile', rt.adapter.name);
 useRuntime(rt);

@@ -19,7 +19,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { backward } from '../../src/autograd/backward.js';
 import { mseLoss } from '../../src/autograd/ops.js';
@@ -37,7 +37,7 @@ import { interleaved } from './timing.js';
 import { againstPeer, TorchPeer } from './torch-serve.js';
 import { PEER_UNET } from './peer-unet.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '5' }, out: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 const provenance = benchProvenance('torch-peer', rt.adapter.name);

@@ -5,7 +5,7 @@
  * then 1 ms timer ticks), interleaved.
  *   node dist/bench/engine/wait.js [--rounds 9] [--out file.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d } from '../../src/kernels/conv2d.js';
 import { unary } from '../../src/kernels/elementwise.js';
@@ -16,7 +16,7 @@ import { setWaitMode, type WaitMode } from '../../src/gpu/wait.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved } from './timing.js';
 
-const { values } = parseArgs({ options: { out: { type: 'string', default: 'bench/results/wait-lavapipe.json' }, rounds: { type: 'string', default: '9' } } });
+const { values } = benchArgs(import.meta.url, { options: { out: { type: 'string', default: 'bench/results/wait-lavapipe.json' }, rounds: { type: 'string', default: '9' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('wait', rt.adapter.name);
 useRuntime(rt);

@@ -7,7 +7,7 @@
  *
  *   node dist/bench/engine/winograd-probe.js [--rounds 7] [--out bench/results/winograd-probe-<adapter>.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { randn } from '../../src/autograd/create.js';
 import { conv2d, matmul } from '../../src/autograd/ops.js';
 import { noGrad, tidy, useRuntime } from '../../src/autograd/tensor.js';
@@ -16,7 +16,7 @@ import { adapterSlug } from '../../src/io/provenance.js';
 import { benchProvenance, writeBenchReport } from './report.js';
 import { interleaved, round } from './timing.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
+const { values } = benchArgs(import.meta.url, { options: { rounds: { type: 'string', default: '7' }, out: { type: 'string' } } });
 const rt = await createNodeRuntime();
 const provenance = benchProvenance('winograd-probe', rt.adapter.name);
 useRuntime(rt);

@@ -9,7 +9,7 @@
  *     [--size 640x480] [--tiles whole|portable] [--out bench/results/cold-fuse-<adapter>.json]
  */
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { fuseImages } from '../../src/fusion/flow/fuse.js';
 import { makeImage } from '../../src/fusion/image.js';
@@ -20,7 +20,7 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { benchProvenance, writeBenchReport } from '../engine/report.js';
 import { namedSettings, summarize } from '../engine/timing.js';
 
-const { values } = parseArgs({
+const { values } = benchArgs(import.meta.url, {
   options: {
     variants: { type: 'string' }, rounds: { type: 'string', default: '3' }, size: { type: 'string', default: '640x480' },
     tiles: { type: 'string', default: 'whole' }, out: { type: 'string' }, child: { type: 'boolean', default: false },

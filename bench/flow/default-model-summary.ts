@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import type { SubPoolRanking } from '../../src/fusion/pseudo/pool-ranking.js';
 
 interface Row { name: string; kind: string; median_ms: number | null; composite: number; means?: Record<string, number> }
@@ -17,7 +17,7 @@ interface FlowResults {
   published_pool?: SubPoolRanking | null;
 }
 
-const { values } = parseArgs({ options: { root: { type: 'string', default: 'bench/results/default-model' } } });
+const { values } = benchArgs(import.meta.url, { options: { root: { type: 'string', default: 'bench/results/default-model' } } });
 const root = values.root!;
 if (!existsSync(root)) throw new Error(`--root ${root}: not found (run bench/flow/default-model.sh first)`);
 const results: FlowResults[] = [];

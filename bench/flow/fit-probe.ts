@@ -9,7 +9,7 @@
  *
  *   node dist/bench/flow/fit-probe.js --checkpoint <model> --task mef --data mef/MEFB --labels runs/labels/mef/MEFB [--sides 80,112,176] [--pairs Chair,Tower] [--out file.json]
  */
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { luminance } from '../../src/fusion/colour.js';
 import { fuseLuminance } from '../../src/fusion/flow/fuse.js';
@@ -19,7 +19,7 @@ import { loadFlowModel } from '../../src/io/flow-checkpoint.js';
 import { readImage } from '../../src/io/image.js';
 import { benchProvenance, writeBenchReport } from '../engine/report.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   checkpoint: { type: 'string' }, task: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' },
   sides: { type: 'string', default: '80,112,176' }, pairs: { type: 'string' }, out: { type: 'string' },
 } });

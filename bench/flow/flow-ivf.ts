@@ -22,7 +22,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { labelFileIn } from '../../src/cli/train.js';
 import { fuseClassical, classicalNames } from '../../src/fusion/classical/index.js';
@@ -41,7 +41,7 @@ import { readImage, writePng } from '../../src/io/image.js';
 import { InputError } from '../../src/util/errors.js';
 import { summarize } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   models: { type: 'string' }, labels: { type: 'string' }, steps: { type: 'string', default: '1,2,4,8' },
   // the other couplings at fewer step counts keeps the run within a software GPU's budget
   'other-steps': { type: 'string', default: '1,4' },

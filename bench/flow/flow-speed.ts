@@ -14,7 +14,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { fuseImages, TASK_TILE_SIDE, tilePlan } from '../../src/fusion/flow/fuse.js';
 import { DEFAULT_VELOCITY, VelocityNet } from '../../src/fusion/flow/model.js';
@@ -27,7 +27,7 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = parseArgs({ options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' }, size: { type: 'string', default: '640x480' } } });
+const { values } = benchArgs(import.meta.url, { options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' }, size: { type: 'string', default: '640x480' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);

@@ -28,7 +28,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { useRuntime } from '../../src/autograd/tensor.js';
 import { labelImage, loadTriples } from '../../src/cli/train.js';
 import { luminance } from '../../src/fusion/colour.js';
@@ -51,7 +51,7 @@ const NETS: Record<string, VelocityConfig> = {
   tiny: { ...DEFAULT_VELOCITY, baseChannels: 4, heads: 1, groups: 2, timeDim: 8 },
 };
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   task: { type: 'string', default: 'ivf' }, data: { type: 'string' }, labels: { type: 'string' },
   configs: { type: 'string', default: 'default:net=default' }, evals: { type: 'string', default: '250,500,1000,2000,4000,8000' },
   'val-pairs': { type: 'string', default: '2' }, 'test-pairs': { type: 'string', default: '0' },

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { exposureLevels } from '../../src/fusion/classical/exposure.js';
 import { fuseClassical } from '../../src/fusion/classical/index.js';
 import { grid } from '../../src/fusion/classical/grid.js';
@@ -23,7 +23,7 @@ import { DEFAULT_WEIGHTS, greyTriple, poolBounds, rawScores, scoreWith, tableMet
 import { Dataset, parseCsv } from '../../src/io/dataset.js';
 import { readImage } from '../../src/io/image.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   fused: { type: 'string' }, scores: { type: 'string' }, data: { type: 'string', default: 'mef/MEFB' },
   split: { type: 'string', default: 'train' }, 'from-level': { type: 'string' },
 } });

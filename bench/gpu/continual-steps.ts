@@ -10,7 +10,7 @@
  * overstates a batch-1 pass). Steps are stretched by 15% and 15 s are kept for writing results.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 
 export interface Probe { probe: string; step_ms: number; eval_row_s: number; setup_s: number; ewc_lambda: number; fisher_samples: number }
 
@@ -27,7 +27,7 @@ export function stepsThatFit(probes: Probe[], seconds: number, max: number, task
 }
 
 if (process.argv[1]?.endsWith('continual-steps.js')) {
-  const { values, positionals } = parseArgs({ options: { seconds: { type: 'string' }, max: { type: 'string', default: '800' } }, allowPositionals: true });
+  const { values, positionals } = benchArgs(import.meta.url, { options: { seconds: { type: 'string' }, max: { type: 'string', default: '800' } }, allowPositionals: true });
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds: expected a positive number, got ${values.seconds}`);
   const probes: Probe[] = [];

@@ -11,13 +11,13 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { luminance } from '../../src/fusion/colour.js';
 import { makeImage } from '../../src/fusion/image.js';
 import { Dataset, dataRoot, DEFAULT_DATASETS } from '../../src/io/dataset.js';
 import { readImage, writePng } from '../../src/io/image.js';
 
-const { values } = parseArgs({ options: {
+const { values } = benchArgs(import.meta.url, { options: {
   labels: { type: 'string', default: 'runs/labels' }, 'test-labels': { type: 'string', default: 'runs/labels-test' }, out: { type: 'string', default: '.gpudata' },
 } });
 const out = values.out!;
