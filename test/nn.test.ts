@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { randn, tensor } from '../src/autograd/create.js';
-import { add, attention, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x } from '../src/autograd/ops.js';
+import { add, attention, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x, windowedAttention } from '../src/autograd/ops.js';
 import { noGrad, scope, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
@@ -16,6 +16,7 @@ import { AdamW } from '../src/nn/optim.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/nn/safetensors.js';
 import { loadStateDict, stateDict } from '../src/nn/state.js';
 import { UNet, DEFAULT_UNET } from '../src/nn/unet.js';
+import { attentionRef } from '../src/kernels/reference/misc.js';
 import { gpu, maxRelErr } from './helpers.js';
 
 /** Conv -> GroupNorm -> SiLU -> stride-2 conv -> attention -> bilinear upsample -> conv. */
@@ -378,6 +379,71 @@ describe('nn: attention by query blocks and the auto choice', () => {
     expect(maxRelErr(await noGrad(() => attention(wide[0]!, wide[1]!, wide[2]!, 0.1)).data(), wideRef)).toBeLessThan(1e-6);
     for (const t of [q, k, v, ...q4, ...wide]) t.dispose();
   }, 60_000);
+});
+
+describe('nn: attention within windows', () => {
+  /**
+   * The float64 reference of windowedAttention: each token attends over the side x side window
+   * that owns it, windows from (min(i side, H - side), ...), and the window's output is its own.
+   */
+  function windowedRef(qs: Float32Array, ks: Float32Array, vs: Float32Array, [B, D, H, W]: number[], side: number, scale: number): Float64Array {
+    const [wh, ww] = [Math.min(side, H), Math.min(side, W)];
+    const [nwy, nwx] = [Math.ceil(H / wh), Math.ceil(W / ww)];
+    const origin = (i: number, w: number, n: number) => Math.min(i * w, n - w);
+    const out = new Float64Array(B * D * H * W);
+    for (let iy = 0; iy < nwy; iy++) for (let ix = 0; ix < nwx; ix++) {
+      const [oy, ox] = [origin(iy, wh, H), origin(ix, ww, W)];
+      const tokens: number[] = [];
+      for (let y = oy; y < oy + wh; y++) for (let x = ox; x < ox + ww; x++) tokens.push(y * W + x);
+      const pick = (a: Float32Array) => {
+        const w = new Float32Array(B * D * tokens.length);
+        for (let bc = 0; bc < B * D; bc++) tokens.forEach((tk, p) => { w[bc * tokens.length + p] = a[bc * H * W + tk]!; });
+        return w;
+      };
+      const o = attentionRef(pick(qs), pick(ks), pick(vs), B, D, tokens.length, scale).o;
+      tokens.forEach((tk, p) => {
+        const [y, x] = [Math.floor(tk / W), tk % W];
+        // the window that owns the token writes it
+        if (Math.min(Math.floor(y / wh), nwy - 1) !== iy || Math.min(Math.floor(x / ww), nwx - 1) !== ix) return;
+        for (let bc = 0; bc < B * D; bc++) out[bc * H * W + tk] = o[bc * tokens.length + p]!;
+      });
+    }
+    return out;
+  }
+  // windows that divide the map; last windows moved back (overlapping) in both directions; a
+  // window of 25 tokens (not a multiple of 4: the per-query kernel); a map smaller than a window
+  const cases: [number[], number][] = [[[2, 16, 32, 32], 16], [[1, 16, 40, 28], 16], [[3, 8, 20, 44], 8], [[1, 8, 13, 11], 5], [[1, 16, 12, 12], 16]];
+  for (const [shape, side] of cases) {
+    it(`[B, D, H, W] = [${shape.join(', ')}], windows of ${side}: against the float64 reference`, async () => {
+      await gpu();
+      const [B, D, H, W] = shape as [number, number, number, number];
+      const [q, k, v] = [51, 52, 53].map((s) => randn([B, D, H * W], s));
+      const got = await noGrad(() => windowedAttention(q!, k!, v!, 0.3, H, W, side)).data();
+      const [qs, ks, vs] = await Promise.all([q!, k!, v!].map((t) => t.data()));
+      expect(maxRelErr(got, windowedRef(qs!, ks!, vs!, shape, side, 0.3))).toBeLessThan(1e-4);
+    });
+  }
+  it('a map of one window is plain attention; a gradient is refused, naming the op', async () => {
+    await gpu();
+    const [q, k, v] = [54, 55, 56].map((s) => randn([2, 8, 64], s));
+    const plain = await noGrad(() => attention(q!, k!, v!, 0.5)).data();
+    expect(await noGrad(() => windowedAttention(q!, k!, v!, 0.5, 8, 8, 8)).data()).toEqual(plain);
+    expect(maxRelErr(await noGrad(() => windowedAttention(q!, k!, v!, 0.5, 8, 8, 4)).data(), plain)).toBeGreaterThan(1e-2);
+    q!.requiresGrad = true;
+    expect(() => windowedAttention(q!, k!, v!, 0.5, 8, 8, 4)).toThrow('windowedAttention: inference only (no gradient)');
+  });
+  it('SelfAttention2d: its window applies to forwards without gradient only', async () => {
+    await gpu();
+    const block = withInitSeed(7, () => new SelfAttention2d(16, 2, 4));
+    const x = randn([1, 16, 12, 12], 57);
+    const whole = await noGrad(() => block.forward(x)).data();
+    block.window = 6;
+    const windowed = await noGrad(() => block.forward(x)).data();
+    expect(maxRelErr(windowed, whole)).toBeGreaterThan(1e-3);
+    // with the tape on (training) the block attends over the whole map whatever its window
+    x.requiresGrad = true;
+    expect(maxRelErr(await scope(async () => block.forward(x).data()), whole)).toBeLessThan(1e-6);
+  });
 });
 
 describe('a U-Net forward without gradient frees each stage as it goes', () => {

@@ -12,6 +12,7 @@ import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKe
 import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
+import { windowGather, windowPlan, windowScatter } from '../kernels/window.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -388,6 +389,27 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, method
     const d = attentionBackward(g.rt, q, k, v, y, lseT, g, scale);
     return [raw(d.dq, g), raw(d.dk, g), raw(d.dv, g)];
   });
+  return y;
+}
+
+/**
+ * Attention of each token of an H x W token map (q, k, v [B, D, H * W], as `attention` takes
+ * them) over the tokens of its square window of `side` x `side` only, instead of the whole map:
+ * windows tile the map, the last of each row and column moved back inside it (src/kernels/window.ts).
+ * A map no larger than one window is plain attention. Inference only (no gradient): a net
+ * trained on crops whose lowest level is one window sees, in a larger image, attention over as
+ * many tokens as in training, at a cost linear in the map's area.
+ */
+export function windowedAttention(q: Tensor, k: Tensor, v: Tensor, scale: number, H: number, W: number, side: number): Tensor {
+  if (needsGrad([q, k, v])) throw new ShapeError('windowedAttention: inference only (no gradient); train with attention() on crops of one window');
+  const plan = windowPlan(H, W, side);
+  if (plan.nwy * plan.nwx === 1) return attention(q, k, v, scale);
+  const rt = q.rt;
+  const [qw, kw, vw] = [q, k, v].map((t) => raw(windowGather(rt, t, plan), t));
+  const o = attention(qw!, kw!, vw!, scale);
+  for (const t of [qw!, kw!, vw!]) t.dispose();
+  const y = raw(windowScatter(rt, o, plan), o);
+  o.dispose();
   return y;
 }
 

@@ -1,7 +1,8 @@
 /** The blocks a diffusion/flow U-Net is made of: time embedding, ResBlock, attention, down/up sampling. */
 import { tensor } from '../autograd/create.js';
-import { add, attention, ATTENTION_MAX_HEAD_DIM, reshape, silu, slice, upsample2x } from '../autograd/ops.js';
-import type { Tensor } from '../autograd/tensor.js';
+import { add, attention, ATTENTION_MAX_HEAD_DIM, reshape, silu, slice, upsample2x, windowedAttention } from '../autograd/ops.js';
+import { isGradEnabled, type Tensor } from '../autograd/tensor.js';
+import { knob } from '../util/knob.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { Conv2d, GroupNorm, groupsFor, Linear } from './layers.js';
 import { Module } from './module.js';
@@ -89,6 +90,12 @@ export class SelfAttention2d extends Module {
   readonly norm: GroupNorm;
   readonly qkv: Conv2d;
   readonly proj: Conv2d;
+  /**
+   * In a forward without gradient, attention within square windows of this many tokens a side
+   * (windowedAttention) instead of over the whole map; null: the whole map. Knob
+   * FFM_ATTN_WINDOW=<tokens> sets it for every block (0: the whole map).
+   */
+  window: number | null = null;
 
   constructor(readonly channels: number, readonly heads = 4, groups = 8) {
     super();
@@ -111,7 +118,8 @@ export class SelfAttention2d extends Module {
     const v = reshape(slice(qkv, 2 * C, C), [N * this.heads, dh, H * W]);
     const scale = 1 / Math.sqrt(dh);
     // 'auto': scores materialised while small, else fused (online softmax, memory linear in HW); heads wider than the fused kernel holds are always materialised
-    const o = attention(q, k, v, scale, dh <= ATTENTION_MAX_HEAD_DIM ? 'auto' : 'dense');
+    const side = isGradEnabled() ? null : (knob('FFM_ATTN_WINDOW') ?? this.window);
+    const o = side ? windowedAttention(q, k, v, scale, H, W, side) : attention(q, k, v, scale, dh <= ATTENTION_MAX_HEAD_DIM ? 'auto' : 'dense');
     return add(x, this.proj.forward(reshape(o, [N, C, H, W])));
   }
 }

@@ -45,6 +45,12 @@ export interface FuseOptions {
   margin?: number;
   /** the task fused for: a task-conditioned model needs it (and refuses one it was not trained on); others ignore it */
   task?: string;
+  /**
+   * self-attention within square windows of this many tokens a side of the net's lowest level
+   * (the training crop's extent: 16 for 64 px crops and three levels) instead of over the whole
+   * tile or image (null, the default); its cost then grows with the area, not the area squared
+   */
+  attentionWindow?: number | null;
 }
 
 /**
@@ -59,12 +65,12 @@ async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: n
   const [pw, ph] = netInputSize(net, w, h, o);
   const shape = [1, 1, ph, pw];
   const out = noGrad(() =>
-    tidy(() => {
+    tidy(() => net.withAttentionWindow(o.attentionWindow, () => {
       const xA = tensor(reflectWindow(a, w, h, -pad, -pad, pw, ph), shape);
       const xB = tensor(reflectWindow(b, w, h, -pad, -pad, pw, ph), shape);
       if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed, o.task);
       return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver, o.task);
-    }),
+    })),
   );
   const full = await out.data();
   out.dispose();
@@ -144,7 +150,10 @@ function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
   let side = tileSide(net, mode);
   const taskSide = mode === 'portable' && opts.task !== undefined && knob('FFM_TASK_TILES') !== 0 && Object.hasOwn(TASK_TILE_SIDE, opts.task) ? TASK_TILE_SIDE[opts.task]! : undefined;
   if (taskSide !== undefined) side = Math.min(side, taskSide);
-  return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts };
+  if (opts.attentionWindow !== undefined && opts.attentionWindow !== null && !(Number.isInteger(opts.attentionWindow) && opts.attentionWindow > 0)) {
+    throw new InputError(`attentionWindow must be a positive whole number of tokens or null, got ${opts.attentionWindow}`);
+  }
+  return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, attentionWindow: null, ...opts };
 }
 
 /**

@@ -207,6 +207,23 @@ export class VelocityNet extends Module {
     } else this.taskEmbedding = null;
   }
 
+  /**
+   * Runs f, which must record its work synchronously, with the net's self-attention within square
+   * windows of `side` tokens of its lowest level (null: over the whole map), then restores the
+   * block's own setting. Forwards without gradient only (SelfAttention2d.window).
+   */
+  withAttentionWindow<T>(side: number | null, f: () => T): T {
+    const attn = this.unet.midAttn;
+    if (!attn) return f();
+    const prev = attn.window;
+    attn.window = side;
+    try {
+      return f();
+    } finally {
+      attn.window = prev;
+    }
+  }
+
   /** The tasks a conditioned net tells apart (empty: it takes no task). */
   get conditionTasks(): readonly string[] {
     return this.config.tasks ?? [];

@@ -1,0 +1,46 @@
+/**
+ * Square windows of a token map (shaders/window.wgsl), for attention within windows: gather
+ * [B, C, H, W] -> [B * windows, C, wh * ww] and scatter back, the last window of each row and
+ * column moved inside the map (so windows overlap where the side does not divide the map's).
+ */
+import type { GpuRuntime } from '../gpu/runtime.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+
+const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32']] as const;
+
+/** How a H x W map is cut into windows of side `side` (at most the map's side). */
+export interface WindowPlan { H: number; W: number; wh: number; ww: number; nwy: number; nwx: number }
+
+export function windowPlan(H: number, W: number, side: number): WindowPlan {
+  if (!Number.isInteger(side) || side < 1) throw new ShapeError(`windowPlan: the window side must be a positive integer, got ${side}`);
+  const wh = Math.min(side, H);
+  const ww = Math.min(side, W);
+  return { H, W, wh, ww, nwy: Math.ceil(H / wh), nwx: Math.ceil(W / ww) };
+}
+
+const uniforms = (B: number, C: number, p: WindowPlan) => ({ B, C, H: p.H, W: p.W, wh: p.wh, ww: p.ww, nwy: p.nwy, nwx: p.nwx });
+
+/** x [B, C, H * W] (a H x W map) -> [B * nwy * nwx, C, wh * ww], window by window. */
+export function windowGather(rt: GpuRuntime, x: DeviceArray, p: WindowPlan): DeviceArray {
+  if (x.shape.length !== 3 || x.shape[2] !== p.H * p.W) throw new ShapeError(`windowGather: expected [B, C, ${p.H * p.W}], got ${fmtShape(x.shape)}`);
+  const [B, C] = x.shape as [number, number, number];
+  const shape = [B * p.nwy * p.nwx, C, p.wh * p.ww];
+  const out = allocArray(rt, shape, 'window gather');
+  launch(rt, program('window', 'gather'), layoutOf('window', FIELDS), uniforms(B, C, p), [x.storage, out], ceilDiv(shape[0]! * C * p.wh * p.ww, WG));
+  return { storage: out, shape };
+}
+
+/** The inverse of windowGather for tokens: windows [B * nwy * nwx, C, wh * ww] -> [B, C, H * W]. */
+export function windowScatter(rt: GpuRuntime, w: DeviceArray, p: WindowPlan): DeviceArray {
+  const n = p.nwy * p.nwx;
+  if (w.shape.length !== 3 || w.shape[0]! % n || w.shape[2] !== p.wh * p.ww) {
+    throw new ShapeError(`windowScatter: expected [B * ${n}, C, ${p.wh * p.ww}], got ${fmtShape(w.shape)}`);
+  }
+  const B = w.shape[0]! / n;
+  const C = w.shape[1]!;
+  const shape = [B, C, p.H * p.W];
+  const out = allocArray(rt, shape, 'window scatter');
+  launch(rt, program('window', 'scatter'), layoutOf('window', FIELDS), uniforms(B, C, p), [w.storage, out], ceilDiv(B * C * p.H * p.W, WG));
+  return { storage: out, shape };
+}
