@@ -220,6 +220,23 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards', async () => {
+    await gpu();
+    const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
+    const net = withInitSeed(2, () => new VelocityNet(small));
+    // 45 x 37 with 8 px of context each side: a net input of 64 x 56, lowest level 32 x 28 (two levels)
+    const [w, h] = [45, 37];
+    const a = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin(i / 9));
+    const b = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.cos(i / 13));
+    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
+    expect(await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: 32 })).toEqual(whole);
+    const windowed = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: 8 });
+    expect(windowed.every(Number.isFinite)).toBe(true);
+    expect(windowed.some((v, i) => Math.abs(v - whole[i]!) > 1e-4)).toBe(true);
+    expect(net.unet.midAttn!.window).toBe(null);
+    await expect(fuseLuminance(net, a, b, w, h, { attentionWindow: 0 })).rejects.toThrow('attentionWindow must be a positive whole number of tokens or null, got 0');
+    net.dispose();
+  });
   it('model files are refused when missing, corrupt, of another architecture or another task', async () => {
     await gpu();
     const { mkdtempSync, writeFileSync } = await import('node:fs');

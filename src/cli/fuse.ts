@@ -45,7 +45,7 @@ export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
     solver: { type: 'string', default: 'euler' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
-    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' },
+    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' }, 'attention-window': { type: 'string' },
   } });
   if (!values.output) throw new InputError('fuse needs -o <out.png> (or -o <folder> with --data)');
   const steps = Number(values.steps);
@@ -58,6 +58,10 @@ export async function runFuse(args: string[]): Promise<void> {
   // (faster on lavapipe); device: the device's own limit
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
+  const window = values['attention-window'];
+  const attentionWindow = window === undefined ? undefined : Number(window);
+  if (attentionWindow !== undefined && !(Number.isInteger(attentionWindow) && attentionWindow > 0)) throw new InputError(`--attention-window must be a positive whole number of tokens, got '${window}'`);
+  if (values.method && attentionWindow !== undefined) throw new InputError('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method');
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
 
@@ -97,7 +101,7 @@ export async function runFuse(args: string[]): Promise<void> {
     const { net, meta } = loadFlowModel(ckpt, task);
     if (net.conditionTasks.length && task === undefined) throw new InputError(`${ckpt}: the model is task-conditioned on ${net.conditionTasks.join(', ')}; name the task with --task`);
     const tiles = values.tiles as TileMode;
-    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles });
+    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles, ...(attentionWindow !== undefined ? { attentionWindow } : {}) });
     const s = `${steps} step${steps > 1 ? 's' : ''}`;
     label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
     if (meta.objective === 'ddpm' && values.solver !== 'euler') console.error(`fusionfm: note: --solver ${values.solver} does not apply to a DDPM checkpoint; it is sampled with DDIM`);
