@@ -52,8 +52,8 @@ describe('fusionfm command line', () => {
     refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');
     refused("--tiles must be portable, device or whole, got 'none'", 'fuse', '--tiles', 'none', 'a.png', 'b.png', '-o', 'x.png');
     refused('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--tiles', 'whole', 'a.png', 'b.png', '-o', 'x.png');
-    refused("--attention-window must be a positive whole number of tokens, got '0'", 'fuse', '--attention-window', '0', 'a.png', 'b.png', '-o', 'x.png');
-    refused("--attention-window must be a positive whole number of tokens, got '16.5'", 'fuse', '--attention-window', '16.5', 'a.png', 'b.png', '-o', 'x.png');
+    refused("--attention-window must be a positive whole number of tokens or 'whole', got '0'", 'fuse', '--attention-window', '0', 'a.png', 'b.png', '-o', 'x.png');
+    refused("--attention-window must be a positive whole number of tokens or 'whole', got '16.5'", 'fuse', '--attention-window', '16.5', 'a.png', 'b.png', '-o', 'x.png');
     refused('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--attention-window', '16', 'a.png', 'b.png', '-o', 'x.png');
     refused("unknown command 'fusee'", 'fusee');
   });

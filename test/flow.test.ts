@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards', async () => {
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece uses the default window, tiles none', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
@@ -234,6 +234,11 @@ describe('fusing with a model', () => {
     expect(windowed.every(Number.isFinite)).toBe(true);
     expect(windowed.some((v, i) => Math.abs(v - whole[i]!) > 1e-4)).toBe(true);
     expect(net.unet.midAttn!.window).toBe(null);
+    // one piece ('whole') attends within WHOLE_ATTENTION_WINDOW by default; the tiles over the whole tile
+    const { WHOLE_ATTENTION_WINDOW } = await import('../src/fusion/flow/fuse.js');
+    const onePiece = await fuseLuminance(net, a, b, w, h, { tiles: 'whole' });
+    expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: WHOLE_ATTENTION_WINDOW }));
+    expect(onePiece).not.toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: null }));
     await expect(fuseLuminance(net, a, b, w, h, { attentionWindow: 0 })).rejects.toThrow('attentionWindow must be a positive whole number of tokens or null, got 0');
     net.dispose();
   });

@@ -59,8 +59,9 @@ export async function runFuse(args: string[]): Promise<void> {
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
   const window = values['attention-window'];
-  const attentionWindow = window === undefined ? undefined : Number(window);
-  if (attentionWindow !== undefined && !(Number.isInteger(attentionWindow) && attentionWindow > 0)) throw new InputError(`--attention-window must be a positive whole number of tokens, got '${window}'`);
+  // tokens a side of the net's lowest level, or 'whole' (attention over the whole tile or image)
+  const attentionWindow = window === undefined ? undefined : window === 'whole' ? null : Number(window);
+  if (typeof attentionWindow === 'number' && !(Number.isInteger(attentionWindow) && attentionWindow > 0)) throw new InputError(`--attention-window must be a positive whole number of tokens or 'whole', got '${window}'`);
   if (values.method && attentionWindow !== undefined) throw new InputError('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method');
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);

@@ -27,7 +27,7 @@ export function windowGather(rt: GpuRuntime, x: DeviceArray, p: WindowPlan): Dev
   const [B, C] = x.shape as [number, number, number];
   const shape = [B * p.nwy * p.nwx, C, p.wh * p.ww];
   const out = allocArray(rt, shape, 'window gather');
-  launch(rt, program('window', 'gather'), layoutOf('window', FIELDS), uniforms(B, C, p), [x.storage, out], ceilDiv(shape[0]! * C * p.wh * p.ww, WG));
+  launch(rt, program('window', 'gather'), layoutOf('window', FIELDS), uniforms(B, C, p), [x.storage, out], ceilDiv(shape[0]! * C * p.wh, WG));
   return { storage: out, shape };
 }
 
@@ -41,6 +41,6 @@ export function windowScatter(rt: GpuRuntime, w: DeviceArray, p: WindowPlan): De
   const C = w.shape[1]!;
   const shape = [B, C, p.H * p.W];
   const out = allocArray(rt, shape, 'window scatter');
-  launch(rt, program('window', 'scatter'), layoutOf('window', FIELDS), uniforms(B, C, p), [w.storage, out], ceilDiv(B * C * p.H * p.W, WG));
+  launch(rt, program('window', 'scatter'), layoutOf('window', FIELDS), uniforms(B, C, p), [w.storage, out], ceilDiv(B * C * p.H * p.nwx, WG));
   return { storage: out, shape };
 }
