@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backward } from '../src/autograd/backward.js';
 import { randn, tensor } from '../src/autograd/create.js';
-import { add, attention, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x, windowedAttention } from '../src/autograd/ops.js';
+import { add, attention, groupNorm, matmul, mseLoss, mul, reshape, silu, slice, softmax, sum, upsample2x, windowedAttention, withNormWindow } from '../src/autograd/ops.js';
 import { noGrad, scope, tidy, useRuntime, type Tensor } from '../src/autograd/tensor.js';
 import { createNodeRuntime } from '../src/gpu/node-device.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/checkpoint.js';
@@ -443,6 +443,30 @@ describe('nn: attention within windows', () => {
     // with the tape on (training) the block attends over the whole map whatever its window
     x.requiresGrad = true;
     expect(maxRelErr(await scope(async () => block.forward(x).data()), whole)).toBeLessThan(1e-6);
+  });
+});
+
+describe('nn: group norm statistics by windows (the FFM_NORM_WINDOW probe)', () => {
+  it('each pixel is normalised with its own window\'s statistics (windows of a third of the width, the last moved inside), against float64', async () => {
+    await gpu();
+    const [C, H, W, G] = [4, 10, 9, 2];
+    const x = randn([1, C, H, W], 61);
+    const xs = await x.data();
+    const got = await noGrad(() => withNormWindow(1 / 3, () => groupNorm(x, G, null, null))).data();
+    // windows of 3 px: rows 0-2, 3-5, 6-8 and 7-9 (the last moved inside; rows 9 belong to it), columns 0-2, 3-5, 6-8
+    const want = new Float64Array(C * H * W);
+    const owner = (i: number, n: number) => { const w = Math.min(Math.floor(i / 3), Math.ceil(n / 3) - 1); return Math.min(3 * w, n - 3); };
+    for (let g = 0; g < G; g++) for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) {
+      const [oy, ox] = [owner(y, H), owner(xx, W)];
+      const vals: number[] = [];
+      for (let c = g * (C / G); c < (g + 1) * (C / G); c++) for (let yy = oy; yy < oy + 3; yy++) for (let x2 = ox; x2 < ox + 3; x2++) vals.push(xs[(c * H + yy) * W + x2]!);
+      const mean = vals.reduce((a, v) => a + v, 0) / vals.length;
+      const vr = vals.reduce((a, v) => a + (v - mean) ** 2, 0) / vals.length;
+      for (let c = g * (C / G); c < (g + 1) * (C / G); c++) want[(c * H + y) * W + xx] = (xs[(c * H + y) * W + xx]! - mean) / Math.sqrt(vr + 1e-5);
+    }
+    expect(maxRelErr(got, want)).toBeLessThan(1e-4);
+    // outside withNormWindow, the whole map
+    expect(maxRelErr(await noGrad(() => groupNorm(x, G, null, null)).data(), want)).toBeGreaterThan(1e-2);
   });
 });
 

@@ -269,14 +269,49 @@ function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta:
   });
 }
 
+/**
+ * An experiment (knob FFM_NORM_WINDOW=<input pixels>, set by UNet.forward; bench/results/window-attention/):
+ * in a forward without gradient, group norms over [N, C, H, W] take their statistics per square
+ * window whose side is this fraction of the map's width (a training crop's share of the net
+ * input, at every level), each pixel normalised by its owning window's (src/kernels/window.ts),
+ * instead of over the whole map. The windows' borders show in the output (hard steps of the
+ * statistics): a probe of where one-piece fusion loses quality, not a way to fuse.
+ */
+let normWindowFraction: number | null = null;
+export function withNormWindow<T>(fraction: number | null, f: () => T): T {
+  const prev = normWindowFraction;
+  normWindowFraction = fraction;
+  try {
+    return f();
+  } finally {
+    normWindowFraction = prev;
+  }
+}
+
+/** The windowed group norm of withNormWindow, or null where it does not apply. */
+function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps: number, act: NormActivation): Tensor | null {
+  if (normWindowFraction === null || x.shape.length !== 4 || needsGrad([x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])])) return null;
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const plan = windowPlan(H, W, Math.max(1, Math.round(W * normWindowFraction)));
+  const nw = plan.nwy * plan.nwx;
+  if (nw === 1) return null;
+  const xw = windowGather(x.rt, { storage: x.storage, shape: [N, C, H * W] }, plan);
+  const yw = normForward(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps), gamma, beta, act);
+  x.rt.free(xw.storage);
+  x.rt.free(yw.stats.storage);
+  const y = windowScatter(x.rt, { storage: yw.y.storage, shape: [N * nw, C, plan.wh * plan.ww] }, plan);
+  x.rt.free(yw.y.storage);
+  return wrap(x.rt, { storage: y.storage, shape: [N, C, H, W] });
+}
+
 /** Group norm over [N, C, ...] with `groups` groups; gamma/beta are [C] or both null. */
 export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
-  return norm('groupNorm', x, groupNormPlan(x.shape, groups, eps), gamma, beta);
+  return windowedGroupNorm('groupNorm', x, groups, gamma, beta, eps, 'none') ?? norm('groupNorm', x, groupNormPlan(x.shape, groups, eps), gamma, beta);
 }
 
 /** silu(groupNorm(x)) in one pass (the activation fused into the normalisation's output kernel). */
 export function groupNormSilu(x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
-  return norm('groupNormSilu', x, groupNormPlan(x.shape, groups, eps), gamma, beta, 'silu');
+  return windowedGroupNorm('groupNormSilu', x, groups, gamma, beta, eps, 'silu') ?? norm('groupNormSilu', x, groupNormPlan(x.shape, groups, eps), gamma, beta, 'silu');
 }
 
 /**
@@ -287,7 +322,7 @@ export function groupNormSilu(x: Tensor, groups: number, gamma: Tensor | null, b
  */
 export function groupNormSiluConv2d(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, eps: number, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   const inputs = [x, gamma, beta, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
-  if (!needsGrad(inputs) && conv2dTakesNormed(x.rt, x.shape, w.shape, opts)) {
+  if (!needsGrad(inputs) && normWindowFraction === null && conv2dTakesNormed(x.rt, x.shape, w.shape, opts)) {
     const stats = normStats(x.rt, 'groupNormSiluConv2d', x, groupNormPlan(x.shape, groups, eps));
     const y = conv2dOfNormed(x.rt, x, { stats: stats.storage, gamma: gamma.storage, beta: beta.storage, groups }, w, bias, opts, residual);
     x.rt.free(stats.storage);

@@ -1,6 +1,6 @@
 /** A configurable U-Net with time conditioning: the backbone of FusionFM and of the diffusion baseline. */
 import { add, concat } from '../autograd/ops.js';
-import { silu } from '../autograd/ops.js';
+import { silu, withNormWindow } from '../autograd/ops.js';
 import { isGradEnabled, tidy, type Tensor } from '../autograd/tensor.js';
 import { knob } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -118,6 +118,13 @@ export class UNet extends Module {
    * conditioning, as class-conditional diffusion U-Nets add a label embedding).
    */
   forward(x: Tensor, t: readonly number[] | null = null, cond: Tensor | null = null): Tensor {
+    // an experiment: group norms over windows of FFM_NORM_WINDOW input pixels (ops.withNormWindow)
+    const normWindow = knob('FFM_NORM_WINDOW');
+    if (normWindow && x.shape.length === 4) return withNormWindow(normWindow / x.shape[3]!, () => this.forwardNet(x, t, cond));
+    return this.forwardNet(x, t, cond);
+  }
+
+  private forwardNet(x: Tensor, t: readonly number[] | null, cond: Tensor | null): Tensor {
     const c = this.config;
     const m = this.sizeMultiple;
     if (x.shape.length !== 4 || x.shape[1] !== c.inChannels || x.shape[2]! % m || x.shape[3]! % m) {
