@@ -8,7 +8,7 @@
 // (scatter): on lavapipe an integer division is a scalar loop over the lanes, and per element
 // the index arithmetic cost more than the copy.
 override WG: u32 = 64u;
-struct Params { B: u32, C: u32, H: u32, W: u32, wh: u32, ww: u32, nwy: u32, nwx: u32 }
+struct Params { B: u32, C: u32, H: u32, W: u32, wh: u32, ww: u32, nwy: u32, nwx: u32, G: u32, has_affine: u32, act: u32, _p: u32 }
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
@@ -51,4 +51,76 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let x1 = select(x0 + u.ww, u.W, ix == u.nwx - 1u);
   let s0 = ((b * u.nwy * u.nwx + iy * u.nwx + ix) * u.C + c) * u.wh * u.ww + (y - origin(iy, u.wh, u.H)) * u.ww - ox;
   for (var x = x0; x < x1; x++) { dst[row * u.W + x] = src[s0 + x]; }
+}
+
+// Group norm of a [B, C, H, W] map with statistics that vary smoothly over it: the statistics
+// of each window (mean and 1/sqrt(var + eps) per window and group, [B * nw * G, 2], taken on
+// gather's windows) interpolated bilinearly between the windows' centres, clamped at the
+// outermost centres; then the affine (has_affine) and SiLU (act 1).
+@group(0) @binding(1) var<storage, read> xn: array<f32>;
+@group(0) @binding(2) var<storage, read> wstats: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma_n: array<f32>;
+@group(0) @binding(4) var<storage, read> beta_n: array<f32>;
+@group(0) @binding(5) var<storage, read_write> yn: array<f32>;
+
+// the two windows whose centres enclose position p along a side of n (windows of w, nw of
+// them) and the weight of the second
+fn between(p: u32, w: u32, n: u32, nw: u32) -> vec3f {
+  let c = 0.5 * f32(w - 1u);
+  let i0 = min(u32(max(f32(p) - c, 0.0)) / w, nw - 1u);
+  if (i0 == nw - 1u) { return vec3f(f32(i0), f32(i0), 0.0); }
+  let c0 = f32(origin(i0, w, n)) + c;
+  let c1 = f32(origin(i0 + 1u, w, n)) + c;
+  return vec3f(f32(i0), f32(i0 + 1u), clamp((f32(p) - c0) / max(c1 - c0, 1.0), 0.0, 1.0));
+}
+
+// (mean, 1/std) of window column k interpolated between window rows s0 and s1 (their first
+// window's segment; a column further is G segments on) with the second's weight t
+fn column_stats(s0: u32, s1: u32, k: u32, t: f32) -> vec2f {
+  let a = 2u * (s0 + k * u.G);
+  let b = 2u * (s1 + k * u.G);
+  return mix(vec2f(wstats[a], wstats[a + 1u]), vec2f(wstats[b], wstats[b + 1u]), t);
+}
+
+// one invocation per map row: the row's two window rows once, then along the row the two window
+// columns whose centres enclose x, advanced as x passes them (no division per pixel: on lavapipe
+// an integer division is a scalar loop over the lanes)
+@compute @workgroup_size(WG)
+fn norm_smooth(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = workgroup_index(wid, nwg) * WG + lid; // (b * C + c) * H + y
+  if (r >= u.B * u.C * u.H) { return; }
+  let y = r % u.H;
+  let bc = r / u.H;
+  let c = bc % u.C;
+  let b = bc / u.C;
+  let g = c / (u.C / u.G);
+  let ty = between(y, u.wh, u.H, u.nwy);
+  let nw = u.nwy * u.nwx;
+  let s0 = (b * nw + u32(ty.x) * u.nwx) * u.G + g;
+  let s1 = (b * nw + u32(ty.y) * u.nwx) * u.G + g;
+  var ga = 1.0;
+  var be = 0.0;
+  if (u.has_affine == 1u) { ga = gamma_n[c]; be = beta_n[c]; }
+  let cx = 0.5 * f32(u.ww - 1u);
+  let last = u.nwx - 1u;
+  var k = 0u; // the left window column
+  var left = column_stats(s0, s1, 0u, ty.z);
+  var right = column_stats(s0, s1, min(1u, last), ty.z);
+  var c0 = f32(origin(0u, u.ww, u.W)) + cx;
+  var c1 = f32(origin(min(1u, last), u.ww, u.W)) + cx;
+  for (var x = 0u; x < u.W; x++) {
+    let fx = f32(x);
+    while (k + 1u < last && fx > c1) {
+      k++;
+      left = right;
+      c0 = c1;
+      right = column_stats(s0, s1, k + 1u, ty.z);
+      c1 = f32(origin(k + 1u, u.ww, u.W)) + cx;
+    }
+    let st = mix(left, right, clamp((fx - c0) / max(c1 - c0, 1.0), 0.0, 1.0));
+    let i = r * u.W + x;
+    var n = (xn[i] - st.x) * st.y * ga + be;
+    if (u.act == 1u) { n = n / (1.0 + exp(-n)); }
+    yn[i] = n;
+  }
 }

@@ -55,6 +55,8 @@ describe('fusionfm command line', () => {
     refused("--attention-window must be a positive whole number of tokens or 'whole', got '0'", 'fuse', '--attention-window', '0', 'a.png', 'b.png', '-o', 'x.png');
     refused("--attention-window must be a positive whole number of tokens or 'whole', got '16.5'", 'fuse', '--attention-window', '16.5', 'a.png', 'b.png', '-o', 'x.png');
     refused('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--attention-window', '16', 'a.png', 'b.png', '-o', 'x.png');
+    refused("--norm-window must be a positive whole number of pixels or 'whole', got '-64'", 'fuse', '--norm-window=-64', 'a.png', 'b.png', '-o', 'x.png');
+    refused('--norm-window applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--norm-window', '64', 'a.png', 'b.png', '-o', 'x.png');
     refused("unknown command 'fusee'", 'fusee');
   });
 });

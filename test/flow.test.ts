@@ -239,6 +239,13 @@ describe('fusing with a model', () => {
     const onePiece = await fuseLuminance(net, a, b, w, h, { tiles: 'whole' });
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: WHOLE_ATTENTION_WINDOW }));
     expect(onePiece).not.toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: null }));
+    // group norm statistics by windows: one piece's default (WHOLE_NORM_WINDOW: 64 px, the whole 64 px input here) and a smaller one
+    const { WHOLE_NORM_WINDOW } = await import('../src/fusion/flow/fuse.js');
+    expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));
+    const normWindowed = await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: 16 });
+    expect(normWindowed.every(Number.isFinite)).toBe(true);
+    expect(normWindowed.some((v, i) => Math.abs(v - onePiece[i]!) > 1e-4)).toBe(true);
+    await expect(fuseLuminance(net, a, b, w, h, { normWindow: 2.5 })).rejects.toThrow('normWindow must be a positive whole number of pixels or null, got 2.5');
     await expect(fuseLuminance(net, a, b, w, h, { attentionWindow: 0 })).rejects.toThrow('attentionWindow must be a positive whole number of tokens or null, got 0');
     net.dispose();
   });

@@ -446,13 +446,19 @@ describe('nn: attention within windows', () => {
   });
 });
 
-describe('nn: group norm statistics by windows (the FFM_NORM_WINDOW probe)', () => {
-  it('each pixel is normalised with its own window\'s statistics (windows of a third of the width, the last moved inside), against float64', async () => {
+describe('nn: group norm statistics by windows (withNormWindow)', () => {
+  it('FFM_NORM_WINDOW_SMOOTH=0: each pixel is normalised with its own window\'s statistics (windows of a third of the width, the last moved inside), against float64', async () => {
     await gpu();
     const [C, H, W, G] = [4, 10, 9, 2];
     const x = randn([1, C, H, W], 61);
     const xs = await x.data();
-    const got = await noGrad(() => withNormWindow(1 / 3, () => groupNorm(x, G, null, null))).data();
+    process.env.FFM_NORM_WINDOW_SMOOTH = '0';
+    let got: Float32Array;
+    try {
+      got = await noGrad(() => withNormWindow(1 / 3, () => groupNorm(x, G, null, null))).data();
+    } finally {
+      delete process.env.FFM_NORM_WINDOW_SMOOTH;
+    }
     // windows of 3 px: rows 0-2, 3-5, 6-8 and 7-9 (the last moved inside; rows 9 belong to it), columns 0-2, 3-5, 6-8
     const want = new Float64Array(C * H * W);
     const owner = (i: number, n: number) => { const w = Math.min(Math.floor(i / 3), Math.ceil(n / 3) - 1); return Math.min(3 * w, n - 3); };
@@ -467,6 +473,45 @@ describe('nn: group norm statistics by windows (the FFM_NORM_WINDOW probe)', () 
     expect(maxRelErr(got, want)).toBeLessThan(1e-4);
     // outside withNormWindow, the whole map
     expect(maxRelErr(await noGrad(() => groupNorm(x, G, null, null)).data(), want)).toBeGreaterThan(1e-2);
+  });
+  it('the windows\' statistics interpolated bilinearly between their centres, with the affine, against float64', async () => {
+    await gpu();
+    const [C, H, W, G, side] = [4, 11, 14, 2, 4];
+    const x = randn([1, C, H, W], 62);
+    const gamma = randn([C], 63);
+    const beta = randn([C], 64);
+    const [xs, gs, bs] = await Promise.all([x.data(), gamma.data(), beta.data()]);
+    const got = await noGrad(() => withNormWindow(side / W, () => groupNorm(x, G, gamma, beta))).data();
+    // windows of 4: origins 0, 4, 7 down (H 11) and 0, 4, 8, 10 across (W 14); centres at origin + 1.5
+    const origins = (n: number) => Array.from({ length: Math.ceil(n / side) }, (_, i) => Math.min(i * side, n - side));
+    const [oy, ox] = [origins(H), origins(W)];
+    const stat = (g: number, y0: number, x0: number) => {
+      const v: number[] = [];
+      for (let c = g * (C / G); c < (g + 1) * (C / G); c++) for (let y = y0; y < y0 + side; y++) for (let xx = x0; xx < x0 + side; xx++) v.push(xs[(c * H + y) * W + xx]!);
+      const m = v.reduce((a, b) => a + b, 0) / v.length;
+      return [m, 1 / Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length + 1e-5)] as const;
+    };
+    // the two centres around p and the second one's weight (clamped at the outermost centres)
+    const around = (p: number, o: number[]) => {
+      const cs = o.map((v) => v + (side - 1) / 2);
+      if (p <= cs[0]!) return [0, 0, 0] as const;
+      for (let i = 0; i + 1 < cs.length; i++) if (p <= cs[i + 1]!) return [i, i + 1, (p - cs[i]!) / (cs[i + 1]! - cs[i]!)] as const;
+      return [cs.length - 1, cs.length - 1, 0] as const;
+    };
+    const want = new Float64Array(C * H * W);
+    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) {
+      const g = Math.floor(c / (C / G));
+      const [y0, y1, ty] = around(y, oy);
+      const [x0, x1, tx] = around(xx, ox);
+      let [m, r] = [0, 0];
+      for (const [iy, wy] of [[y0, 1 - ty], [y1, ty]] as const) for (const [ix, wx] of [[x0, 1 - tx], [x1, tx]] as const) {
+        const [sm, sr] = stat(g, oy[iy]!, ox[ix]!);
+        m += wy * wx * sm;
+        r += wy * wx * sr;
+      }
+      want[(c * H + y) * W + xx] = (xs[(c * H + y) * W + xx]! - m) * r * gs[c]! + bs[c]!;
+    }
+    expect(maxRelErr(got, want)).toBeLessThan(1e-4);
   });
 });
 

@@ -12,7 +12,7 @@ import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKe
 import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
-import { windowGather, windowPlan, windowScatter } from '../kernels/window.js';
+import { normByWindows, windowGather, windowPlan, windowScatter } from '../kernels/window.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -270,12 +270,14 @@ function norm(op: string, x: Tensor, plan: NormPlan, gamma: Tensor | null, beta:
 }
 
 /**
- * An experiment (knob FFM_NORM_WINDOW=<input pixels>, set by UNet.forward; bench/results/window-attention/):
- * in a forward without gradient, group norms over [N, C, H, W] take their statistics per square
- * window whose side is this fraction of the map's width (a training crop's share of the net
- * input, at every level), each pixel normalised by its owning window's (src/kernels/window.ts),
- * instead of over the whole map. The windows' borders show in the output (hard steps of the
- * statistics): a probe of where one-piece fusion loses quality, not a way to fuse.
+ * Group norm statistics by windows (withNormWindow; one-piece fusion, FuseOptions.normWindow;
+ * knob FFM_NORM_WINDOW=<input pixels> in UNet.forward): in a forward without gradient, group norms
+ * over [N, C, H, W] take their statistics per square window whose side is this fraction of the
+ * map's width (a training crop's share of the net input, at every level), interpolated
+ * bilinearly between the windows' centres at each pixel (normByWindows), instead of over the
+ * whole map: a net trained on crops then sees statistics of a crop's extent in a whole image.
+ * FFM_NORM_WINDOW_SMOOTH=0: each pixel by its owning window's statistics, no interpolation (the
+ * first probe; the window borders show). bench/results/window-attention/.
  */
 let normWindowFraction: number | null = null;
 export function withNormWindow<T>(fraction: number | null, f: () => T): T {
@@ -296,6 +298,14 @@ function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor 
   const nw = plan.nwy * plan.nwx;
   if (nw === 1) return null;
   const xw = windowGather(x.rt, { storage: x.storage, shape: [N, C, H * W] }, plan);
+  if (knob('FFM_NORM_WINDOW_SMOOTH') !== 0) {
+    // statistics per window, interpolated between the windows' centres
+    const stats = normStats(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps));
+    x.rt.free(xw.storage);
+    const y = normByWindows(x.rt, x, stats, plan, groups, gamma, beta, act === 'silu' ? 'silu' : 'none');
+    x.rt.free(stats.storage);
+    return wrap(x.rt, y);
+  }
   const yw = normForward(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps), gamma, beta, act);
   x.rt.free(xw.storage);
   x.rt.free(yw.stats.storage);

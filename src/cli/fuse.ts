@@ -45,7 +45,7 @@ export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
     solver: { type: 'string', default: 'euler' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
-    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' }, 'attention-window': { type: 'string' },
+    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' }, 'attention-window': { type: 'string' }, 'norm-window': { type: 'string' },
   } });
   if (!values.output) throw new InputError('fuse needs -o <out.png> (or -o <folder> with --data)');
   const steps = Number(values.steps);
@@ -63,6 +63,11 @@ export async function runFuse(args: string[]): Promise<void> {
   const attentionWindow = window === undefined ? undefined : window === 'whole' ? null : Number(window);
   if (typeof attentionWindow === 'number' && !(Number.isInteger(attentionWindow) && attentionWindow > 0)) throw new InputError(`--attention-window must be a positive whole number of tokens or 'whole', got '${window}'`);
   if (values.method && attentionWindow !== undefined) throw new InputError('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method');
+  // net-input pixels of the group norms' statistics windows, or 'whole' (over the whole tile or image)
+  const nw = values['norm-window'];
+  const normWindow = nw === undefined ? undefined : nw === 'whole' ? null : Number(nw);
+  if (typeof normWindow === 'number' && !(Number.isInteger(normWindow) && normWindow > 0)) throw new InputError(`--norm-window must be a positive whole number of pixels or 'whole', got '${nw}'`);
+  if (values.method && normWindow !== undefined) throw new InputError('--norm-window applies to a model (FusionFM or the DDPM baseline), not to --method');
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
 
@@ -102,7 +107,7 @@ export async function runFuse(args: string[]): Promise<void> {
     const { net, meta } = loadFlowModel(ckpt, task);
     if (net.conditionTasks.length && task === undefined) throw new InputError(`${ckpt}: the model is task-conditioned on ${net.conditionTasks.join(', ')}; name the task with --task`);
     const tiles = values.tiles as TileMode;
-    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles, ...(attentionWindow !== undefined ? { attentionWindow } : {}) });
+    fuse = (a, b) => fuseImages(net, a, b, { steps, solver: values.solver as Solver, coupling: meta.coupling, objective: meta.objective, task, tiles, ...(attentionWindow !== undefined ? { attentionWindow } : {}), ...(normWindow !== undefined ? { normWindow } : {}) });
     const s = `${steps} step${steps > 1 ? 's' : ''}`;
     label = meta.objective === 'ddpm' ? `the DDPM baseline (${ckpt}, DDIM, ${s})` : `FusionFM (${ckpt}, ${steps} ${values.solver} step${steps > 1 ? 's' : ''})`;
     if (meta.objective === 'ddpm' && values.solver !== 'euler') console.error(`fusionfm: note: --solver ${values.solver} does not apply to a DDPM checkpoint; it is sampled with DDIM`);

@@ -7,7 +7,7 @@ import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 
-const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32']] as const;
+const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32'], ['G', 'u32'], ['has_affine', 'u32'], ['act', 'u32'], ['_p', 'u32']] as const;
 
 /** How a H x W map is cut into windows of side `side` (at most the map's side). */
 export interface WindowPlan { H: number; W: number; wh: number; ww: number; nwy: number; nwx: number }
@@ -19,7 +19,7 @@ export function windowPlan(H: number, W: number, side: number): WindowPlan {
   return { H, W, wh, ww, nwy: Math.ceil(H / wh), nwx: Math.ceil(W / ww) };
 }
 
-const uniforms = (B: number, C: number, p: WindowPlan) => ({ B, C, H: p.H, W: p.W, wh: p.wh, ww: p.ww, nwy: p.nwy, nwx: p.nwx });
+const uniforms = (B: number, C: number, p: WindowPlan, G = 1, hasAffine = 0, act = 0) => ({ B, C, H: p.H, W: p.W, wh: p.wh, ww: p.ww, nwy: p.nwy, nwx: p.nwx, G, has_affine: hasAffine, act, _p: 0 });
 
 /** x [B, C, H * W] (a H x W map) -> [B * nwy * nwx, C, wh * ww], window by window. */
 export function windowGather(rt: GpuRuntime, x: DeviceArray, p: WindowPlan): DeviceArray {
@@ -43,4 +43,21 @@ export function windowScatter(rt: GpuRuntime, w: DeviceArray, p: WindowPlan): De
   const out = allocArray(rt, shape, 'window scatter');
   launch(rt, program('window', 'scatter'), layoutOf('window', FIELDS), uniforms(B, C, p), [w.storage, out], ceilDiv(B * C * p.H * p.nwx, WG));
   return { storage: out, shape };
+}
+
+/**
+ * Group norm of x [B, C, H, W] by statistics per window ([B * windows * G, 2]: mean, 1/sqrt(var +
+ * eps), of windowGather's windows in order, G groups), interpolated bilinearly between the
+ * windows' centres; the affine where gamma and beta are given, then SiLU where act is 'silu'.
+ */
+export function normByWindows(rt: GpuRuntime, x: DeviceArray, stats: DeviceArray, p: WindowPlan, groups: number, gamma: DeviceArray | null, beta: DeviceArray | null, act: 'none' | 'silu'): DeviceArray {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  if (x.shape.length !== 4 || H !== p.H || W !== p.W || stats.shape[0] !== B * p.nwy * p.nwx * groups) {
+    throw new ShapeError(`normByWindows: x ${fmtShape(x.shape)} and stats ${fmtShape(stats.shape)} do not match windows of ${p.wh}x${p.ww} over ${p.H}x${p.W} with ${groups} groups`);
+  }
+  const out = allocArray(rt, [...x.shape], 'norm by windows');
+  const dummy = gamma ?? stats;
+  launch(rt, program('window', 'norm_smooth'), layoutOf('window', FIELDS), uniforms(B, C, p, groups, gamma && beta ? 1 : 0, act === 'silu' ? 1 : 0),
+    [x.storage, stats.storage, (gamma ?? dummy).storage, (beta ?? dummy).storage, out], ceilDiv(B * C * H, WG));
+  return { storage: out, shape: [...x.shape] };
 }

@@ -118,9 +118,9 @@ export class UNet extends Module {
    * conditioning, as class-conditional diffusion U-Nets add a label embedding).
    */
   forward(x: Tensor, t: readonly number[] | null = null, cond: Tensor | null = null): Tensor {
-    // an experiment: group norms over windows of FFM_NORM_WINDOW input pixels (ops.withNormWindow)
+    // group norm statistics by windows of FFM_NORM_WINDOW input pixels (ops.withNormWindow; 0: over the whole map), over the caller's setting
     const normWindow = knob('FFM_NORM_WINDOW');
-    if (normWindow && x.shape.length === 4) return withNormWindow(normWindow / x.shape[3]!, () => this.forwardNet(x, t, cond));
+    if (normWindow !== undefined && x.shape.length === 4) return withNormWindow(normWindow > 0 ? normWindow / x.shape[3]! : null, () => this.forwardNet(x, t, cond));
     return this.forwardNet(x, t, cond);
   }
 
