@@ -8,7 +8,7 @@
 // (scatter): on lavapipe an integer division is a scalar loop over the lanes, and per element
 // the index arithmetic cost more than the copy.
 override WG: u32 = 64u;
-struct Params { B: u32, C: u32, H: u32, W: u32, wh: u32, ww: u32, nwy: u32, nwx: u32, G: u32, has_affine: u32, act: u32, _p: u32 }
+struct Params { B: u32, C: u32, H: u32, W: u32, wh: u32, ww: u32, nwy: u32, nwx: u32, G: u32, has_affine: u32, act: u32, eps: f32 }
 @group(0) @binding(0) var<uniform> u: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
@@ -51,6 +51,56 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let x1 = select(x0 + u.ww, u.W, ix == u.nwx - 1u);
   let s0 = ((b * u.nwy * u.nwx + iy * u.nwx + ix) * u.C + c) * u.wh * u.ww + (y - origin(iy, u.wh, u.H)) * u.ww - ox;
   for (var x = x0; x < x1; x++) { dst[row * u.W + x] = src[s0 + x]; }
+}
+
+// Group norm statistics of every window, read from the map in place (no gathered copy): one
+// workgroup per (batch entry, window, group) segment, [B * nw * G, 2] of mean and
+// 1/sqrt(var + eps) as the norm kernels keep them; its lanes take the segment's window rows
+// (channel of the group, row of the window) in turn, two passes like norm.wgsl's stats.
+const RW: u32 = 64u;
+var<workgroup> red: array<f32, RW>;
+fn reduce_rw(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = RW / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(RW)
+fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let seg = workgroup_index(wid, nwg);
+  let nw = u.nwy * u.nwx;
+  if (seg >= u.B * nw * u.G) { return; }
+  let g = seg % u.G;
+  let bw = seg / u.G;
+  let w = bw % nw;
+  let b = bw / nw;
+  let oy = origin(w / u.nwx, u.wh, u.H);
+  let ox = origin(w % u.nwx, u.ww, u.W);
+  let Cg = u.C / u.G;
+  let rows = Cg * u.wh;
+  var sum = 0.0;
+  for (var r = lid; r < rows; r += RW) {
+    let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+    for (var x = 0u; x < u.ww; x++) { sum += src[row + x]; }
+  }
+  let n = f32(rows * u.ww);
+  let mean = reduce_rw(sum, lid) / n;
+  var sq = 0.0;
+  for (var r = lid; r < rows; r += RW) {
+    let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+    for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - mean; sq += d * d; }
+  }
+  let variance = reduce_rw(sq, lid) / n;
+  if (lid == 0u) {
+    dst[2u * seg] = mean;
+    dst[2u * seg + 1u] = inverseSqrt(variance + u.eps);
+  }
 }
 
 // Group norm of a [B, C, H, W] map with statistics that vary smoothly over it: the statistics

@@ -12,7 +12,7 @@ import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKe
 import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
-import { normByWindows, windowGather, windowPlan, windowScatter } from '../kernels/window.js';
+import { normByWindows, windowGather, windowPlan, windowScatter, windowStats } from '../kernels/window.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -290,6 +290,16 @@ export function withNormWindow<T>(fraction: number | null, f: () => T): T {
   }
 }
 
+/** Per-window group norm statistics of gathered windows (the in-place windowStats' first form). */
+function gatheredWindowStats(op: string, x: Tensor, plan: ReturnType<typeof windowPlan>, groups: number, eps: number): DeviceArray {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const nw = plan.nwy * plan.nwx;
+  const xw = windowGather(x.rt, { storage: x.storage, shape: [N, C, H * W] }, plan);
+  const stats = normStats(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps));
+  x.rt.free(xw.storage);
+  return stats;
+}
+
 /** The windowed group norm of withNormWindow, or null where it does not apply. */
 function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps: number, act: NormActivation): Tensor | null {
   if (normWindowFraction === null || x.shape.length !== 4 || needsGrad([x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])])) return null;
@@ -297,15 +307,15 @@ function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor 
   const plan = windowPlan(H, W, Math.max(1, Math.round(W * normWindowFraction)));
   const nw = plan.nwy * plan.nwx;
   if (nw === 1) return null;
-  const xw = windowGather(x.rt, { storage: x.storage, shape: [N, C, H * W] }, plan);
   if (knob('FFM_NORM_WINDOW_SMOOTH') !== 0) {
-    // statistics per window, interpolated between the windows' centres
-    const stats = normStats(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps));
-    x.rt.free(xw.storage);
+    // statistics per window (read in place; FFM_NORM_WINDOW_STATS=0: of gathered windows, as
+    // first built), interpolated between the windows' centres
+    const stats = knob('FFM_NORM_WINDOW_STATS') === 0 ? gatheredWindowStats(op, x, plan, groups, eps) : windowStats(x.rt, x, plan, groups, eps);
     const y = normByWindows(x.rt, x, stats, plan, groups, gamma, beta, act === 'silu' ? 'silu' : 'none');
     x.rt.free(stats.storage);
     return wrap(x.rt, y);
   }
+  const xw = windowGather(x.rt, { storage: x.storage, shape: [N, C, H * W] }, plan);
   const yw = normForward(x.rt, op, { storage: xw.storage, shape: [N * nw, C, plan.wh, plan.ww] }, groupNormPlan([N * nw, C, plan.wh, plan.ww], groups, eps), gamma, beta, act);
   x.rt.free(xw.storage);
   x.rt.free(yw.stats.storage);

@@ -7,7 +7,7 @@ import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 
-const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32'], ['G', 'u32'], ['has_affine', 'u32'], ['act', 'u32'], ['_p', 'u32']] as const;
+const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32'], ['G', 'u32'], ['has_affine', 'u32'], ['act', 'u32'], ['eps', 'f32']] as const;
 
 /** How a H x W map is cut into windows of side `side` (at most the map's side). */
 export interface WindowPlan { H: number; W: number; wh: number; ww: number; nwy: number; nwx: number }
@@ -19,7 +19,7 @@ export function windowPlan(H: number, W: number, side: number): WindowPlan {
   return { H, W, wh, ww, nwy: Math.ceil(H / wh), nwx: Math.ceil(W / ww) };
 }
 
-const uniforms = (B: number, C: number, p: WindowPlan, G = 1, hasAffine = 0, act = 0) => ({ B, C, H: p.H, W: p.W, wh: p.wh, ww: p.ww, nwy: p.nwy, nwx: p.nwx, G, has_affine: hasAffine, act, _p: 0 });
+const uniforms = (B: number, C: number, p: WindowPlan, G = 1, hasAffine = 0, act = 0, eps = 0) => ({ B, C, H: p.H, W: p.W, wh: p.wh, ww: p.ww, nwy: p.nwy, nwx: p.nwx, G, has_affine: hasAffine, act, eps });
 
 /** x [B, C, H * W] (a H x W map) -> [B * nwy * nwx, C, wh * ww], window by window. */
 export function windowGather(rt: GpuRuntime, x: DeviceArray, p: WindowPlan): DeviceArray {
@@ -60,4 +60,17 @@ export function normByWindows(rt: GpuRuntime, x: DeviceArray, stats: DeviceArray
   launch(rt, program('window', 'norm_smooth'), layoutOf('window', FIELDS), uniforms(B, C, p, groups, gamma && beta ? 1 : 0, act === 'silu' ? 1 : 0),
     [x.storage, stats.storage, (gamma ?? dummy).storage, (beta ?? dummy).storage, out], ceilDiv(B * C * H, WG));
   return { storage: out, shape: [...x.shape] };
+}
+
+/**
+ * Group norm statistics of x [B, C, H, W] per window and group, read in place: [B * windows *
+ * G, 2] of mean and 1/sqrt(var + eps), windows in windowGather's order (what normByWindows takes).
+ */
+export function windowStats(rt: GpuRuntime, x: DeviceArray, p: WindowPlan, groups: number, eps: number): DeviceArray {
+  const [B, C, H, W] = x.shape as [number, number, number, number];
+  if (x.shape.length !== 4 || H !== p.H || W !== p.W || C % groups) throw new ShapeError(`windowStats: x ${fmtShape(x.shape)} does not match windows over ${p.H}x${p.W} with ${groups} groups`);
+  const segments = B * p.nwy * p.nwx * groups;
+  const out = allocArray(rt, [segments, 2], 'window stats');
+  launch(rt, program('window', 'stats'), layoutOf('window', FIELDS), uniforms(B, C, p, groups, 0, 0, eps), [x.storage, out], segments);
+  return { storage: out, shape: [segments, 2] };
 }
