@@ -8,26 +8,12 @@
 override WG: u32 = 64u;
 // activation fused into apply: 0 none, 1 SiLU (GroupNorm-SiLU, the pair every ResBlock has)
 override ACT: u32 = 0u;
-const RW: u32 = 64u; // reduction width of the per-segment kernels
 
 struct Norm {
   num_seg: u32, L: u32, G: u32, Cg: u32,
   S: u32, has_affine: u32, N: u32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> u: Norm;
-var<workgroup> red: array<f32, RW>;
-
-fn reduce_wg(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = RW / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
 
 fn param_index(seg: u32, j: u32) -> u32 { return (seg % u.G) * u.Cg + j / u.S; }
 

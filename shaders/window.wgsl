@@ -56,21 +56,8 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // Group norm statistics of every window, read from the map in place (no gathered copy): one
 // workgroup per (batch entry, window, group) segment, [B * nw * G, 2] of mean and
 // 1/sqrt(var + eps) as the norm kernels keep them; its lanes take the segment's window rows
-// (channel of the group, row of the window) in turn, two passes like norm.wgsl's stats.
-const RW: u32 = 64u;
-var<workgroup> red: array<f32, RW>;
-fn reduce_rw(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = RW / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
+// (channel of the group, row of the window) in turn, two passes like norm.wgsl's stats
+// (reduce_wg and RW: common.wgsl).
 @compute @workgroup_size(RW)
 fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let seg = workgroup_index(wid, nwg);
@@ -90,13 +77,13 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var x = 0u; x < u.ww; x++) { sum += src[row + x]; }
   }
   let n = f32(rows * u.ww);
-  let mean = reduce_rw(sum, lid) / n;
+  let mean = reduce_wg(sum, lid) / n;
   var sq = 0.0;
   for (var r = lid; r < rows; r += RW) {
     let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
     for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - mean; sq += d * d; }
   }
-  let variance = reduce_rw(sq, lid) / n;
+  let variance = reduce_wg(sq, lid) / n;
   if (lid == 0u) {
     dst[2u * seg] = mean;
     dst[2u * seg + 1u] = inverseSqrt(variance + u.eps);
@@ -104,8 +91,8 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }
 
 // Group norm of a [B, C, H, W] map with statistics that vary smoothly over it: the statistics
-// of each window (mean and 1/sqrt(var + eps) per window and group, [B * nw * G, 2], taken on
-// gather's windows) interpolated bilinearly between the windows' centres, clamped at the
+// of each window (mean and 1/sqrt(var + eps) per window and group, [B * nw * G, 2], windows in
+// gather's order: what stats writes) interpolated bilinearly between the windows' centres, clamped at the
 // outermost centres; then the affine (has_affine) and SiLU (act 1).
 @group(0) @binding(1) var<storage, read> xn: array<f32>;
 @group(0) @binding(2) var<storage, read> wstats: array<f32>;

@@ -302,7 +302,7 @@ function gatheredWindowStats(op: string, x: Tensor, plan: ReturnType<typeof wind
 
 /** The windowed group norm of withNormWindow, or null where it does not apply. */
 function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps: number, act: NormActivation): Tensor | null {
-  if (normWindowFraction === null || x.shape.length !== 4 || needsGrad([x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])])) return null;
+  if (normWindowFraction === null || x.shape.length !== 4 || needsGrad(gamma && beta ? [x, gamma, beta] : [x])) return null;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const plan = windowPlan(H, W, Math.max(1, Math.round(W * normWindowFraction)));
   const nw = plan.nwy * plan.nwx;

@@ -41,6 +41,18 @@ function conversionNotes(a: Image, b: Image, out: string, format: 'PNG' | 'JPEG'
   return notes;
 }
 
+/**
+ * A window flag of `fuse`: undefined where not given (the fusion's default), null for 'whole'
+ * (over the whole tile or image), else a positive whole number of `unit`; models only.
+ */
+function windowFlag(flag: string, value: string | undefined, unit: string, classical: boolean): number | null | undefined {
+  if (value === undefined) return undefined;
+  const n = value === 'whole' ? null : Number(value);
+  if (n !== null && !(Number.isInteger(n) && n > 0)) throw new InputError(`--${flag} must be a positive whole number of ${unit} or 'whole', got '${value}'`);
+  if (classical) throw new InputError(`--${flag} applies to a model (FusionFM or the DDPM baseline), not to --method`);
+  return n;
+}
+
 export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
@@ -58,16 +70,9 @@ export async function runFuse(args: string[]): Promise<void> {
   // (faster on lavapipe); device: the device's own limit
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
-  const window = values['attention-window'];
-  // tokens a side of the net's lowest level, or 'whole' (attention over the whole tile or image)
-  const attentionWindow = window === undefined ? undefined : window === 'whole' ? null : Number(window);
-  if (typeof attentionWindow === 'number' && !(Number.isInteger(attentionWindow) && attentionWindow > 0)) throw new InputError(`--attention-window must be a positive whole number of tokens or 'whole', got '${window}'`);
-  if (values.method && attentionWindow !== undefined) throw new InputError('--attention-window applies to a model (FusionFM or the DDPM baseline), not to --method');
-  // net-input pixels of the group norms' statistics windows, or 'whole' (over the whole tile or image)
-  const nw = values['norm-window'];
-  const normWindow = nw === undefined ? undefined : nw === 'whole' ? null : Number(nw);
-  if (typeof normWindow === 'number' && !(Number.isInteger(normWindow) && normWindow > 0)) throw new InputError(`--norm-window must be a positive whole number of pixels or 'whole', got '${nw}'`);
-  if (values.method && normWindow !== undefined) throw new InputError('--norm-window applies to a model (FusionFM or the DDPM baseline), not to --method');
+  // attention windows in tokens a side of the net's lowest level; norm windows in net-input pixels
+  const attentionWindow = windowFlag('attention-window', values['attention-window'], 'tokens', !!values.method);
+  const normWindow = windowFlag('norm-window', values['norm-window'], 'pixels', !!values.method);
   if (values.task !== undefined) checkTask(values.task);
   if (values.checkpoint !== undefined && !existsSync(values.checkpoint)) throw new InputError(`--checkpoint ${values.checkpoint}: file not found`);
 

@@ -5,7 +5,7 @@
  */
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { allocArray, ceilDiv, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+import { allocArray, ceilDiv, dummy, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 
 const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32'], ['G', 'u32'], ['has_affine', 'u32'], ['act', 'u32'], ['eps', 'f32']] as const;
 
@@ -56,9 +56,9 @@ export function normByWindows(rt: GpuRuntime, x: DeviceArray, stats: DeviceArray
     throw new ShapeError(`normByWindows: x ${fmtShape(x.shape)} and stats ${fmtShape(stats.shape)} do not match windows of ${p.wh}x${p.ww} over ${p.H}x${p.W} with ${groups} groups`);
   }
   const out = allocArray(rt, [...x.shape], 'norm by windows');
-  const dummy = gamma ?? stats;
+  const d = dummy(rt);
   launch(rt, program('window', 'norm_smooth'), layoutOf('window', FIELDS), uniforms(B, C, p, groups, gamma && beta ? 1 : 0, act === 'silu' ? 1 : 0),
-    [x.storage, stats.storage, (gamma ?? dummy).storage, (beta ?? dummy).storage, out], ceilDiv(B * C * H, WG));
+    [x.storage, stats.storage, gamma?.storage ?? d, beta?.storage ?? d, out], ceilDiv(B * C * H, WG));
   return { storage: out, shape: [...x.shape] };
 }
 
