@@ -21,3 +21,20 @@ fn reduce_wg(v: f32, lid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
+
+// Windows of side w along a side of n (windows of a map: window.wgsl; windowed group norm statistics
+// read by window.wgsl's norm_smooth and winograd.wgsl's input_groups_norm_win): window i starts at
+// i * w, the last moved back inside so that every window is whole.
+fn window_origin(i: u32, w: u32, n: u32) -> u32 { return min(i * w, n - w); }
+
+// The two windows whose centres enclose position p along a side of n (nw windows of w) and the
+// second's weight, clamped at the outermost centres.
+fn window_between(p: u32, w: u32, n: u32, nw: u32) -> vec3f {
+  let c = 0.5 * f32(w - 1u);
+  // floor((p - c) / w) in floats: on lavapipe an integer division is a scalar loop over the lanes
+  let i0 = min(u32(floor(max(f32(p) - c, 0.0) / f32(w))), nw - 1u);
+  if (i0 == nw - 1u) { return vec3f(f32(i0), f32(i0), 0.0); }
+  let c0 = f32(window_origin(i0, w, n)) + c;
+  let c1 = f32(window_origin(i0 + 1u, w, n)) + c;
+  return vec3f(f32(i0), f32(i0 + 1u), clamp((f32(p) - c0) / max(c1 - c0, 1.0), 0.0, 1.0));
+}

@@ -13,8 +13,6 @@ struct Params { B: u32, C: u32, H: u32, W: u32, wh: u32, ww: u32, nwy: u32, nwx:
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-fn origin(i: u32, w: u32, n: u32) -> u32 { return min(i * w, n - w); }
-
 // one invocation per window row: dst[(b * nw + w) * C + c][py * ww ..][0 .. ww)
 @compute @workgroup_size(WG)
 fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -27,8 +25,8 @@ fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let bw = bwc / u.C;
   let w = bw % nw;
   let b = bw / nw;
-  let y = origin(w / u.nwx, u.wh, u.H) + py;
-  let s0 = ((b * u.C + c) * u.H + y) * u.W + origin(w % u.nwx, u.ww, u.W);
+  let y = window_origin(w / u.nwx, u.wh, u.H) + py;
+  let s0 = ((b * u.C + c) * u.H + y) * u.W + window_origin(w % u.nwx, u.ww, u.W);
   let d0 = i * u.ww;
   for (var x = 0u; x < u.ww; x++) { dst[d0 + x] = src[s0 + x]; }
 }
@@ -46,10 +44,10 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let c = bc % u.C;
   let b = bc / u.C;
   let iy = min(y / u.wh, u.nwy - 1u);
-  let ox = origin(ix, u.ww, u.W);
+  let ox = window_origin(ix, u.ww, u.W);
   let x0 = ix * u.ww;
   let x1 = select(x0 + u.ww, u.W, ix == u.nwx - 1u);
-  let s0 = ((b * u.nwy * u.nwx + iy * u.nwx + ix) * u.C + c) * u.wh * u.ww + (y - origin(iy, u.wh, u.H)) * u.ww - ox;
+  let s0 = ((b * u.nwy * u.nwx + iy * u.nwx + ix) * u.C + c) * u.wh * u.ww + (y - window_origin(iy, u.wh, u.H)) * u.ww - ox;
   for (var x = x0; x < x1; x++) { dst[row * u.W + x] = src[s0 + x]; }
 }
 
@@ -67,8 +65,8 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let bw = seg / u.G;
   let w = bw % nw;
   let b = bw / nw;
-  let oy = origin(w / u.nwx, u.wh, u.H);
-  let ox = origin(w % u.nwx, u.ww, u.W);
+  let oy = window_origin(w / u.nwx, u.wh, u.H);
+  let ox = window_origin(w % u.nwx, u.ww, u.W);
   let Cg = u.C / u.G;
   let rows = Cg * u.wh;
   var sum = 0.0;
@@ -100,17 +98,6 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @group(0) @binding(4) var<storage, read> beta_n: array<f32>;
 @group(0) @binding(5) var<storage, read_write> yn: array<f32>;
 
-// the two windows whose centres enclose position p along a side of n (windows of w, nw of
-// them) and the weight of the second
-fn between(p: u32, w: u32, n: u32, nw: u32) -> vec3f {
-  let c = 0.5 * f32(w - 1u);
-  let i0 = min(u32(max(f32(p) - c, 0.0)) / w, nw - 1u);
-  if (i0 == nw - 1u) { return vec3f(f32(i0), f32(i0), 0.0); }
-  let c0 = f32(origin(i0, w, n)) + c;
-  let c1 = f32(origin(i0 + 1u, w, n)) + c;
-  return vec3f(f32(i0), f32(i0 + 1u), clamp((f32(p) - c0) / max(c1 - c0, 1.0), 0.0, 1.0));
-}
-
 // (mean, 1/std) of window column k interpolated between window rows s0 and s1 (their first
 // window's segment; a column further is G segments on) with the second's weight t
 fn column_stats(s0: u32, s1: u32, k: u32, t: f32) -> vec2f {
@@ -131,7 +118,7 @@ fn norm_smooth(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let c = bc % u.C;
   let b = bc / u.C;
   let g = c / (u.C / u.G);
-  let ty = between(y, u.wh, u.H, u.nwy);
+  let ty = window_between(y, u.wh, u.H, u.nwy);
   let nw = u.nwy * u.nwx;
   let s0 = (b * nw + u32(ty.x) * u.nwx) * u.G + g;
   let s1 = (b * nw + u32(ty.y) * u.nwx) * u.G + g;
@@ -143,8 +130,8 @@ fn norm_smooth(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var k = 0u; // the left window column
   var left = column_stats(s0, s1, 0u, ty.z);
   var right = column_stats(s0, s1, min(1u, last), ty.z);
-  var c0 = f32(origin(0u, u.ww, u.W)) + cx;
-  var c1 = f32(origin(min(1u, last), u.ww, u.W)) + cx;
+  var c0 = f32(window_origin(0u, u.ww, u.W)) + cx;
+  var c1 = f32(window_origin(min(1u, last), u.ww, u.W)) + cx;
   for (var x = 0u; x < u.W; x++) {
     let fx = f32(x);
     while (k + 1u < last && fx > c1) {
@@ -152,7 +139,7 @@ fn norm_smooth(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       left = right;
       c0 = c1;
       right = column_stats(s0, s1, k + 1u, ty.z);
-      c1 = f32(origin(k + 1u, u.ww, u.W)) + cx;
+      c1 = f32(window_origin(k + 1u, u.ww, u.W)) + cx;
     }
     let st = mix(left, right, clamp((fx - c0) / max(c1 - c0, 1.0), 0.0, 1.0));
     let i = r * u.W + x;

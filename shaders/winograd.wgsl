@@ -77,6 +77,7 @@ struct Wino {
   N: u32, Cin: u32, Cout: u32, H: u32,
   W: u32, TH: u32, TW: u32, T: u32,
   bias_mode: u32, has_res: u32, mode: u32, norm_groups: u32,
+  win_h: u32, win_w: u32, win_ny: u32, win_nx: u32,
 }
 @group(0) @binding(0) var<uniform> u: Wino;
 
@@ -433,6 +434,136 @@ fn input_groups_norm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   var s: array<vec4f, 36>; // d B, row by row
   for (var r = 0u; r < 6u; r++) {
     let o = bt_line(group_row_norm(base, y0 + i32(r), tk.tw0, ms));
+    for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
+  }
+  let groups = u.T / 4u;
+  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column, as input_groups
+    var col: array<vec4f, 6>;
+    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
+    let o = bt_line(col);
+    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
+  }
+}
+
+// ---- input_groups_norm_win: input_groups_norm with group norm statistics per window
+//      (window.wgsl's stats: [N * win_ny * win_nx * norm_groups, 2], windows of win_h x win_w)
+//      interpolated bilinearly between the windows' centres, as window.wgsl's norm_smooth: the
+//      one-piece fusion's windowed group norm (ops.ts withNormWindow) folded into the
+//      convolution, so that its normalised map is not written and read again. ----
+
+// The horizontal half of the interpolation, the same for every row of an invocation's patch:
+// for its 16 pixel columns (four vec4s) and its two neighbours (lanes x, y of a fifth), the
+// window column interval k (between the centres of columns k and k + 1; window_between's i0 in
+// floats, no integer division per lane) and the weight t of column k + 1.
+struct WinColumns { p: array<vec4f, 5>, k: array<vec4f, 5>, t: array<vec4f, 5>, ka: u32, kb: u32 }
+fn win_columns(tw0: u32) -> WinColumns {
+  var wc: WinColumns;
+  let x0 = f32(tw0 * 4u);
+  let cx = 0.5 * f32(u.win_w - 1u);
+  let last = f32(u.win_nx - 1u);
+  let ww = f32(u.win_w);
+  let far = f32(u.W - u.win_w); // the last window's origin
+  for (var j = 0u; j < 4u; j++) { wc.p[j] = vec4f(x0 + f32(4u * j)) + vec4f(0.0, 1.0, 2.0, 3.0); }
+  // lanes z, w unused: a pixel of the patch, so that every lane lies in one of ka .. kb
+  wc.p[4] = vec4f(max(x0 - 1.0, 0.0), min(x0 + 16.0, f32(u.W - 1u)), x0, x0);
+  for (var j = 0u; j < 5u; j++) {
+    let k = min(floor(max(wc.p[j] - cx, vec4f(0.0)) / ww), vec4f(last));
+    let c0 = min(k * ww, vec4f(far)) + cx;
+    let c1 = min(min(k + 1.0, vec4f(last)) * ww, vec4f(far)) + cx;
+    wc.k[j] = k;
+    wc.t[j] = clamp((wc.p[j] - c0) / max(c1 - c0, vec4f(1.0)), vec4f(0.0), vec4f(1.0));
+  }
+  wc.ka = u32(wc.k[4].x);
+  wc.kb = u32(wc.k[4].y);
+  return wc;
+}
+
+// The statistics of an invocation's 16 pixel columns and two neighbours (wc), interpolated
+// across between the window columns' centres, on window rows s0 and s1 (their first segments):
+// row 0's and row 1's mean and 1/std, five vec4s each (lanes x, y of the fifth: the neighbours).
+// The columns span the intervals ka .. kb (one or two; more only in windows narrower than 18 px
+// or where the last window sits close to the one before): each interval's column statistics are
+// loaded once and taken by the lanes inside it.
+struct WinRows { m0: array<vec4f, 5>, r0: array<vec4f, 5>, m1: array<vec4f, 5>, r1: array<vec4f, 5> }
+fn win_rows(wc: WinColumns, s0: u32, s1: u32) -> WinRows {
+  // every lane lies in one interval of ka .. kb, so each of h's lanes is written (the select
+  // never keeps a value from before: scripts/repro/loop-var-zero-init.mjs)
+  var h: WinRows;
+  let last = u.win_nx - 1u;
+  for (var k = wc.ka; k <= wc.kb; k++) {
+    let k1 = min(k + 1u, last);
+    let a0 = win_segment(s0, k);
+    let b0 = win_segment(s0, k1);
+    let a1 = win_segment(s1, k);
+    let b1 = win_segment(s1, k1);
+    let kf = vec4f(f32(k));
+    for (var j = 0u; j < 5u; j++) {
+      let inside = wc.k[j] == kf;
+      let t = wc.t[j];
+      h.m0[j] = select(h.m0[j], mix(vec4f(a0.x), vec4f(b0.x), t), inside);
+      h.r0[j] = select(h.r0[j], mix(vec4f(a0.y), vec4f(b0.y), t), inside);
+      h.m1[j] = select(h.m1[j], mix(vec4f(a1.x), vec4f(b1.x), t), inside);
+      h.r1[j] = select(h.r1[j], mix(vec4f(a1.y), vec4f(b1.y), t), inside);
+    }
+  }
+  return h;
+}
+
+// (mean, 1/std) of window column k of the window row whose first segment is s (a column further
+// is norm_groups segments on)
+fn win_segment(s: u32, k: u32) -> vec2f {
+  let a = 2u * (s + k * u.norm_groups);
+  return vec2f(nstats[a], nstats[a + 1u]);
+}
+
+// group_row_norm with each pixel's statistics interpolated between the windows' centres: down,
+// between h's two window rows with weight ty (ga, be: the channel's affine)
+fn group_row_norm_win(base: u32, iy: i32, tw0: u32, h: WinRows, ty: f32, ga: f32, be: f32) -> array<vec4f, 6> {
+  if (iy < 0 || iy >= i32(u.H)) { return array<vec4f, 6>(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0)); }
+  let w4 = u.W / 4u;
+  let at = base + u32(iy) * w4 + tw0;
+  let hasL = tw0 > 0u;
+  let hasR = tw0 + 4u < w4;
+  // the neighbours on either side ride in lanes x and y of the fifth vec4
+  var m = array<vec4f, 5>(x4[at], x4[at + 1u], x4[at + 2u], x4[at + 3u], vec4f(0.0));
+  if (hasL) { m[4].x = x4[at - 1u].w; }
+  if (hasR) { m[4].y = x4[at + 4u].x; }
+  // (x - mean) / std, the affine, SiLU: norm_smooth's order
+  for (var j = 0u; j < 5u; j++) {
+    let n = (m[j] - mix(h.m0[j], h.m1[j], ty)) * mix(h.r0[j], h.r1[j], ty) * ga + be;
+    m[j] = n / (1.0 + exp(-n));
+  }
+  var left = 0.0;
+  if (hasL) { left = m[4].x; }
+  var right = 0.0;
+  if (hasR) { right = m[4].y; }
+  return group_cols(m[0], m[1], m[2], m[3], left, right);
+}
+
+@compute @workgroup_size(WG)
+fn input_groups_norm_win(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tk = group_task(wid, nwg, lid, u.Cin);
+  if (!tk.inside) { return; }
+  let g = tk.c / (u.Cin / u.norm_groups);
+  let ga = ngamma[tk.c];
+  let be = nbeta[tk.c];
+  let nw = u.win_ny * u.win_nx;
+  let y0 = i32(tk.th * 4u) - 1;
+  let base = (tk.n * u.Cin + tk.c) * (u.H * u.W / 4u);
+  // the columns' statistics across, remade only where a row has another pair of window rows
+  // than the row before (at most once or twice in six rows of windows of 6 px or more)
+  var h: WinRows;
+  var pair = 0xffffffffu;
+  var s: array<vec4f, 36>; // d B, row by row
+  for (var r = 0u; r < 6u; r++) {
+    let iy = y0 + i32(r);
+    let ty = window_between(u32(clamp(iy, 0, i32(u.H) - 1)), u.win_h, u.H, u.win_ny);
+    if (u32(ty.x) != pair) {
+      pair = u32(ty.x);
+      let wc = win_columns(tk.tw0);
+      h = win_rows(wc, (tk.n * nw + pair * u.win_nx) * u.norm_groups + g, (tk.n * nw + u32(ty.y) * u.win_nx) * u.norm_groups + g);
+    }
+    let o = bt_line(group_row_norm_win(base, iy, tk.tw0, h, ty.z, ga, be));
     for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
   }
   let groups = u.T / 4u;

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
 import { tensor } from '../src/autograd/create.js';
-import { groupNormSiluConv2d } from '../src/autograd/ops.js';
+import { groupNormSiluConv2d, withNormWindow } from '../src/autograd/ops.js';
 import { noGrad } from '../src/autograd/tensor.js';
 import { groupNormPlan } from '../src/kernels/norm.js';
-import { normRef } from '../src/kernels/reference/norm.js';
+import { normRef, windowNormRef } from '../src/kernels/reference/norm.js';
 import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
 
 const CASES: RefConv[] = [
@@ -194,6 +194,52 @@ describe('GroupNorm + SiLU folded into the Winograd input transform (a forward w
       expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
       expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
       for (const t of [x, gamma, beta, w, shift, r, folded.y, apart.y]) t.dispose();
+    });
+  }
+});
+
+describe('GroupNorm by windows + SiLU folded into the Winograd input transform (one-piece fusion\'s windowed statistics)', () => {
+  // Windows of 6 px across 48 columns: a patch row's 18 pixels span three or four centre
+  // intervals; windows of 10 over 32 columns: the last window 2 px from the one before (a
+  // narrow last interval); one window across 16 columns, three down 40 rows (no horizontal
+  // interpolation); two samples. Against the float64 windowed norm, SiLU and convolution.
+  const cases: (RefConv & { groups: number; side: number })[] = [
+    { N: 2, Cin: 16, H: 13, W: 48, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, side: 6 },
+    { N: 1, Cin: 8, H: 23, W: 32, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, side: 10 },
+    { N: 1, Cin: 8, H: 40, W: 16, Cout: 4, K: 3, stride: 1, pad: 1, groups: 8, side: 16 },
+  ];
+  beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
+  afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });
+  for (const c of cases) {
+    it(`N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W}, ${c.groups} groups, windows of ${c.side}: folded (one pass fewer than FFM_NORM_WINDOW_FOLD=0), float64 reference`, async () => {
+      await gpu();
+      const plane = c.H * c.W;
+      const xs = randomArray(c.N * c.Cin * plane, 31).map((v, i) => 20 + 3 * v + (i % c.W) / 4 + (Math.floor(i / plane) % c.Cin));
+      const gammas = randomArray(c.Cin, 32).map((v) => 1 + 0.5 * v);
+      const betas = randomArray(c.Cin, 33);
+      const ws = randomArray(c.Cout * c.Cin * 9, 34);
+      const shifts = randomArray(c.N * c.Cout, 35);
+      const [x, gamma, beta, w, shift] = [
+        tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
+        tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]),
+      ];
+      const rt = x.rt;
+      const run = () => {
+        const before = rt.counters.dispatches;
+        const y = noGrad(() => withNormWindow(c.side / c.W, () => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift)));
+        return { y, dispatches: rt.counters.dispatches - before };
+      };
+      run().y.dispose(); // the weights' transform, kept with w for both runs below
+      const folded = run();
+      process.env.FFM_NORM_WINDOW_FOLD = '0';
+      const apart = run();
+      delete process.env.FFM_NORM_WINDOW_FOLD;
+      expect(folded.dispatches).toBe(apart.dispatches - 1);
+      const h = windowNormRef(xs, [c.N, c.Cin, c.H, c.W], c.groups, c.side, gammas, betas).map((v) => v / (1 + Math.exp(-v)));
+      const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]!);
+      expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
+      for (const t of [x, gamma, beta, w, shift, folded.y, apart.y]) t.dispose();
     });
   }
 });

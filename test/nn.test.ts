@@ -17,6 +17,7 @@ import { decodeSafetensors, encodeSafetensors } from '../src/nn/safetensors.js';
 import { loadStateDict, stateDict } from '../src/nn/state.js';
 import { UNet, DEFAULT_UNET } from '../src/nn/unet.js';
 import { attentionRef } from '../src/kernels/reference/misc.js';
+import { windowNormRef } from '../src/kernels/reference/norm.js';
 import { gpu, maxRelErr } from './helpers.js';
 
 /** Conv -> GroupNorm -> SiLU -> stride-2 conv -> attention -> bilinear upsample -> conv. */
@@ -483,34 +484,7 @@ describe('nn: group norm statistics by windows (withNormWindow)', () => {
     const [xs, gs, bs] = await Promise.all([x.data(), gamma.data(), beta.data()]);
     const got = await noGrad(() => withNormWindow(side / W, () => groupNorm(x, G, gamma, beta))).data();
     // windows of 4: origins 0, 4, 7 down (H 11) and 0, 4, 8, 10 across (W 14); centres at origin + 1.5
-    const origins = (n: number) => Array.from({ length: Math.ceil(n / side) }, (_, i) => Math.min(i * side, n - side));
-    const [oy, ox] = [origins(H), origins(W)];
-    const stat = (g: number, y0: number, x0: number) => {
-      const v: number[] = [];
-      for (let c = g * (C / G); c < (g + 1) * (C / G); c++) for (let y = y0; y < y0 + side; y++) for (let xx = x0; xx < x0 + side; xx++) v.push(xs[(c * H + y) * W + xx]!);
-      const m = v.reduce((a, b) => a + b, 0) / v.length;
-      return [m, 1 / Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length + 1e-5)] as const;
-    };
-    // the two centres around p and the second one's weight (clamped at the outermost centres)
-    const around = (p: number, o: number[]) => {
-      const cs = o.map((v) => v + (side - 1) / 2);
-      if (p <= cs[0]!) return [0, 0, 0] as const;
-      for (let i = 0; i + 1 < cs.length; i++) if (p <= cs[i + 1]!) return [i, i + 1, (p - cs[i]!) / (cs[i + 1]! - cs[i]!)] as const;
-      return [cs.length - 1, cs.length - 1, 0] as const;
-    };
-    const want = new Float64Array(C * H * W);
-    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let xx = 0; xx < W; xx++) {
-      const g = Math.floor(c / (C / G));
-      const [y0, y1, ty] = around(y, oy);
-      const [x0, x1, tx] = around(xx, ox);
-      let [m, r] = [0, 0];
-      for (const [iy, wy] of [[y0, 1 - ty], [y1, ty]] as const) for (const [ix, wx] of [[x0, 1 - tx], [x1, tx]] as const) {
-        const [sm, sr] = stat(g, oy[iy]!, ox[ix]!);
-        m += wy * wx * sm;
-        r += wy * wx * sr;
-      }
-      want[(c * H + y) * W + xx] = (xs[(c * H + y) * W + xx]! - m) * r * gs[c]! + bs[c]!;
-    }
+    const want = windowNormRef(xs, [1, C, H, W], G, side, gs, bs);
     expect(maxRelErr(got, want)).toBeLessThan(1e-4);
   });
 });

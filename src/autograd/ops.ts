@@ -12,7 +12,7 @@ import { avgPool2x as avgPoolKernel, avgPool2xBackward, upsample2x as upsampleKe
 import { softmax as softmaxKernel, softmaxBackward, softmaxColumns as softmaxColumnsKernel, softmaxColumnsBackward } from '../kernels/softmax.js';
 import { attention as attentionKernel, attentionBackward, ATTENTION_MAX_HEAD_DIM, hasVec4Forward } from '../kernels/attention.js';
 import { attentionByQueryBlocks } from '../kernels/attention-blocks.js';
-import { normByWindows, windowGather, windowPlan, windowScatter, windowStats } from '../kernels/window.js';
+import { normByWindows, windowGather, windowPlan, windowScatter, windowStats, type WindowPlan } from '../kernels/window.js';
 export { ATTENTION_MAX_HEAD_DIM } from '../kernels/attention.js';
 import { knob, size, type DeviceArray } from '../kernels/program.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -300,13 +300,27 @@ function gatheredWindowStats(op: string, x: Tensor, plan: ReturnType<typeof wind
   return stats;
 }
 
+/** The windows of withNormWindow's group norm of x, or null where its statistics are the whole map's (no windows set, or one window covers it). */
+function normWindowsOf(x: Tensor): WindowPlan | null {
+  if (normWindowFraction === null || x.shape.length !== 4) return null;
+  const [, , H, W] = x.shape as [number, number, number, number];
+  const plan = windowPlan(H, W, Math.max(1, Math.round(W * normWindowFraction)));
+  return plan.nwy * plan.nwx === 1 ? null : plan;
+}
+
+/**
+ * Whether a convolution after a windowed group norm applies it in its input transform
+ * (interpolated statistics read in place, as normByWindows'; knob FFM_NORM_WINDOW_FOLD=0 never:
+ * normByWindows' pass, then the convolution, as the hard-window and gathered-statistics probes).
+ */
+const normWindowsFold = (): boolean => knob('FFM_NORM_WINDOW_FOLD') !== 0 && knob('FFM_NORM_WINDOW_SMOOTH') !== 0 && knob('FFM_NORM_WINDOW_STATS') !== 0;
+
 /** The windowed group norm of withNormWindow, or null where it does not apply. */
 function windowedGroupNorm(op: string, x: Tensor, groups: number, gamma: Tensor | null, beta: Tensor | null, eps: number, act: NormActivation): Tensor | null {
-  if (normWindowFraction === null || x.shape.length !== 4 || needsGrad(gamma && beta ? [x, gamma, beta] : [x])) return null;
+  const plan = normWindowsOf(x);
+  if (!plan || needsGrad(gamma && beta ? [x, gamma, beta] : [x])) return null;
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  const plan = windowPlan(H, W, Math.max(1, Math.round(W * normWindowFraction)));
   const nw = plan.nwy * plan.nwx;
-  if (nw === 1) return null;
   if (knob('FFM_NORM_WINDOW_SMOOTH') !== 0) {
     // statistics per window (read in place; FFM_NORM_WINDOW_STATS=0: of gathered windows, as
     // first built), interpolated between the windows' centres
@@ -342,11 +356,14 @@ export function groupNormSilu(x: Tensor, groups: number, gamma: Tensor | null, b
  */
 export function groupNormSiluConv2d(x: Tensor, groups: number, gamma: Tensor, beta: Tensor, eps: number, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}, residual: Tensor | null = null): Tensor {
   const inputs = [x, gamma, beta, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
-  if (!needsGrad(inputs) && normWindowFraction === null && conv2dTakesNormed(x.rt, x.shape, w.shape, opts)) {
-    const stats = normStats(x.rt, 'groupNormSiluConv2d', x, groupNormPlan(x.shape, groups, eps));
-    const y = conv2dOfNormed(x.rt, x, { stats: stats.storage, gamma: gamma.storage, beta: beta.storage, groups }, w, bias, opts, residual);
-    x.rt.free(stats.storage);
-    return wrap(x.rt, y);
+  if (!needsGrad(inputs) && conv2dTakesNormed(x.rt, x.shape, w.shape, opts)) {
+    const windows = normWindowsOf(x);
+    if (!windows || normWindowsFold()) {
+      const stats = windows ? windowStats(x.rt, x, windows, groups, eps) : normStats(x.rt, 'groupNormSiluConv2d', x, groupNormPlan(x.shape, groups, eps));
+      const y = conv2dOfNormed(x.rt, x, { stats: stats.storage, gamma: gamma.storage, beta: beta.storage, groups, ...(windows ? { windows } : {}) }, w, bias, opts, residual);
+      x.rt.free(stats.storage);
+      return wrap(x.rt, y);
+    }
   }
   return conv2d(groupNormSilu(x, groups, gamma, beta, eps), w, bias, opts, residual);
 }

@@ -9,11 +9,13 @@ import type { GpuRuntime, Storage } from '../gpu/runtime.js';
 import { ShapeError } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
 import { matmul } from './matmul.js';
+import type { WindowPlan } from './window.js';
 
 const FIELDS = [
   ['N', 'u32'], ['Cin', 'u32'], ['Cout', 'u32'], ['H', 'u32'],
   ['W', 'u32'], ['TH', 'u32'], ['TW', 'u32'], ['T', 'u32'],
   ['bias_mode', 'u32'], ['has_res', 'u32'], ['mode', 'u32'], ['norm_groups', 'u32'],
+  ['win_h', 'u32'], ['win_w', 'u32'], ['win_ny', 'u32'], ['win_nx', 'u32'],
 ] as const;
 
 /** The convolution as the Winograd path sees it: a stride-1, pad-1 3x3 kernel over N x Cin x H x W. */
@@ -111,7 +113,7 @@ function transformedWeights(rt: GpuRuntime, w: Storage, s: WinogradShape, R: Win
 function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number) {
   const TH = ceilDiv(s.H, R);
   const TW = ceilDiv(s.W, R);
-  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0 };
+  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0, win_h: 0, win_w: 0, win_ny: 0, win_nx: 0 };
 }
 
 /** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's), into V. */
@@ -157,8 +159,13 @@ function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: Winogra
 
 /** silu(groupNorm(x)) as a convolution's input, applied inside its input transform (input_groups_norm). */
 export interface InputNorm {
-  /** [N * groups, 2]: mean and 1/std of each sample's group (kernels/norm.ts normStats) */
+  /**
+   * [N * groups, 2]: mean and 1/std of each sample's group (kernels/norm.ts normStats); with
+   * `windows`, [N * windows * groups, 2] of each window's (kernels/window.ts windowStats)
+   */
   stats: Storage;
+  /** statistics per window, interpolated between the windows' centres as normByWindows does (input_groups_norm_win) */
+  windows?: WindowPlan;
   /** [Cin] each */
   gamma: Storage;
   beta: Storage;
@@ -179,7 +186,10 @@ function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: Winog
   if (!byGroups(s, R) || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
   const shape = [(R + 2) ** 2, s.Cin, u.T];
   const V = allocArray(rt, shape, 'winograd input transform (normalised)');
-  launch(rt, program('winograd', 'input_groups_norm', { R }), layoutOf('winograd', FIELDS), { ...u, norm_groups: n.groups }, [x, V, n.stats, n.gamma, n.beta], ceilDiv((u.T / 4) * s.Cin, WG));
+  const p = n.windows;
+  if (p && (p.H !== s.H || p.W !== s.W)) throw new ShapeError(`winograd: norm windows over ${p.H}x${p.W} for an input of ${s.H}x${s.W}`);
+  const win = p ? { win_h: p.wh, win_w: p.ww, win_ny: p.nwy, win_nx: p.nwx } : {};
+  launch(rt, program('winograd', p ? 'input_groups_norm_win' : 'input_groups_norm', { R }), layoutOf('winograd', FIELDS), { ...u, norm_groups: n.groups, ...win }, [x, V, n.stats, n.gamma, n.beta], ceilDiv((u.T / 4) * s.Cin, WG));
   return { V: { storage: V, shape }, owned: true };
 }
 
