@@ -57,19 +57,20 @@ export async function runFuse(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
     method: { type: 'string' }, task: { type: 'string' }, checkpoint: { type: 'string' }, steps: { type: 'string', default: '1' },
     solver: { type: 'string', default: 'euler' }, output: { type: 'string', short: 'o' }, overwrite: { type: 'boolean', default: false },
-    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'portable' }, 'attention-window': { type: 'string' }, 'norm-window': { type: 'string' },
+    data: { type: 'string' }, split: { type: 'string' }, tiles: { type: 'string', default: 'auto' }, 'attention-window': { type: 'string' }, 'norm-window': { type: 'string' },
   } });
   if (!values.output) throw new InputError('fuse needs -o <out.png> (or -o <folder> with --data)');
   const steps = Number(values.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
   if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-  // portable: tiles of the attention window the nets were trained near, smaller for multi-exposure
-  // (the default: on held-out pairs one piece cost multi-exposure 0.07 of composite, and its
+  // auto (the default): one piece for the tasks of TASK_ONE_PIECE where the image fits one, else
+  // portable; portable: tiles of the attention window the nets were trained near, smaller for
+  // multi-exposure (on held-out pairs one piece cost multi-exposure 0.013 of composite, and its
   // 128 px tiles gained it 0.008-0.017; TASK_TILE_SIDE); whole: one piece where memory allows
   // (faster on lavapipe); device: the device's own limit
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
-  if (values.method && values.tiles !== 'portable') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
+  if (values.method && values.tiles !== 'auto') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
   // attention windows in tokens a side of the net's lowest level; norm windows in net-input pixels
   const attentionWindow = windowFlag('attention-window', values['attention-window'], 'tokens', !!values.method);
   const normWindow = windowFlag('norm-window', values['norm-window'], 'pixels', !!values.method);

@@ -24,8 +24,8 @@ import type { Objective } from './model-file.js';
 import { InputError } from '../../util/errors.js';
 import { knob } from '../../kernels/program.js';
 
-/** How fusion picks its tile size (FuseOptions.tiles, `fusionfm fuse --tiles`). */
-export const TILE_MODES = ['portable', 'device', 'whole'] as const;
+/** How fusion picks its tile size (FuseOptions.tiles, `fusionfm fuse --tiles`; 'auto' the default: see TASK_ONE_PIECE). */
+export const TILE_MODES = ['auto', 'portable', 'device', 'whole'] as const;
 export type TileMode = (typeof TILE_MODES)[number];
 
 export interface FuseOptions {
@@ -34,7 +34,11 @@ export interface FuseOptions {
   coupling?: Coupling;
   /** tiles are used above this many pixels of net input (default: tileSide squared) */
   maxTilePixels?: number;
-  /** how the default maxTilePixels is chosen (see tileSide): 'portable' (the default), 'device' or 'whole' */
+  /**
+   * how the default maxTilePixels is chosen (see tileSide): 'portable', 'device' or 'whole';
+   * 'auto' (the default) is 'whole' for the tasks of TASK_ONE_PIECE where the image fits one
+   * piece, else 'portable'
+   */
   tiles?: TileMode;
   /** 'ddpm' samples a diffusion-baseline model with DDIM in `steps` steps from seeded noise */
   objective?: Objective;
@@ -172,9 +176,36 @@ export const WHOLE_ATTENTION_WINDOW = 16;
  */
 export const WHOLE_NORM_WINDOW = 64;
 
-/** The options with their defaults; maxTilePixels from tileSide (and TASK_TILE_SIDE for the portable tiles). */
-function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
-  const mode = opts.tiles ?? 'portable';
+/**
+ * The tasks a model fuses in one piece by default (tiles: 'auto'), with one piece's windows
+ * (WHOLE_ATTENTION_WINDOW, WHOLE_NORM_WINDOW), where the image fits one piece: about 2x faster
+ * than the default tiles on lavapipe (a 640x480 pair 2.0 s against 4.4 s). Chosen on held-out
+ * training pairs by a rule written before the second model was scored
+ * (bench/results/window-attention/README.md, "One piece per task"): a task fuses in one piece
+ * where, on both 400-step validation models, one piece scored no more than 0.005 below the
+ * default tiles. Multi-exposure and medical fusion keep the tiles (medical images of 256 px are
+ * one piece in the tiles too, without norm windows). Flow models only: the DDPM baseline was not
+ * measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
+ */
+export const TASK_ONE_PIECE: ReadonlySet<string> = new Set(['ivf', 'mff']);
+
+/** The tile mode that 'auto' stands for with this task, objective and image size (others as given). */
+function resolveMode(net: VelocityNet, w: number, h: number, opts: FuseOptions): Exclude<TileMode, 'auto'> {
+  const mode = opts.tiles ?? 'auto';
+  if (mode !== 'auto') return mode;
+  const onePiece = opts.task !== undefined && TASK_ONE_PIECE.has(opts.task) && (opts.objective ?? 'flow') === 'flow' && knob('FFM_TASK_ONE_PIECE') !== 0;
+  if (!onePiece) return 'portable';
+  const side = tileSide(net, 'whole');
+  const margin = opts.margin ?? DEFAULT_MARGIN;
+  const fits = withMargin(w, margin, net.sizeMultiple) * withMargin(h, margin, net.sizeMultiple) <= (opts.maxTilePixels ?? side * side);
+  return fits ? 'whole' : 'portable';
+}
+
+const DEFAULT_MARGIN = 8;
+
+/** The options with their defaults for a w x h plane; maxTilePixels from tileSide (and TASK_TILE_SIDE for the portable tiles). */
+function withDefaults(net: VelocityNet, opts: FuseOptions, w: number, h: number): Resolved {
+  const mode = resolveMode(net, w, h, opts);
   let side = tileSide(net, mode);
   const taskSide = mode === 'portable' && opts.task !== undefined && knob('FFM_TASK_TILES') !== 0 && Object.hasOwn(TASK_TILE_SIDE, opts.task) ? TASK_TILE_SIDE[opts.task]! : undefined;
   if (taskSide !== undefined) side = Math.min(side, taskSide);
@@ -186,7 +217,7 @@ function withDefaults(net: VelocityNet, opts: FuseOptions): Resolved {
   }
   const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : mode === 'whole' ? WHOLE_ATTENTION_WINDOW : null;
   const normWindow = opts.normWindow !== undefined ? opts.normWindow : mode === 'whole' ? WHOLE_NORM_WINDOW : null;
-  return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: 8, tiles: 'portable', objective: 'flow', seed: 0, ...opts, attentionWindow, normWindow };
+  return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: DEFAULT_MARGIN, objective: 'flow', seed: 0, ...opts, tiles: mode, attentionWindow, normWindow };
 }
 
 /**
@@ -223,13 +254,13 @@ function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number;
  * count (1: one piece); opts.task matters where TASK_TILE_SIDE names it.
  */
 export function tilePlan(net: VelocityNet, w: number, h: number, opts: FuseOptions = {}): { side: number; tiles: number } {
-  const c = cut(net, w, h, withDefaults(net, opts));
+  const c = cut(net, w, h, withDefaults(net, opts, w, h));
   return c ? { side: Math.max(c.tw, c.th), tiles: c.xs.length * c.ys.length } : { side: Math.max(w, h), tiles: 1 };
 }
 
 export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, opts: FuseOptions = {}): Promise<Float32Array> {
   checkTask(net, opts);
-  const o = withDefaults(net, opts);
+  const o = withDefaults(net, opts, w, h);
   const c = cut(net, w, h, o);
   if (!c) return fuseLuma(net, a, b, w, h, o);
   const { tw, th } = c;
