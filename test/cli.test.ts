@@ -50,7 +50,7 @@ describe('fusionfm command line', () => {
     refused("--hold-out must be a whole number of pairs per dataset, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--hold-out', '1.5');
     refused("--own-path is a fraction of each batch, from 0 to 1, got '1.5'", 'train', '--task', 'ivf', ...LABELS_OUT, '--own-path', '1.5');
     refused('--own-path applies to flow matching, not to --objective ddpm', 'train', '--task', 'ivf', ...LABELS_OUT, '--objective', 'ddpm', '--own-path', '0.5');
-    refused("--tiles must be portable, device or whole, got 'none'", 'fuse', '--tiles', 'none', 'a.png', 'b.png', '-o', 'x.png');
+    refused("--tiles must be auto, portable, device or whole, got 'none'", 'fuse', '--tiles', 'none', 'a.png', 'b.png', '-o', 'x.png');
     refused('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method', 'fuse', '--method', 'gff', '--tiles', 'whole', 'a.png', 'b.png', '-o', 'x.png');
     refused("--attention-window must be a positive whole number of tokens or 'whole', got '0'", 'fuse', '--attention-window', '0', 'a.png', 'b.png', '-o', 'x.png');
     refused("--attention-window must be a positive whole number of tokens or 'whole', got '16.5'", 'fuse', '--attention-window', '16.5', 'a.png', 'b.png', '-o', 'x.png');

@@ -239,6 +239,9 @@ describe('fusing with a model', () => {
     const onePiece = await fuseLuminance(net, a, b, w, h, { tiles: 'whole' });
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: WHOLE_ATTENTION_WINDOW }));
     expect(onePiece).not.toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: null }));
+    // the default ('auto'): one piece with its windows for infrared-visible, the tiles' path for medical fusion
+    expect(await fuseLuminance(net, a, b, w, h, { task: 'ivf' })).toEqual(onePiece);
+    expect(await fuseLuminance(net, a, b, w, h, { task: 'mif' })).toEqual(whole);
     // group norm statistics by windows: one piece's default (WHOLE_NORM_WINDOW: 64 px, the whole 64 px input here) and a smaller one
     const { WHOLE_NORM_WINDOW } = await import('../src/fusion/flow/fuse.js');
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));
@@ -343,7 +346,7 @@ describe('the bundled default model', () => {
 });
 
 describe('fusion tiles', () => {
-  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole; 2048x2048 tiled either way', async () => {
+  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole and for infrared-visible where it fits one; 2048x2048 tiled either way', async () => {
     await gpu();
     const { tilePlan } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(1, () => new VelocityNet());
@@ -352,8 +355,23 @@ describe('fusion tiles', () => {
     expect(tilePlan(net, 640, 480, { tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
     // multi-exposure's portable tiles are 128 px of net input (TASK_TILE_SIDE): 112 px inside the margin
     expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 112, tiles: 48 });
-    expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 160, tiles: 20 });
     expect(tilePlan(net, 640, 480, { task: 'mef', tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
+    // 'auto' (the default): one piece for infrared-visible where the image fits one
+    // (TASK_ONE_PIECE), the portable tiles where it does not, for the other tasks, for the DDPM
+    // baseline, when asked for, and under FFM_TASK_ONE_PIECE=0
+    expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 640, tiles: 1 });
+    expect(tilePlan(net, 520, 520, { task: 'mff' })).toEqual(tilePlan(net, 520, 520, { tiles: 'portable' }));
+    expect(tilePlan(net, 520, 520, { task: 'mff' }).tiles).toBeGreaterThan(1);
+    expect(tilePlan(net, 640, 480, { task: 'mif' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { task: 'ivf', tiles: 'portable' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { task: 'ivf', objective: 'ddpm' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 2048, 2048, { task: 'ivf' })).toEqual(tilePlan(net, 2048, 2048, { tiles: 'portable' }));
+    process.env.FFM_TASK_ONE_PIECE = '0';
+    try {
+      expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 160, tiles: 20 });
+    } finally {
+      delete process.env.FFM_TASK_ONE_PIECE;
+    }
     process.env.FFM_TASK_TILES = '0';
     try {
       expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 160, tiles: 20 });

@@ -134,8 +134,10 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   const ddpm = load(o.ddpm, o.task, 'ddpm', '--ddpm');
   const sameNet = JSON.stringify(flow.meta.config) === JSON.stringify(ddpm.meta.config);
   const methods = [
-    ...o.flowSteps.map((k) => ({ name: `FusionFM k=${k}`, family: 'fusionfm' as const, steps: k, fuse: (a: Image, b: Image) => fuseImages(flow.net, a, b, { steps: k, coupling: flow.meta.coupling, task: o.task }) })),
-    ...o.ddimSteps.map((s) => ({ name: `DDIM S=${s}`, family: 'ddim' as const, steps: s, fuse: (a: Image, b: Image) => fuseImages(ddpm.net, a, b, { steps: s, objective: 'ddpm', seed: 1, task: o.task }) })),
+    // both families in the same portable tiles, so that steps and seconds compare like for like
+    // (the default 'auto' would fuse FusionFM in one piece for infrared-visible)
+    ...o.flowSteps.map((k) => ({ name: `FusionFM k=${k}`, family: 'fusionfm' as const, steps: k, fuse: (a: Image, b: Image) => fuseImages(flow.net, a, b, { steps: k, coupling: flow.meta.coupling, task: o.task, tiles: 'portable' }) })),
+    ...o.ddimSteps.map((s) => ({ name: `DDIM S=${s}`, family: 'ddim' as const, steps: s, fuse: (a: Image, b: Image) => fuseImages(ddpm.net, a, b, { steps: s, objective: 'ddpm', seed: 1, task: o.task, tiles: 'portable' }) })),
   ];
   const ds = new Dataset(o.data);
   const pairs = testPairs(ds, o.pairs);

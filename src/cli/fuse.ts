@@ -64,11 +64,11 @@ export async function runFuse(args: string[]): Promise<void> {
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
   if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-  // auto (the default): one piece for the tasks of TASK_ONE_PIECE where the image fits one, else
-  // portable; portable: tiles of the attention window the nets were trained near, smaller for
-  // multi-exposure (on held-out pairs one piece cost multi-exposure 0.013 of composite, and its
-  // 128 px tiles gained it 0.008-0.017; TASK_TILE_SIDE); whole: one piece where memory allows
-  // (faster on lavapipe); device: the device's own limit
+  // auto (the default): one piece for the tasks of TASK_ONE_PIECE (infrared-visible) where the
+  // image fits one, else portable; portable: tiles of the attention window the nets were trained
+  // near, smaller for multi-exposure (on held-out pairs one piece cost multi-exposure 0.004-0.017
+  // of composite, and its 128 px tiles gained it 0.008-0.017; TASK_TILE_SIDE); whole: one piece
+  // where memory allows (faster on lavapipe); device: the device's own limit
   if (!(TILE_MODES as readonly string[]).includes(values.tiles!)) throw new InputError(`--tiles must be ${TILE_MODES.slice(0, -1).join(', ')} or ${TILE_MODES.at(-1)}, got '${values.tiles}'`);
   if (values.method && values.tiles !== 'auto') throw new InputError('--tiles applies to a model (FusionFM or the DDPM baseline), not to --method');
   // attention windows in tokens a side of the net's lowest level; norm windows in net-input pixels

@@ -37,7 +37,7 @@ export interface FuseOptions {
   /**
    * how the default maxTilePixels is chosen (see tileSide): 'portable', 'device' or 'whole';
    * 'auto' (the default) is 'whole' for the tasks of TASK_ONE_PIECE where the image fits one
-   * piece, else 'portable'
+   * piece and no maxTilePixels is given, else 'portable'
    */
   tiles?: TileMode;
   /** 'ddpm' samples a diffusion-baseline model with DDIM in `steps` steps from seeded noise */
@@ -183,21 +183,24 @@ export const WHOLE_NORM_WINDOW = 64;
  * training pairs by a rule written before the second model was scored
  * (bench/results/window-attention/README.md, "One piece per task"): a task fuses in one piece
  * where, on both 400-step validation models, one piece scored no more than 0.005 below the
- * default tiles. Multi-exposure and medical fusion keep the tiles (medical images of 256 px are
- * one piece in the tiles too, without norm windows). Flow models only: the DDPM baseline was not
- * measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
+ * default tiles. Infrared-visible: 0.714 / 0.714 and 0.717 / 0.721 (one piece / tiles, seeds 1
+ * and 2). Multi-focus missed it on seed 2 (0.805 / 0.812; seed 1 0.858 / 0.856), multi-exposure
+ * on both (0.875 / 0.879, 0.864 / 0.881); medical fusion keeps the tiles by the rule (its 256 px
+ * images are one piece in the tiles too, without norm windows). Flow models only: the DDPM
+ * baseline was not measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
  */
-export const TASK_ONE_PIECE: ReadonlySet<string> = new Set(['ivf', 'mff']);
+export const TASK_ONE_PIECE: ReadonlySet<string> = new Set(['ivf']);
 
 /** The tile mode that 'auto' stands for with this task, objective and image size (others as given). */
 function resolveMode(net: VelocityNet, w: number, h: number, opts: FuseOptions): Exclude<TileMode, 'auto'> {
   const mode = opts.tiles ?? 'auto';
   if (mode !== 'auto') return mode;
-  const onePiece = opts.task !== undefined && TASK_ONE_PIECE.has(opts.task) && (opts.objective ?? 'flow') === 'flow' && knob('FFM_TASK_ONE_PIECE') !== 0;
+  // an explicit maxTilePixels asks for tiles of that size
+  const onePiece = opts.task !== undefined && TASK_ONE_PIECE.has(opts.task) && (opts.objective ?? 'flow') === 'flow' && opts.maxTilePixels === undefined && knob('FFM_TASK_ONE_PIECE') !== 0;
   if (!onePiece) return 'portable';
   const side = tileSide(net, 'whole');
   const margin = opts.margin ?? DEFAULT_MARGIN;
-  const fits = withMargin(w, margin, net.sizeMultiple) * withMargin(h, margin, net.sizeMultiple) <= (opts.maxTilePixels ?? side * side);
+  const fits = withMargin(w, margin, net.sizeMultiple) * withMargin(h, margin, net.sizeMultiple) <= side * side;
   return fits ? 'whole' : 'portable';
 }
 
