@@ -209,7 +209,7 @@ describe('fusing with a model', () => {
     const h = 37;
     const a = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin(i / 9));
     const b = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.cos(i / 13));
-    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
+    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: null });
     // 40 x 40 net inputs: 24 px tiles inside 8 px of context each side
     const tiled = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 40 * 40, overlap: 8 });
     expect(whole.length).toBe(w * h);
@@ -228,20 +228,23 @@ describe('fusing with a model', () => {
     const [w, h] = [45, 37];
     const a = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin(i / 9));
     const b = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.cos(i / 13));
-    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
+    const whole = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: null });
     expect(await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: 32 })).toEqual(whole);
     const windowed = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: 8 });
     expect(windowed.every(Number.isFinite)).toBe(true);
     expect(windowed.some((v, i) => Math.abs(v - whole[i]!) > 1e-4)).toBe(true);
     expect(net.unet.midAttn!.window).toBe(null);
-    // one piece ('whole') attends within WHOLE_ATTENTION_WINDOW by default; the tiles over the whole tile
-    const { WHOLE_ATTENTION_WINDOW } = await import('../src/fusion/flow/fuse.js');
+    // fusion attends within ATTENTION_WINDOW by default, in one piece ('whole') and in the tiles
+    const { ATTENTION_WINDOW } = await import('../src/fusion/flow/fuse.js');
     const onePiece = await fuseLuminance(net, a, b, w, h, { tiles: 'whole' });
-    expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: WHOLE_ATTENTION_WINDOW }));
+    expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: ATTENTION_WINDOW }));
     expect(onePiece).not.toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', attentionWindow: null }));
-    // the default ('auto'): one piece with its windows for infrared-visible, the tiles' path for medical fusion
+    const tiled = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
+    expect(tiled).toEqual(await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: ATTENTION_WINDOW }));
+    expect(tiled).not.toEqual(whole);
+    // the default ('auto'): one piece with its windows for infrared-visible, the tiles' path (no norm windows) for medical fusion
     expect(await fuseLuminance(net, a, b, w, h, { task: 'ivf' })).toEqual(onePiece);
-    expect(await fuseLuminance(net, a, b, w, h, { task: 'mif' })).toEqual(whole);
+    expect(await fuseLuminance(net, a, b, w, h, { task: 'mif' })).toEqual(tiled);
     // group norm statistics by windows: one piece's default (WHOLE_NORM_WINDOW: 64 px, the whole 64 px input here) and a smaller one
     const { WHOLE_NORM_WINDOW } = await import('../src/fusion/flow/fuse.js');
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));

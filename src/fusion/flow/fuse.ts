@@ -54,7 +54,7 @@ export interface FuseOptions {
    * self-attention within square windows of this many tokens a side of the net's lowest level
    * (the training crop's extent: 16 for 64 px crops and three levels) instead of over the whole
    * tile or image (null); its cost then grows with the area, not the area squared. Default:
-   * WHOLE_ATTENTION_WINDOW for tiles: 'whole', null for the tiles
+   * ATTENTION_WINDOW, in one piece and in the tiles
    */
   attentionWindow?: number | null;
   /**
@@ -157,14 +157,16 @@ function checkTask(net: VelocityNet, opts: FuseOptions): void {
 export const TASK_TILE_SIDE: Readonly<Record<string, number>> = { mef: 128 };
 
 /**
- * The attention window of one-piece fusion (tiles: 'whole'), in tokens of the net's lowest level:
- * the 16 x 16 tokens of the 64 px crops the nets train on. Over a whole 640x480 image attention
- * is 94 GFLOP, about 3 s of a 5-6 s fusion on lavapipe; in windows 1.3 GFLOP. Chosen on held-out
- * training pairs (bench/results/window-attention/: the mean composite 0.808 either way, no task
- * moving by more than 0.001; the tiles score 0.836, so they stay the default). The tiles keep
- * attention over the whole tile (null), as the rule written before scoring said nothing of them.
+ * The attention window of fusion, in tokens of the net's lowest level: the 16 x 16 tokens of the
+ * 64 px crops the nets train on. Over a whole 640x480 image attention is 94 GFLOP, about 3 s of a
+ * 5-6 s fusion on lavapipe; in windows 1.3 GFLOP; inside a 176 px tile 6x fewer FLOPs than over
+ * the tile. Chosen on held-out training pairs (bench/results/window-attention/): in one piece the
+ * mean composite 0.808 either way, no task moving by more than 0.001 (session 19); inside the
+ * tiles, by a rule written before the second model was scored, no task moving by more than
+ * 0.001 on either of two models (session 20; the portable tiles of a 640x480 pair 5.6 against
+ * 6.5 s). Knob FFM_ATTN_WINDOW=0 attends over the whole map.
  */
-export const WHOLE_ATTENTION_WINDOW = 16;
+export const ATTENTION_WINDOW = 16;
 
 /**
  * The group norm window of one-piece fusion, in net-input pixels: the 64 px training crop. Over a
@@ -178,7 +180,7 @@ export const WHOLE_NORM_WINDOW = 64;
 
 /**
  * The tasks a model fuses in one piece by default (tiles: 'auto'), with one piece's windows
- * (WHOLE_ATTENTION_WINDOW, WHOLE_NORM_WINDOW), where the image fits one piece: about 2x faster
+ * (ATTENTION_WINDOW, WHOLE_NORM_WINDOW), where the image fits one piece: about 2x faster
  * than the default tiles on lavapipe (a 640x480 pair 2.0 s against 4.4 s). Chosen on held-out
  * training pairs by a rule written before the second model was scored
  * (bench/results/window-attention/README.md, "One piece per task"): a task fuses in one piece
@@ -218,7 +220,7 @@ function withDefaults(net: VelocityNet, opts: FuseOptions, w: number, h: number)
   if (opts.normWindow !== undefined && opts.normWindow !== null && !(Number.isInteger(opts.normWindow) && opts.normWindow > 0)) {
     throw new InputError(`normWindow must be a positive whole number of pixels or null, got ${opts.normWindow}`);
   }
-  const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : mode === 'whole' ? WHOLE_ATTENTION_WINDOW : null;
+  const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : ATTENTION_WINDOW;
   const normWindow = opts.normWindow !== undefined ? opts.normWindow : mode === 'whole' ? WHOLE_NORM_WINDOW : null;
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: DEFAULT_MARGIN, objective: 'flow', seed: 0, ...opts, tiles: mode, attentionWindow, normWindow };
 }
