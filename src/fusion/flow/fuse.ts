@@ -172,8 +172,7 @@ export const ATTENTION_WINDOW = 16;
  * The group norm window of one-piece fusion, in net-input pixels: the 64 px training crop. Over a
  * whole image the statistics mix regions a crop never held together (an exposure pair's dark and
  * bright halves): on held-out pairs one piece scored 0.808 with whole-image statistics and 0.830
- * with these (multi-exposure 0.796 -> 0.875; medical fusion, whose 256 px images the tiles fuse
- * in one piece too, 0.884 -> 0.872), the tiles 0.836, which stay the default
+ * with these (multi-exposure 0.796 -> 0.875; medical fusion 0.884 -> 0.872), the tiles 0.836
  * (bench/results/window-attention/).
  */
 export const WHOLE_NORM_WINDOW = 64;
@@ -187,9 +186,9 @@ export const WHOLE_NORM_WINDOW = 64;
  * where, on both 400-step validation models, one piece scored no more than 0.005 below the
  * default tiles. Infrared-visible: 0.714 / 0.714 and 0.717 / 0.721 (one piece / tiles, seeds 1
  * and 2). Multi-focus missed it on seed 2 (0.805 / 0.812; seed 1 0.858 / 0.856), multi-exposure
- * on both (0.875 / 0.879, 0.864 / 0.881); medical fusion keeps the tiles by the rule (its 256 px
- * images are one piece in the tiles too, without norm windows). Flow models only: the DDPM
- * baseline was not measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
+ * on both (0.875 / 0.888, 0.864 / 0.881), medical fusion on both (0.872 / 0.884, 0.876 / 0.890;
+ * its 256 px pairs fuse in four 160 px tiles). Flow models only: the DDPM baseline was not
+ * measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
  */
 export const TASK_ONE_PIECE: ReadonlySet<string> = new Set(['ivf']);
 
