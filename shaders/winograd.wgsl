@@ -370,12 +370,18 @@ fn input_groups(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     let o = bt_line(group_row(base, y0 + i32(r), tk.tw0));
     for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
   }
+  store_groups(s, tk.c, tk.g);
+}
+
+// B^T (d B) of a tile group's rows s (d B, row by row), column by column, stored into V by
+// groups for channel c and group g: the second half of input_groups and its normalising forms
+fn store_groups(s: array<vec4f, 36>, c: u32, g: u32) {
   let groups = u.T / 4u;
-  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column
+  for (var q = 0u; q < 6u; q++) {
     var col: array<vec4f, 6>;
     for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
     let o = bt_line(col);
-    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
+    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + c) * groups + g] = o[r]; }
   }
 }
 
@@ -436,13 +442,7 @@ fn input_groups_norm(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     let o = bt_line(group_row_norm(base, y0 + i32(r), tk.tw0, ms));
     for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
   }
-  let groups = u.T / 4u;
-  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column, as input_groups
-    var col: array<vec4f, 6>;
-    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
-    let o = bt_line(col);
-    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
-  }
+  store_groups(s, tk.c, tk.g);
 }
 
 // ---- input_groups_norm_win: input_groups_norm with group norm statistics per window
@@ -566,13 +566,7 @@ fn input_groups_norm_win(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let o = bt_line(group_row_norm_win(base, iy, tk.tw0, h, ty.z, ga, be));
     for (var q = 0u; q < 6u; q++) { s[r * 6u + q] = o[q]; }
   }
-  let groups = u.T / 4u;
-  for (var q = 0u; q < 6u; q++) { // B^T (d B), column by column, as input_groups
-    var col: array<vec4f, 6>;
-    for (var k = 0u; k < 6u; k++) { col[k] = s[k * 6u + q]; }
-    let o = bt_line(col);
-    for (var r = 0u; r < 6u; r++) { v[((r * 6u + q) * u.Cin + tk.c) * groups + tk.g] = o[r]; }
-  }
+  store_groups(s, tk.c, tk.g);
 }
 
 // the bias of output channel co of sample n (bias_mode as in bias4)

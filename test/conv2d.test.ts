@@ -3,7 +3,7 @@ import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
 import { tensor } from '../src/autograd/create.js';
 import { groupNormSiluConv2d, withNormWindow } from '../src/autograd/ops.js';
-import { noGrad } from '../src/autograd/tensor.js';
+import { noGrad, runtime, type Tensor } from '../src/autograd/tensor.js';
 import { groupNormPlan } from '../src/kernels/norm.js';
 import { normRef, windowNormRef } from '../src/kernels/reference/norm.js';
 import { F32_TOL, gpu, maxRelErr, randomArray } from './helpers.js';
@@ -151,6 +151,27 @@ describe('the Winograd input transform kept for the weight gradient', () => {
   });
 });
 
+/**
+ * A norm + convolution op's output as it runs (folded) and with `knob` = 0 (the two ops apart),
+ * with each one's dispatch count; a first run makes the weights' transform, kept with them for both.
+ */
+function foldedAndApart(op: () => Tensor, knob: string): { folded: { y: Tensor; dispatches: number }; apart: { y: Tensor; dispatches: number } } {
+  const run = () => {
+    const rt = runtime();
+    const before = rt.counters.dispatches;
+    const y = noGrad(op);
+    return { y, dispatches: rt.counters.dispatches - before };
+  };
+  run().y.dispose();
+  const folded = run();
+  process.env[knob] = '0';
+  try {
+    return { folded, apart: run() };
+  } finally {
+    delete process.env[knob];
+  }
+}
+
 describe('GroupNorm + SiLU folded into the Winograd input transform (a forward without gradient)', () => {
   // W % 16 == 0 with F(4x4): the tile-group layout, where the fold applies (two samples, 4 groups
   // of 4 channels, a partial last tile row, neighbours inside a row); W = 20: by rows, where it
@@ -177,17 +198,7 @@ describe('GroupNorm + SiLU folded into the Winograd input transform (a forward w
         tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
         tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]), tensor(rs, [c.N, c.Cout, c.H, c.W]),
       ];
-      const rt = x.rt;
-      const run = () => {
-        const before = rt.counters.dispatches;
-        const y = noGrad(() => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift, {}, r));
-        return { y, dispatches: rt.counters.dispatches - before };
-      };
-      run().y.dispose(); // the weights' transform, kept with w for both runs below
-      const folded = run();
-      process.env.FFM_WINOGRAD_NORM_INPUT = '0';
-      const apart = run();
-      delete process.env.FFM_WINOGRAD_NORM_INPUT;
+      const { folded, apart } = foldedAndApart(() => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift, {}, r), 'FFM_WINOGRAD_NORM_INPUT');
       expect(folded.dispatches).toBe(apart.dispatches - (c.folds ? 1 : 0));
       const h = normRef(xs, groupNormPlan([c.N, c.Cin, c.H, c.W], c.groups, 1e-5), gammas, betas).map((v) => v / (1 + Math.exp(-v)));
       const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
@@ -223,17 +234,7 @@ describe('GroupNorm by windows + SiLU folded into the Winograd input transform (
         tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
         tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]),
       ];
-      const rt = x.rt;
-      const run = () => {
-        const before = rt.counters.dispatches;
-        const y = noGrad(() => withNormWindow(c.side / c.W, () => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift)));
-        return { y, dispatches: rt.counters.dispatches - before };
-      };
-      run().y.dispose(); // the weights' transform, kept with w for both runs below
-      const folded = run();
-      process.env.FFM_NORM_WINDOW_FOLD = '0';
-      const apart = run();
-      delete process.env.FFM_NORM_WINDOW_FOLD;
+      const { folded, apart } = foldedAndApart(() => withNormWindow(c.side / c.W, () => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift)), 'FFM_NORM_WINDOW_FOLD');
       expect(folded.dispatches).toBe(apart.dispatches - 1);
       const h = windowNormRef(xs, [c.N, c.Cin, c.H, c.W], c.groups, c.side, gammas, betas).map((v) => v / (1 + Math.exp(-v)));
       const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]!);
