@@ -54,7 +54,7 @@ export interface FuseOptions {
    * self-attention within square windows of this many tokens a side of the net's lowest level
    * (the training crop's extent: 16 for 64 px crops and three levels) instead of over the whole
    * tile or image (null); its cost then grows with the area, not the area squared. Default:
-   * ATTENTION_WINDOW, in one piece and in the tiles
+   * ATTENTION_WINDOW, in one piece and in a flow model's tiles (null in the DDPM baseline's tiles)
    */
   attentionWindow?: number | null;
   /**
@@ -219,7 +219,10 @@ function withDefaults(net: VelocityNet, opts: FuseOptions, w: number, h: number)
   if (opts.normWindow !== undefined && opts.normWindow !== null && !(Number.isInteger(opts.normWindow) && opts.normWindow > 0)) {
     throw new InputError(`normWindow must be a positive whole number of pixels or null, got ${opts.normWindow}`);
   }
-  const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : ATTENTION_WINDOW;
+  // the DDPM baseline keeps attention over the whole tile there: windows inside the tiles were
+  // measured on flow models only
+  const windowed = mode === 'whole' || (opts.objective ?? 'flow') === 'flow';
+  const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : windowed ? ATTENTION_WINDOW : null;
   const normWindow = opts.normWindow !== undefined ? opts.normWindow : mode === 'whole' ? WHOLE_NORM_WINDOW : null;
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: DEFAULT_MARGIN, objective: 'flow', seed: 0, ...opts, tiles: mode, attentionWindow, normWindow };
 }
