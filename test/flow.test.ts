@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece uses the default window, tiles none', async () => {
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and tiles use the default window; auto: one piece for infrared-visible, the tiles for medical fusion', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
