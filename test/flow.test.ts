@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and tiles use the default window; auto: one piece for infrared-visible, the tiles for medical fusion', async () => {
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible, the tiles for medical fusion', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
@@ -242,6 +242,11 @@ describe('fusing with a model', () => {
     const tiled = await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9 });
     expect(tiled).toEqual(await fuseLuminance(net, a, b, w, h, { maxTilePixels: 1e9, attentionWindow: ATTENTION_WINDOW }));
     expect(tiled).not.toEqual(whole);
+    // the DDPM baseline's tiles attend over the whole tile (the windows were measured on flow models)
+    const ddpm = { objective: 'ddpm' as const, steps: 2, seed: 1, maxTilePixels: 1e9 };
+    const ddpmTiled = await fuseLuminance(net, a, b, w, h, ddpm);
+    expect(ddpmTiled).toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: null }));
+    expect(ddpmTiled).not.toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: ATTENTION_WINDOW }));
     // the default ('auto'): one piece with its windows for infrared-visible, the tiles' path (no norm windows) for medical fusion
     expect(await fuseLuminance(net, a, b, w, h, { task: 'ivf' })).toEqual(onePiece);
     expect(await fuseLuminance(net, a, b, w, h, { task: 'mif' })).toEqual(tiled);
