@@ -107,6 +107,12 @@ function withMargin(n: number, margin: number, k: number): number {
   return Math.ceil((n + 2 * margin) / k) * k;
 }
 
+/** Whether a w x h plane with its margin is one piece for the net within maxTilePixels of net input. */
+function fitsOnePiece(net: VelocityNet, w: number, h: number, margin: number, maxTilePixels: number): boolean {
+  const m = net.sizeMultiple;
+  return withMargin(w, margin, m) * withMargin(h, margin, m) <= maxTilePixels;
+}
+
 /** Start positions of tiles of length `tile` covering n with at least `overlap` shared. */
 function tileStarts(n: number, tile: number, overlap: number): number[] {
   if (n <= tile) return [0];
@@ -200,9 +206,7 @@ function resolveMode(net: VelocityNet, w: number, h: number, opts: FuseOptions):
   const onePiece = opts.task !== undefined && TASK_ONE_PIECE.has(opts.task) && (opts.objective ?? 'flow') === 'flow' && opts.maxTilePixels === undefined && knob('FFM_TASK_ONE_PIECE') !== 0;
   if (!onePiece) return 'portable';
   const side = tileSide(net, 'whole');
-  const margin = opts.margin ?? DEFAULT_MARGIN;
-  const fits = withMargin(w, margin, net.sizeMultiple) * withMargin(h, margin, net.sizeMultiple) <= side * side;
-  return fits ? 'whole' : 'portable';
+  return fitsOnePiece(net, w, h, opts.margin ?? DEFAULT_MARGIN, side * side) ? 'whole' : 'portable';
 }
 
 const DEFAULT_MARGIN = 8;
@@ -242,8 +246,8 @@ function tileAlign(mult: number): number {
 /** How a w x h plane is cut: null for one piece, else the tile size and the tiles' start positions. */
 function cut(net: VelocityNet, w: number, h: number, o: Resolved): { tw: number; th: number; xs: number[]; ys: number[] } | null {
   // the limit is on what the net sees: the image (or tile) with its margin
+  if (fitsOnePiece(net, w, h, o.margin, o.maxTilePixels)) return null;
   const mult = net.sizeMultiple;
-  if (withMargin(w, o.margin, mult) * withMargin(h, o.margin, mult) <= o.maxTilePixels) return null;
   // the net input of a tile (inner + 2 margin) a multiple of tileAlign where that leaves a tile of
   // at least 4 size multiples, so that every level's rows split into aligned vec4s, the Winograd
   // transforms' fast form (W % 4 == 0); else as large as the size multiple allows
