@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible, the tiles for medical fusion', async () => {
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible and medical fusion (with norm windows and with whole-map statistics), the tiles for multi-focus', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
@@ -247,15 +247,27 @@ describe('fusing with a model', () => {
     const ddpmTiled = await fuseLuminance(net, a, b, w, h, ddpm);
     expect(ddpmTiled).toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: null }));
     expect(ddpmTiled).not.toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: ATTENTION_WINDOW }));
-    // the default ('auto'): one piece with its windows for infrared-visible, the tiles' path (no norm windows) for medical fusion
+    // the default ('auto'): one piece for infrared-visible and medical fusion, the tiles for the other tasks
     expect(await fuseLuminance(net, a, b, w, h, { task: 'ivf' })).toEqual(onePiece);
-    expect(await fuseLuminance(net, a, b, w, h, { task: 'mif' })).toEqual(tiled);
+    expect(await fuseLuminance(net, a, b, w, h, { task: 'mff' })).toEqual(tiled);
     // group norm statistics by windows: one piece's default (WHOLE_NORM_WINDOW: 64 px, the whole 64 px input here) and a smaller one
     const { WHOLE_NORM_WINDOW } = await import('../src/fusion/flow/fuse.js');
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));
     const normWindowed = await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: 16 });
     expect(normWindowed.every(Number.isFinite)).toBe(true);
     expect(normWindowed.some((v, i) => Math.abs(v - onePiece[i]!) > 1e-4)).toBe(true);
+    // in one piece infrared-visible takes norm windows of WHOLE_NORM_WINDOW, medical fusion whole-map
+    // statistics (TASK_ONE_PIECE), by default and when one piece is asked for; an input of 116 x 106
+    // px is two windows across
+    const [W2, H2] = [100, 90];
+    const A = Float32Array.from({ length: W2 * H2 }, (_, i) => 0.5 + 0.3 * Math.sin(i / 7));
+    const B = Float32Array.from({ length: W2 * H2 }, (_, i) => 0.5 + 0.3 * Math.cos(i / 11));
+    const ivfPiece = await fuseLuminance(net, A, B, W2, H2, { task: 'ivf' });
+    expect(ivfPiece).toEqual(await fuseLuminance(net, A, B, W2, H2, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));
+    const mifPiece = await fuseLuminance(net, A, B, W2, H2, { task: 'mif' });
+    expect(mifPiece).toEqual(await fuseLuminance(net, A, B, W2, H2, { tiles: 'whole', normWindow: null }));
+    expect(await fuseLuminance(net, A, B, W2, H2, { task: 'mif', tiles: 'whole' })).toEqual(mifPiece);
+    expect(mifPiece.some((v, i) => Math.abs(v - ivfPiece[i]!) > 1e-4)).toBe(true);
     await expect(fuseLuminance(net, a, b, w, h, { normWindow: 2.5 })).rejects.toThrow('normWindow must be a positive whole number of pixels or null, got 2.5');
     await expect(fuseLuminance(net, a, b, w, h, { attentionWindow: 0 })).rejects.toThrow('attentionWindow must be a positive whole number of tokens or null, got 0');
     net.dispose();
@@ -354,7 +366,7 @@ describe('the bundled default model', () => {
 });
 
 describe('fusion tiles', () => {
-  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole and for infrared-visible where it fits one; 2048x2048 tiled either way', async () => {
+  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole and for infrared-visible and medical fusion where it fits one; 2048x2048 tiled either way', async () => {
     await gpu();
     const { tilePlan } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(1, () => new VelocityNet());
@@ -364,13 +376,16 @@ describe('fusion tiles', () => {
     // multi-exposure's portable tiles are 128 px of net input (TASK_TILE_SIDE): 112 px inside the margin
     expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 112, tiles: 48 });
     expect(tilePlan(net, 640, 480, { task: 'mef', tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
-    // 'auto' (the default): one piece for infrared-visible where the image fits one
-    // (TASK_ONE_PIECE), the portable tiles where it does not, for the other tasks, for the DDPM
+    // 'auto' (the default): one piece for infrared-visible and medical fusion where the image fits
+    // one (TASK_ONE_PIECE), the portable tiles where it does not, for the other tasks, for the DDPM
     // baseline, when asked for, and under FFM_TASK_ONE_PIECE=0
     expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 640, tiles: 1 });
     expect(tilePlan(net, 520, 520, { task: 'mff' })).toEqual(tilePlan(net, 520, 520, { tiles: 'portable' }));
     expect(tilePlan(net, 520, 520, { task: 'mff' }).tiles).toBeGreaterThan(1);
-    expect(tilePlan(net, 640, 480, { task: 'mif' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { task: 'mff' })).toEqual({ side: 160, tiles: 20 });
+    // a 256 px medical pair: one piece instead of four tiles
+    expect(tilePlan(net, 256, 256, { task: 'mif' })).toEqual({ side: 256, tiles: 1 });
+    expect(tilePlan(net, 256, 256, { task: 'mif', tiles: 'portable' })).toEqual({ side: 160, tiles: 4 });
     expect(tilePlan(net, 640, 480, { task: 'ivf', tiles: 'portable' })).toEqual({ side: 160, tiles: 20 });
     expect(tilePlan(net, 640, 480, { task: 'ivf', objective: 'ddpm' })).toEqual({ side: 160, tiles: 20 });
     expect(tilePlan(net, 2048, 2048, { task: 'ivf' })).toEqual(tilePlan(net, 2048, 2048, { tiles: 'portable' }));

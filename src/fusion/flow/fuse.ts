@@ -60,7 +60,8 @@ export interface FuseOptions {
   /**
    * group norm statistics per square window of this many net-input pixels (scaled with each
    * level), interpolated between the windows' centres, instead of over the whole tile or image
-   * (null). Default: WHOLE_NORM_WINDOW for tiles: 'whole', null for the tiles
+   * (null). Default: in one piece the task's window (TASK_ONE_PIECE; WHOLE_NORM_WINDOW for the
+   * other tasks), null in the tiles
    */
   normWindow?: number | null;
 }
@@ -179,31 +180,46 @@ export const ATTENTION_WINDOW = 16;
  * whole image the statistics mix regions a crop never held together (an exposure pair's dark and
  * bright halves): on held-out pairs one piece scored 0.808 with whole-image statistics and 0.830
  * with these (multi-exposure 0.796 -> 0.875; medical fusion 0.884 -> 0.872), the tiles 0.836
- * (bench/results/window-attention/).
+ * (bench/results/window-attention/). Medical fusion keeps whole-map statistics in one piece
+ * (TASK_ONE_PIECE).
  */
 export const WHOLE_NORM_WINDOW = 64;
 
+/** How a task fuses in one piece: the group norm window of TASK_ONE_PIECE's entry (null: whole-map statistics). */
+export interface OnePiece {
+  normWindow: number | null;
+}
+
 /**
- * The tasks a model fuses in one piece by default (tiles: 'auto'), with one piece's windows
- * (ATTENTION_WINDOW, WHOLE_NORM_WINDOW), where the image fits one piece: about 2x faster
- * than the default tiles on lavapipe (a 640x480 pair 2.0 s against 4.4 s). Chosen on held-out
- * training pairs by a rule written before the second model was scored
- * (bench/results/window-attention/README.md, "One piece per task"): a task fuses in one piece
- * where, on both 400-step validation models, one piece scored no more than 0.005 below the
- * default tiles. Infrared-visible: 0.714 / 0.714 and 0.717 / 0.721 (one piece / tiles, seeds 1
- * and 2). Multi-focus missed it on seed 2 (0.805 / 0.812; seed 1 0.858 / 0.856), multi-exposure
- * on both (0.875 / 0.888, 0.864 / 0.881), medical fusion on both (0.872 / 0.884, 0.876 / 0.890;
- * its 256 px pairs fuse in four 160 px tiles). Flow models only: the DDPM baseline was not
- * measured so. Knob FFM_TASK_ONE_PIECE=0 turns it off.
+ * The tasks a model fuses in one piece by default (tiles: 'auto'), where the image fits one
+ * piece, with attention windows (ATTENTION_WINDOW) and each task's group norm window; one piece
+ * of such a task takes that window when asked for explicitly (tiles: 'whole') too. Chosen on
+ * held-out training pairs by rules written before the second model was scored
+ * (bench/results/window-attention/README.md, "One piece per task" and "Medical fusion in one
+ * piece"): a task fuses in one piece where, on both 400-step validation models, one piece scored
+ * no more than 0.005 below the default tiles (one piece / tiles, seeds 1 and 2):
+ * - infrared-visible, norm windows of WHOLE_NORM_WINDOW: 0.714 / 0.714 and 0.717 / 0.721; a
+ *   640x480 pair about 2x faster than in the tiles on lavapipe (2.0 s against 4.4 s);
+ * - medical fusion, whole-map statistics: 0.884 / 0.884 and 0.887 / 0.890 (with 64 px norm
+ *   windows 0.872 and 0.876: its 256 px pairs are only four windows across); a 256 px pair is
+ *   one piece instead of four 160 px tiles, 2.6x fewer pixels.
+ * Multi-focus missed it on seed 2 (0.805 / 0.812; seed 1 0.858 / 0.856), multi-exposure on both
+ * (0.875 / 0.888, 0.864 / 0.881). Flow models only: the DDPM baseline was not measured so. Knob
+ * FFM_TASK_ONE_PIECE=0 turns 'auto''s one piece off.
  */
-export const TASK_ONE_PIECE: ReadonlySet<string> = new Set(['ivf']);
+export const TASK_ONE_PIECE: Readonly<Record<string, OnePiece>> = { ivf: { normWindow: WHOLE_NORM_WINDOW }, mif: { normWindow: null } };
+
+/** The group norm window of one-piece fusion for this task: its TASK_ONE_PIECE entry's, else WHOLE_NORM_WINDOW. */
+function onePieceNormWindow(task: string | undefined): number | null {
+  return task !== undefined && Object.hasOwn(TASK_ONE_PIECE, task) ? TASK_ONE_PIECE[task]!.normWindow : WHOLE_NORM_WINDOW;
+}
 
 /** The tile mode that 'auto' stands for with this task, objective and image size (others as given). */
 function resolveMode(net: VelocityNet, w: number, h: number, opts: FuseOptions): Exclude<TileMode, 'auto'> {
   const mode = opts.tiles ?? 'auto';
   if (mode !== 'auto') return mode;
   // an explicit maxTilePixels asks for tiles of that size
-  const onePiece = opts.task !== undefined && TASK_ONE_PIECE.has(opts.task) && (opts.objective ?? 'flow') === 'flow' && opts.maxTilePixels === undefined && knob('FFM_TASK_ONE_PIECE') !== 0;
+  const onePiece = opts.task !== undefined && Object.hasOwn(TASK_ONE_PIECE, opts.task) && (opts.objective ?? 'flow') === 'flow' && opts.maxTilePixels === undefined && knob('FFM_TASK_ONE_PIECE') !== 0;
   if (!onePiece) return 'portable';
   const side = tileSide(net, 'whole');
   return fitsOnePiece(net, w, h, opts.margin ?? DEFAULT_MARGIN, side * side) ? 'whole' : 'portable';
@@ -227,7 +243,7 @@ function withDefaults(net: VelocityNet, opts: FuseOptions, w: number, h: number)
   // measured on flow models only
   const windowed = mode === 'whole' || (opts.objective ?? 'flow') === 'flow';
   const attentionWindow = opts.attentionWindow !== undefined ? opts.attentionWindow : windowed ? ATTENTION_WINDOW : null;
-  const normWindow = opts.normWindow !== undefined ? opts.normWindow : mode === 'whole' ? WHOLE_NORM_WINDOW : null;
+  const normWindow = opts.normWindow !== undefined ? opts.normWindow : mode === 'whole' ? onePieceNormWindow(opts.task) : null;
   return { steps: 1, solver: 'euler', coupling: 'sum', maxTilePixels: side * side, overlap: 32, margin: DEFAULT_MARGIN, objective: 'flow', seed: 0, ...opts, tiles: mode, attentionWindow, normWindow };
 }
 
