@@ -22,6 +22,20 @@ fn reduce_wg(v: f32, lid: u32) -> f32 {
   return r;
 }
 
+// reduce_wg for two sums at once (one-pass statistics: the sums of x - k and of its square)
+var<workgroup> red2: array<vec2f, RW>;
+fn reduce_wg2(v: vec2f, lid: u32) -> vec2f {
+  red2[lid] = v;
+  workgroupBarrier();
+  for (var s = RW / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red2[lid] += red2[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = red2[0];
+  workgroupBarrier();
+  return r;
+}
+
 // Windows of side w along a side of n (windows of a map: window.wgsl; windowed group norm statistics
 // read by window.wgsl's norm_smooth and winograd.wgsl's input_groups_norm_win): window i starts at
 // i * w, the last moved back inside so that every window is whole.

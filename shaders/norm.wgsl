@@ -17,7 +17,13 @@ struct Norm {
 
 fn param_index(seg: u32, j: u32) -> u32 { return (seg % u.G) * u.Cg + j / u.S; }
 
-// ---- stats: mean and 1/sqrt(var + eps) per segment (two passes for accuracy) ----
+// ---- stats: mean and 1/sqrt(var + eps) per segment ----
+// ONE_PASS = 1 reads the segment once: the sums of x - k and (x - k)^2 with k the segment's first
+// value, var = E[(x-k)^2] - E[x-k]^2. The shift keeps the data's offset from cancelling in float32
+// (a segment with mean 1,000 and unit spread loses its variance to rounding without it); on
+// lavapipe the second read of a two-pass (0: the mean, then the centred squares) cost as much as
+// the first.
+override ONE_PASS: u32 = 1u;
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read_write> stats_out: array<f32>;
 
@@ -26,12 +32,23 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let seg = workgroup_index(wid, nwg);
   if (seg >= u.num_seg) { return; }
   let base = seg * u.L;
-  var s = 0.0;
-  for (var i = lid; i < u.L; i += RW) { s += xs[base + i]; }
-  let mean = reduce_wg(s, lid) / f32(u.L);
-  var v = 0.0;
-  for (var i = lid; i < u.L; i += RW) { let d = xs[base + i] - mean; v += d * d; }
-  let variance = reduce_wg(v, lid) / f32(u.L);
+  var mean: f32;
+  var variance: f32;
+  if (ONE_PASS == 1u) {
+    let k = xs[base];
+    var acc = vec2f(0.0);
+    for (var i = lid; i < u.L; i += RW) { let d = xs[base + i] - k; acc += vec2f(d, d * d); }
+    let m = reduce_wg2(acc, lid) / f32(u.L);
+    mean = k + m.x;
+    variance = max(m.y - m.x * m.x, 0.0);
+  } else {
+    var s = 0.0;
+    for (var i = lid; i < u.L; i += RW) { s += xs[base + i]; }
+    mean = reduce_wg(s, lid) / f32(u.L);
+    var v = 0.0;
+    for (var i = lid; i < u.L; i += RW) { let d = xs[base + i] - mean; v += d * d; }
+    variance = reduce_wg(v, lid) / f32(u.L);
+  }
   if (lid == 0u) {
     stats_out[2u * seg] = mean;
     stats_out[2u * seg + 1u] = inverseSqrt(variance + u.eps);

@@ -56,6 +56,10 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // 1/sqrt(var + eps) as the norm kernels keep them; its lanes take the segment's window rows
 // (channel of the group, row of the window) in turn, two passes like norm.wgsl's stats
 // (reduce_wg and RW: common.wgsl).
+// ONE_PASS = 1: one read of the segment (shifted sums, as norm.wgsl's stats); 0: two passes, the
+// mean and then the centred squares.
+override ONE_PASS: u32 = 1u;
+
 @compute @workgroup_size(RW)
 fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let seg = workgroup_index(wid, nwg);
@@ -69,19 +73,33 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ox = window_origin(w % u.nwx, u.ww, u.W);
   let Cg = u.C / u.G;
   let rows = Cg * u.wh;
-  var sum = 0.0;
-  for (var r = lid; r < rows; r += RW) {
-    let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
-    for (var x = 0u; x < u.ww; x++) { sum += src[row + x]; }
-  }
   let n = f32(rows * u.ww);
-  let mean = reduce_wg(sum, lid) / n;
-  var sq = 0.0;
-  for (var r = lid; r < rows; r += RW) {
-    let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
-    for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - mean; sq += d * d; }
+  var mean: f32;
+  var variance: f32;
+  if (ONE_PASS == 1u) {
+    let k = src[((b * u.C + g * Cg) * u.H + oy) * u.W + ox];
+    var acc = vec2f(0.0);
+    for (var r = lid; r < rows; r += RW) {
+      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - k; acc += vec2f(d, d * d); }
+    }
+    let m = reduce_wg2(acc, lid) / n;
+    mean = k + m.x;
+    variance = max(m.y - m.x * m.x, 0.0);
+  } else {
+    var sum = 0.0;
+    for (var r = lid; r < rows; r += RW) {
+      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      for (var x = 0u; x < u.ww; x++) { sum += src[row + x]; }
+    }
+    mean = reduce_wg(sum, lid) / n;
+    var sq = 0.0;
+    for (var r = lid; r < rows; r += RW) {
+      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - mean; sq += d * d; }
+    }
+    variance = reduce_wg(sq, lid) / n;
   }
-  let variance = reduce_wg(sq, lid) / n;
   if (lid == 0u) {
     dst[2u * seg] = mean;
     dst[2u * seg + 1u] = inverseSqrt(variance + u.eps);

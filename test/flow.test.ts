@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible and medical fusion (with norm windows and with whole-map statistics), the tiles for multi-focus', async () => {
+  it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible, medical fusion and multi-focus (each with its norm window), the tiles for multi-exposure', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
@@ -247,9 +247,9 @@ describe('fusing with a model', () => {
     const ddpmTiled = await fuseLuminance(net, a, b, w, h, ddpm);
     expect(ddpmTiled).toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: null }));
     expect(ddpmTiled).not.toEqual(await fuseLuminance(net, a, b, w, h, { ...ddpm, attentionWindow: ATTENTION_WINDOW }));
-    // the default ('auto'): one piece for infrared-visible and medical fusion, the tiles for the other tasks
+    // the default ('auto'): one piece for infrared-visible, medical fusion and multi-focus, the tiles for multi-exposure
     expect(await fuseLuminance(net, a, b, w, h, { task: 'ivf' })).toEqual(onePiece);
-    expect(await fuseLuminance(net, a, b, w, h, { task: 'mff' })).toEqual(tiled);
+    expect(await fuseLuminance(net, a, b, w, h, { task: 'mef' })).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'portable', task: 'mef' }));
     // group norm statistics by windows: one piece's default (WHOLE_NORM_WINDOW: 64 px, the whole 64 px input here) and a smaller one
     const { WHOLE_NORM_WINDOW } = await import('../src/fusion/flow/fuse.js');
     expect(onePiece).toEqual(await fuseLuminance(net, a, b, w, h, { tiles: 'whole', normWindow: WHOLE_NORM_WINDOW }));
@@ -257,8 +257,8 @@ describe('fusing with a model', () => {
     expect(normWindowed.every(Number.isFinite)).toBe(true);
     expect(normWindowed.some((v, i) => Math.abs(v - onePiece[i]!) > 1e-4)).toBe(true);
     // in one piece infrared-visible takes norm windows of WHOLE_NORM_WINDOW, medical fusion whole-map
-    // statistics (TASK_ONE_PIECE), by default and when one piece is asked for; an input of 116 x 106
-    // px is two windows across
+    // statistics, multi-focus windows of 176 px (TASK_ONE_PIECE), by default and when one piece is
+    // asked for; an input of 116 x 106 px is two 64 px windows across
     const [W2, H2] = [100, 90];
     const A = Float32Array.from({ length: W2 * H2 }, (_, i) => 0.5 + 0.3 * Math.sin(i / 7));
     const B = Float32Array.from({ length: W2 * H2 }, (_, i) => 0.5 + 0.3 * Math.cos(i / 11));
@@ -268,6 +268,9 @@ describe('fusing with a model', () => {
     expect(mifPiece).toEqual(await fuseLuminance(net, A, B, W2, H2, { tiles: 'whole', normWindow: null }));
     expect(await fuseLuminance(net, A, B, W2, H2, { task: 'mif', tiles: 'whole' })).toEqual(mifPiece);
     expect(mifPiece.some((v, i) => Math.abs(v - ivfPiece[i]!) > 1e-4)).toBe(true);
+    // multi-focus: windows of 176 px, the default tile's extent (one window across this input: the whole map)
+    expect(await fuseLuminance(net, A, B, W2, H2, { task: 'mff' })).toEqual(await fuseLuminance(net, A, B, W2, H2, { tiles: 'whole', normWindow: 176 }));
+    expect(await fuseLuminance(net, A, B, W2, H2, { task: 'mff' })).toEqual(mifPiece);
     await expect(fuseLuminance(net, a, b, w, h, { normWindow: 2.5 })).rejects.toThrow('normWindow must be a positive whole number of pixels or null, got 2.5');
     await expect(fuseLuminance(net, a, b, w, h, { attentionWindow: 0 })).rejects.toThrow('attentionWindow must be a positive whole number of tokens or null, got 0');
     net.dispose();
@@ -366,7 +369,7 @@ describe('the bundled default model', () => {
 });
 
 describe('fusion tiles', () => {
-  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole and for infrared-visible and medical fusion where it fits one; 2048x2048 tiled either way', async () => {
+  it('the default net: a 640x480 pair in 20 tiles by default (the attention window it was trained near) whose net input (tile + 2 x 8 px margin) is a multiple of 16, in 48 tiles of 128 px for multi-exposure, in one piece with tiles: whole and for infrared-visible, medical fusion and multi-focus where it fits one; 2048x2048 tiled either way', async () => {
     await gpu();
     const { tilePlan } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(1, () => new VelocityNet());
@@ -376,13 +379,13 @@ describe('fusion tiles', () => {
     // multi-exposure's portable tiles are 128 px of net input (TASK_TILE_SIDE): 112 px inside the margin
     expect(tilePlan(net, 640, 480, { task: 'mef' })).toEqual({ side: 112, tiles: 48 });
     expect(tilePlan(net, 640, 480, { task: 'mef', tiles: 'whole' })).toEqual({ side: 640, tiles: 1 });
-    // 'auto' (the default): one piece for infrared-visible and medical fusion where the image fits
-    // one (TASK_ONE_PIECE), the portable tiles where it does not, for the other tasks, for the DDPM
-    // baseline, when asked for, and under FFM_TASK_ONE_PIECE=0
+    // 'auto' (the default): one piece for infrared-visible, medical fusion and multi-focus where the
+    // image fits one (TASK_ONE_PIECE), the portable tiles where it does not, for multi-exposure, for
+    // the DDPM baseline, when asked for, and under FFM_TASK_ONE_PIECE=0
     expect(tilePlan(net, 640, 480, { task: 'ivf' })).toEqual({ side: 640, tiles: 1 });
-    expect(tilePlan(net, 520, 520, { task: 'mff' })).toEqual(tilePlan(net, 520, 520, { tiles: 'portable' }));
-    expect(tilePlan(net, 520, 520, { task: 'mff' }).tiles).toBeGreaterThan(1);
-    expect(tilePlan(net, 640, 480, { task: 'mff' })).toEqual({ side: 160, tiles: 20 });
+    expect(tilePlan(net, 640, 480, { task: 'mff' })).toEqual({ side: 640, tiles: 1 });
+    expect(tilePlan(net, 520, 520, { task: 'mef' })).toEqual(tilePlan(net, 520, 520, { tiles: 'portable', task: 'mef' }));
+    expect(tilePlan(net, 520, 520, { task: 'mef' }).tiles).toBeGreaterThan(1);
     // a 256 px medical pair: one piece instead of four tiles
     expect(tilePlan(net, 256, 256, { task: 'mif' })).toEqual({ side: 256, tiles: 1 });
     expect(tilePlan(net, 256, 256, { task: 'mif', tiles: 'portable' })).toEqual({ side: 160, tiles: 4 });

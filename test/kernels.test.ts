@@ -273,6 +273,23 @@ describe('group norm and layer norm', () => {
       expect(maxRelErr(await read(g.dbeta!), ref.dbeta)).toBeLessThan(F32_TOL);
     });
   }
+  it('groupNorm statistics of data far from zero (mean 1,000, unit spread) in one read, against float64: the shift by the segment\'s first value keeps the variance (with k = 0 it cancels; FFM_NORM_ONE_PASS=0: two passes)', async () => {
+    const rt = await gpu();
+    const shape = [2, 6, 24, 20];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xs = randomArray(n, 21).map((v) => v + 1000);
+    const plan = groupNormPlan(shape, 3, 1e-5);
+    const want = normRef(xs, plan, null, null);
+    for (const onePass of ['1', '0']) {
+      process.env.FFM_NORM_ONE_PASS = onePass;
+      try {
+        const f = normForward(rt, 'groupNorm', t(xs, shape), plan, null, null);
+        expect(maxRelErr(await read(f.y), want), `one pass ${onePass}`).toBeLessThan(1e-3);
+      } finally {
+        delete process.env.FFM_NORM_ONE_PASS;
+      }
+    }
+  });
   it('groupNorm backward by channel planes without affine parameters, without dx, and with the planes turned off', async () => {
     const rt = await gpu();
     const shape = [2, 8, 8, 12];

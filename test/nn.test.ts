@@ -487,6 +487,14 @@ describe('nn: group norm statistics by windows (withNormWindow)', () => {
     const want = windowNormRef(xs, [1, C, H, W], G, side, gs, bs);
     expect(maxRelErr(got, want)).toBeLessThan(1e-4);
   });
+  it('window statistics of data far from zero (mean 1,000, unit spread), read once, against float64', async () => {
+    await gpu();
+    const [C, H, W, G, side] = [4, 18, 20, 2, 8];
+    const x = randn([1, C, H, W], 65, 1, 1000);
+    const xs = await x.data();
+    const got = await noGrad(() => withNormWindow(side / W, () => groupNorm(x, G, null, null))).data();
+    expect(maxRelErr(got, windowNormRef(xs, [1, C, H, W], G, side, null, null))).toBeLessThan(1e-3);
+  });
 });
 
 describe('a U-Net forward without gradient frees each stage as it goes', () => {

@@ -7,7 +7,8 @@
  *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  *        [--held-out K: score the K validation pairs `fusionfm train --hold-out K` kept out of training, not the test split]
- *        [--tile-sides 112,176,default,whole: fuse at each net-input tile side (margin included), the default tiles or in one piece, a row each]
+ *        [--tile-sides 112,176,default,whole,whole:128,whole:map: fuse at each net-input tile side (margin included), the default tiles or in one piece
+ *         (with the task's group norm window, windows of 128 px, or whole-map statistics), a row each]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
  * folders, a GPU machine, scores on the same scale; --prepare-only writes it and stops; a cache of
@@ -51,21 +52,35 @@ const { values } = benchArgs(import.meta.url, { options: {
   'held-out': { type: 'string', default: '0' },
   'bounds-cache': { type: 'string' }, 'prepare-only': { type: 'boolean', default: false },
   data: { type: 'string', default: 'ivf/VIFB' }, out: { type: 'string', default: 'bench/results/flow-ivf' },
-  // net-input tile sides (margin included) to fuse at, each a row 'tile=<side>' (default: the default tiles, no suffix)
+  // net-input tile sides (margin included) to fuse at, each a row 'tile=<side>' (default: the default tiles, no suffix);
+  // whole, whole:<px>, whole:map: one piece (with the task's norm window, or windows of <px>, or whole-map statistics)
   'tile-sides': { type: 'string' },
 } });
 if (!values.models && !values['prepare-only']) throw new Error('--models name=path,... is required');
 const models = (values.models ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
 const steps = values.steps!.split(',').map(Number);
 const otherSteps = values['other-steps']!.split(',').map(Number);
-// a side in pixels, 'whole' (one piece) or 'default' (the default tiles: null)
-const tileSides: (number | 'whole' | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map((v) => {
+// a side in pixels, 'whole' (one piece), 'whole:<px>' or 'whole:map' (one piece with group norm
+// windows of <px> net-input pixels, or statistics over the whole map) or 'default' (the default tiles: null)
+const tileSides: (number | string | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map((v) => {
   if (v === 'default') return null;
-  if (v === 'whole') return 'whole';
+  if (v === 'whole' || v === 'whole:map') return v;
+  if (v.startsWith('whole:')) {
+    const n = Number(v.slice(6));
+    if (!Number.isInteger(n) || n < 1) throw new InputError(`--tile-sides: expected whole:<norm window in px> or whole:map, got '${v}'`);
+    return v;
+  }
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 16) throw new InputError(`--tile-sides: expected sides of at least 16 px, 'default' or 'whole', got '${v}'`);
+  if (!Number.isInteger(n) || n < 16) throw new InputError(`--tile-sides: expected sides of at least 16 px, 'default', 'whole', 'whole:<px>' or 'whole:map', got '${v}'`);
   return n;
 }) : [null];
+/** The fusion options of a --tile-sides entry. */
+function tilingOf(side: number | string | null): object {
+  if (side === null) return {};
+  if (typeof side === 'number') return { maxTilePixels: side * side, overlap: Math.min(32, side / 4) };
+  if (side === 'whole') return { tiles: 'whole' };
+  return { tiles: 'whole', normWindow: side === 'whole:map' ? null : Number(side.slice(6)) };
+}
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
@@ -168,7 +183,7 @@ for (const [pi, p] of pairs.entries()) {
   for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) for (const side of tileSides) {
     const name = `FusionFM-${m.name} k=${k}${side ? ` tile=${side}` : ''}`;
     const t0 = performance.now();
-    const tiling = side === 'whole' ? { tiles: 'whole' as const } : side ? { maxTilePixels: side * side, overlap: Math.min(32, side / 4) } : {};
+    const tiling = tilingOf(side);
     const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task, ...tiling });
     const ms = performance.now() - t0;
     const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));

@@ -9,6 +9,18 @@ import { allocArray, ceilDiv, dummy, knob, launch, layoutOf, program, size, vec4
 
 const FIELDS = [['num_seg', 'u32'], ['L', 'u32'], ['G', 'u32'], ['Cg', 'u32'], ['S', 'u32'], ['has_affine', 'u32'], ['N', 'u32'], ['eps', 'f32']] as const;
 
+/**
+ * Whether the statistics kernels (norm.wgsl's and window.wgsl's `stats`) read each segment once,
+ * summing x - k and its square with k the segment's first value, instead of twice (the mean, then
+ * the centred squares). lavapipe, a 640x480 one-piece forward's window statistics in place
+ * (interleaved, 12 rounds, beside a scoring job): 16 x 496 x 656 with windows of 64 px 23.3 -> 11.5 ms,
+ * 32 x 248 x 328 / 32 px 15.8 -> 8.2 ms, 48 x 124 x 164 / 16 px 10.7 -> 5.8 ms: the second read cost
+ * as much as the first. Knob FFM_NORM_ONE_PASS=0 keeps two passes.
+ */
+export function statsOnePass(): number {
+  return knob('FFM_NORM_ONE_PASS') === 0 ? 0 : 1;
+}
+
 /** Segment geometry of a normalisation. */
 export interface NormPlan {
   numSeg: number;
@@ -96,7 +108,7 @@ export function normForward(rt: GpuRuntime, op: string, x: DeviceArray, p: NormP
 /** Mean and 1/sqrt(var + eps) of each segment: [numSeg, 2] (for a group norm, segment n * G + g). */
 export function normStats(rt: GpuRuntime, op: string, x: DeviceArray, p: NormPlan): DeviceArray {
   const stats = allocArray(rt, [p.numSeg, 2], op);
-  launch(rt, program('norm', 'stats'), layoutOf('norm', FIELDS), uniforms(p, false), [x.storage, stats], p.numSeg);
+  launch(rt, program('norm', 'stats', { ONE_PASS: statsOnePass() }), layoutOf('norm', FIELDS), uniforms(p, false), [x.storage, stats], p.numSeg);
   return { storage: stats, shape: [p.numSeg, 2] };
 }
 

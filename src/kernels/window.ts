@@ -6,6 +6,7 @@
 import type { GpuRuntime } from '../gpu/runtime.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { allocArray, ceilDiv, dummy, launch, layoutOf, program, WG, type DeviceArray } from './program.js';
+import { statsOnePass } from './norm.js';
 
 const FIELDS = [['B', 'u32'], ['C', 'u32'], ['H', 'u32'], ['W', 'u32'], ['wh', 'u32'], ['ww', 'u32'], ['nwy', 'u32'], ['nwx', 'u32'], ['G', 'u32'], ['has_affine', 'u32'], ['act', 'u32'], ['eps', 'f32']] as const;
 
@@ -71,6 +72,6 @@ export function windowStats(rt: GpuRuntime, x: DeviceArray, p: WindowPlan, group
   if (x.shape.length !== 4 || H !== p.H || W !== p.W || C % groups) throw new ShapeError(`windowStats: x ${fmtShape(x.shape)} does not match windows over ${p.H}x${p.W} with ${groups} groups`);
   const segments = B * p.nwy * p.nwx * groups;
   const out = allocArray(rt, [segments, 2], 'window stats');
-  launch(rt, program('window', 'stats'), layoutOf('window', FIELDS), uniforms(B, C, p, groups, 0, 0, eps), [x.storage, out], segments);
+  launch(rt, program('window', 'stats', { ONE_PASS: statsOnePass() }), layoutOf('window', FIELDS), uniforms(B, C, p, groups, 0, 0, eps), [x.storage, out], segments);
   return { storage: out, shape: [segments, 2] };
 }

@@ -202,12 +202,14 @@ export interface OnePiece {
  *   640x480 pair about 2x faster than in the tiles on lavapipe (2.0 s against 4.4 s);
  * - medical fusion, whole-map statistics: 0.884 / 0.884 and 0.887 / 0.890 (with 64 px norm
  *   windows 0.872 and 0.876: its 256 px pairs are only four windows across); a 256 px pair is
- *   one piece instead of four 160 px tiles, 2.6x fewer pixels.
- * Multi-focus missed it on seed 2 (0.805 / 0.812; seed 1 0.858 / 0.856), multi-exposure on both
- * (0.875 / 0.888, 0.864 / 0.881). Flow models only: the DDPM baseline was not measured so. Knob
- * FFM_TASK_ONE_PIECE=0 turns 'auto''s one piece off.
+ *   one piece instead of four 160 px tiles, 2.6x fewer pixels;
+ * - multi-focus, norm windows of 176 px, the default net's tile (its statistics' extent in the
+ *   tiles): 0.854 / 0.856 and 0.811 / 0.812 (with 64 px windows it missed on seed 2, 0.805).
+ * Multi-exposure missed it with windows of 64 px (0.875 / 0.888, 0.864 / 0.881) and of its
+ * tiles' 128 px (0.872 / 0.888, 0.872 / 0.881). Flow models only: the DDPM baseline was not
+ * measured so. Knob FFM_TASK_ONE_PIECE=0 turns 'auto''s one piece off.
  */
-export const TASK_ONE_PIECE: Readonly<Record<string, OnePiece>> = { ivf: { normWindow: WHOLE_NORM_WINDOW }, mif: { normWindow: null } };
+export const TASK_ONE_PIECE: Readonly<Record<string, OnePiece>> = { ivf: { normWindow: WHOLE_NORM_WINDOW }, mif: { normWindow: null }, mff: { normWindow: 176 } };
 
 /** The group norm window of one-piece fusion for this task: its TASK_ONE_PIECE entry's, else WHOLE_NORM_WINDOW. */
 function onePieceNormWindow(task: string | undefined): number | null {
