@@ -64,7 +64,7 @@ export async function runFuse(args: string[]): Promise<void> {
   if (!Number.isInteger(steps) || steps < 1) throw new InputError(`--steps must be a positive integer, got '${values.steps}'`);
   if (!(SOLVERS as readonly string[]).includes(values.solver!)) throw new InputError(`--solver must be one of ${SOLVERS.join(', ')}, got '${values.solver}'`);
   if (values.split !== undefined && !['train', 'test', 'all'].includes(values.split)) throw new InputError(`--split must be train, test or all, got '${values.split}'`);
-  // auto (the default): one piece for the tasks of TASK_ONE_PIECE (infrared-visible, medical) where the
+  // auto (the default): one piece for the tasks of TASK_ONE_PIECE (all but multi-exposure) where the
   // image fits one, else portable; portable: tiles of the attention window the nets were trained
   // near, smaller for multi-exposure (on held-out pairs one piece cost multi-exposure 0.004-0.017
   // of composite, and its 128 px tiles gained it 0.008-0.017; TASK_TILE_SIDE); whole: one piece
