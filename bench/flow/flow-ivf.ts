@@ -7,7 +7,7 @@
  *   node dist/bench/flow/flow-ivf.js --models sum=<model>,average=<model>,gaussian=<model>
  *        --labels <test-split pseudo labels folder> [--steps 1,2,4,8] [--other-steps 1,4] [--data ivf/VIFB] [--out bench/results/flow-ivf]
  *        [--held-out K: score the K validation pairs `fusionfm train --hold-out K` kept out of training, not the test split]
- *        [--tile-sides 112,176,default,whole,whole:128,whole:map: fuse at each net-input tile side (margin included), the default tiles or in one piece
+ *        [--tile-sides 112,176,128:16,default,whole,whole:128,whole:map: fuse at each net-input tile side (margin included; :16 an overlap of 16 px), the default tiles or in one piece
  *         (with the task's group norm window, windows of 128 px, or whole-map statistics), a row each]
  * (--steps for the first model, --other-steps for the rest; --pairs N: the first N test pairs;
  * --bounds-cache file.json keeps each pair's pool bounds, so that a machine without the candidate
@@ -70,15 +70,22 @@ const tileSides: (number | string | null)[] = values['tile-sides'] ? values['til
     if (!Number.isInteger(n) || n < 1) throw new InputError(`--tile-sides: expected whole:<norm window in px> or whole:map, got '${v}'`);
     return v;
   }
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 16) throw new InputError(`--tile-sides: expected sides of at least 16 px, 'default', 'whole', 'whole:<px>' or 'whole:map', got '${v}'`);
-  return n;
+  // <side> or <side>:<overlap px> (default overlap: a quarter of the side, at most 32)
+  const [n, ov] = v.split(':').map(Number) as [number, number | undefined];
+  if (!Number.isInteger(n) || n < 16 || (ov !== undefined && !(Number.isInteger(ov) && ov >= 0))) {
+    throw new InputError(`--tile-sides: expected sides of at least 16 px (optionally <side>:<overlap>), 'default', 'whole', 'whole:<px>' or 'whole:map', got '${v}'`);
+  }
+  return ov === undefined ? n : v;
 }) : [null];
 /** The fusion options of a --tile-sides entry. */
 function tilingOf(side: number | string | null): object {
   if (side === null) return {};
   if (typeof side === 'number') return { maxTilePixels: side * side, overlap: Math.min(32, side / 4) };
   if (side === 'whole') return { tiles: 'whole' };
+  if (!side.startsWith('whole:')) {
+    const [n, ov] = side.split(':').map(Number) as [number, number];
+    return { maxTilePixels: n * n, overlap: ov };
+  }
   return { tiles: 'whole', normWindow: side === 'whole:map' ? null : Number(side.slice(6)) };
 }
 const rt = await getNodeRuntime();
