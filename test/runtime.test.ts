@@ -75,6 +75,40 @@ describe('buffer pool', () => {
     rt.free(b);
     rt.free(c);
   });
+  it('a large request without an idle buffer of its bucket takes the smallest idle one of up to twice its size, never a smaller or a far larger one; FFM_POOL_FIT=1 keeps buckets exact', async () => {
+    const rt = await createNodeRuntime(); // a pool of its own
+    try {
+      const M = IN_BATCH_REUSE_BYTES;
+      const [big, mid, huge] = [rt.alloc(3 * M), rt.alloc(2.5 * M), rt.alloc(8 * M)];
+      const bufs = [big.buffer, mid.buffer, huge.buffer];
+      for (const s of [big, mid, huge]) rt.free(s);
+      const before = rt.stats().allocatedBytes;
+      const a = rt.alloc(2 * M); // 2.5 M and 3 M fit; the smaller of the two
+      expect(a.buffer).toBe(bufs[1]);
+      const b = rt.alloc(2 * M); // then 3 M
+      expect(b.buffer).toBe(bufs[0]);
+      const c = rt.alloc(2 * M); // 8 M is more than twice: a new buffer
+      expect(bufs).not.toContain(c.buffer);
+      expect(rt.stats().allocatedBytes).toBe(before + bucketSize(2 * M));
+      // bound by the request's size: a kernel writes 2 M into the 3 M buffer and reads back 2 M
+      rt.upload(b, new Float32Array(M / 2).fill(7));
+      expect(new Float32Array(await rt.read(b)).every((v) => v === 7)).toBe(true);
+      for (const s of [a, b, c]) rt.free(s);
+    } finally {
+      rt.destroy();
+    }
+    process.env.FFM_POOL_FIT = '1';
+    const exact = await createNodeRuntime();
+    try {
+      const s = exact.alloc(3 * IN_BATCH_REUSE_BYTES);
+      const buf = s.buffer;
+      exact.free(s);
+      expect(exact.alloc(2 * IN_BATCH_REUSE_BYTES).buffer).not.toBe(buf);
+    } finally {
+      exact.destroy();
+      delete process.env.FFM_POOL_FIT;
+    }
+  });
   it('with FFM_POOL_PARK=1 (the rule before), a released buffer waits for the next submit', async () => {
     process.env.FFM_POOL_PARK = '1';
     try {

@@ -23,6 +23,21 @@
 /** Buffers from this size up are handed out again inside the batch that released them (see BufferPool). */
 export const IN_BATCH_REUSE_BYTES = 1 << 20;
 
+/**
+ * A large request with no idle buffer of its own bucket takes an idle one of up to twice its
+ * bucket before a new buffer is made (bindings are sized by the request, so the slack is never
+ * read). A one-piece forward runs every resolution level and channel count, and each level's
+ * Winograd operands are buckets of their own, so exact buckets alone kept about 1 GiB for a 520 px
+ * pair against 133 MiB for the tiles; on this VM a new buffer's first touch costs about 3.3 ms per
+ * MiB (1 GiB written for the first time 4.1 s, again 0.67 s), which a one-shot `fusionfm fuse`
+ * pays in full. With the fit (`cold-fuse.js --size 520x520 --tiles whole`, 4 alternating rounds,
+ * bench/results/cold-fuse-520-whole-pool-fit-session21.json): pool 1,051 -> 720 MiB, peak RSS
+ * 1,276 -> 950 MiB, the first fusion faster in every round (by 0.6-2.4 s), the second the same;
+ * warm 640x480 fusion unchanged (2,043 / 2,057 ms one piece, 4,167 / 4,173 tiles,
+ * flow-speed-*-session21-pool-fit.json). Knob FFM_POOL_FIT=1 keeps each request to its own bucket.
+ */
+export const POOL_FIT_RATIO = 2;
+
 /** Sizes are rounded to a bucket so buffers of nearby sizes can serve each other. */
 export function bucketSize(bytes: number): number {
   const b = Math.max(256, bytes);
@@ -58,12 +73,14 @@ export class BufferPool {
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
     private readonly parkUntilSubmit = false,
+    /** a request of IN_BATCH_REUSE_BYTES or more may take an idle buffer up to this many times its bucket (1: its bucket only) */
+    private readonly fitRatio = POOL_FIT_RATIO,
   ) {}
 
   acquire(bytes: number): GPUBuffer {
     const size = bucketSize(bytes);
     const list = this.free.get(size);
-    let buf = list?.pop();
+    let buf = list?.pop() ?? this.largerIdle(size);
     if (buf) this.freeCount--;
     else {
       buf = this.device.createBuffer({ size, usage: this.usage });
@@ -73,6 +90,14 @@ export class BufferPool {
     this.live++;
     this.liveBytes += size;
     return buf;
+  }
+
+  /** The oldest idle buffer of the smallest bucket above `size` and within fitRatio of it (large requests only), taken out of the pool. */
+  private largerIdle(size: number): GPUBuffer | undefined {
+    if (this.fitRatio <= 1 || size < IN_BATCH_REUSE_BYTES) return undefined;
+    let best = 0;
+    for (const [k, list] of this.free) if (k > size && k <= this.fitRatio * size && list.length && (!best || k < best)) best = k;
+    return best ? this.free.get(best)!.pop() : undefined;
   }
 
   /** Hands a buffer back (recorded, unsubmitted work may still read it: see the header). */

@@ -6,7 +6,7 @@
  */
 import { DeviceError, LimitError } from '../util/errors.js';
 import { knob } from '../util/knob.js';
-import { BufferPool, type PoolStats } from './pool.js';
+import { BufferPool, POOL_FIT_RATIO, type PoolStats } from './pool.js';
 import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
 import { storageBindingTypes, type StorageBindingType } from './binding-layout.js';
 import { gpuWait } from './wait.js';
@@ -129,7 +129,7 @@ export class GpuRuntime {
     this.maxWorkgroupsPerDimension = this.limits.maxComputeWorkgroupsPerDimension;
     this.maxBindingBytesCached = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     // knob FFM_POOL_PARK=1: freed buffers wait for the next submit (the pool's rule before session 18)
-    this.pool = new BufferPool(device, STORAGE_USAGE, knob('FFM_POOL_PARK') === 1);
+    this.pool = new BufferPool(device, STORAGE_USAGE, knob('FFM_POOL_PARK') === 1, knob('FFM_POOL_FIT') ?? POOL_FIT_RATIO);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.uniformBuffer = device.createBuffer({ size: UNIFORM_RING_BYTES, usage: 0x40 /* UNIFORM */ | 0x08 });
     device.lost.then((info) => {
