@@ -78,6 +78,8 @@ struct Wino {
   W: u32, TH: u32, TW: u32, T: u32,
   bias_mode: u32, has_res: u32, mode: u32, norm_groups: u32,
   win_h: u32, win_w: u32, win_ny: u32, win_nx: u32,
+  // the tile-group kernels' first tile row: a convolution in slabs of tile rows (TH of them here)
+  th0: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 @group(0) @binding(0) var<uniform> u: Wino;
 
@@ -325,14 +327,15 @@ fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 //      four tiles ride in the vec4's lanes. ----
 
 // invocation -> its channel c and group g of four tiles (groups fastest, so that neighbouring
-// invocations store neighbouring vec4s); the group's first tile column tw0, row th and sample n
+// invocations store neighbouring vec4s); the group's first tile column tw0, row th (of the image:
+// the slab's rows start at th0) and sample n
 struct GroupTask { c: u32, g: u32, tw0: u32, th: u32, n: u32, inside: bool }
 fn group_task(wid: vec3u, nwg: vec3u, lid: u32, channels: u32) -> GroupTask {
   let groups = u.T / 4u;
   let i = workgroup_index(wid, nwg) * WG + lid;
   let g = i % groups;
   let pos = tile_at(g * 4u);
-  return GroupTask(i / groups, g, pos.x, pos.y, pos.z, i < groups * channels);
+  return GroupTask(i / groups, g, pos.x, pos.y + u.th0, pos.z, i < groups * channels);
 }
 
 // columns 4*tw0 - 1 .. 4*tw0 + 16 of row iy of the channel plane starting at vec4 index base,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, conv2dInputGrad, conv2dWeightGrad } from '../src/kernels/conv2d.js';
 import { conv2dInputGradRef, conv2dRef, conv2dWeightGradRef, outSize, type RefConv } from '../src/kernels/reference/conv2d.js';
 import { tensor } from '../src/autograd/create.js';
-import { groupNormSiluConv2d, withNormWindow } from '../src/autograd/ops.js';
+import { conv2d as conv2dOp, groupNormSiluConv2d, withNormWindow } from '../src/autograd/ops.js';
 import { noGrad, runtime, type Tensor } from '../src/autograd/tensor.js';
 import { groupNormPlan } from '../src/kernels/norm.js';
 import { normRef, windowNormRef } from '../src/kernels/reference/norm.js';
@@ -241,6 +241,57 @@ describe('GroupNorm by windows + SiLU folded into the Winograd input transform (
       expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
       expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
       for (const t of [x, gamma, beta, w, shift, folded.y, apart.y]) t.dispose();
+    });
+  }
+});
+
+describe('a tile-group convolution in slabs of tile rows (bounded transformed operands)', () => {
+  // 2 samples of 13 x 48 (4 tile rows, the last partial) in slabs of 3 tile rows and of 1: the
+  // slab's first row (th0) must place every transform; with per-sample bias and a residual, and
+  // with the windowed norm folded into the input transform. Float64 references.
+  const c: RefConv & { groups: number; side: number } = { N: 2, Cin: 16, H: 13, W: 48, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, side: 6 };
+  const rowBytes = 36 * c.N * (c.W / 4) * c.Cin * 4; // one tile row of V (the larger operand)
+  beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
+  afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });
+  for (const rows of [3, 1]) {
+    it(`slabs of ${rows} tile row${rows > 1 ? 's' : ''}: plain (bias per sample, residual) and windowed-norm-folded convolutions equal the float64 references, in more dispatches than one slab`, async () => {
+      await gpu();
+      const plane = c.H * c.W;
+      const xs = randomArray(c.N * c.Cin * plane, 41).map((v, i) => 20 + 3 * v + (i % c.W) / 4);
+      const ws = randomArray(c.Cout * c.Cin * 9, 42);
+      const shifts = randomArray(c.N * c.Cout, 43);
+      const rs = randomArray(c.N * c.Cout * plane, 44);
+      const gammas = randomArray(c.Cin, 45).map((v) => 1 + 0.5 * v);
+      const betas = randomArray(c.Cin, 46);
+      const [x, w, shift, r, gamma, beta] = [
+        tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]),
+        tensor(rs, [c.N, c.Cout, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
+      ];
+      const plain = () => conv2dOp(x, w, shift, {}, r);
+      const normed = () => withNormWindow(c.side / c.W, () => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift));
+      const run = (op: () => Tensor) => {
+        const rt = runtime();
+        const before = rt.counters.dispatches;
+        const y = noGrad(op);
+        return { y, dispatches: rt.counters.dispatches - before };
+      };
+      for (const o of [run(plain), run(normed)]) o.y.dispose(); // the weights' transform, made once
+      const whole = [run(plain), run(normed)];
+      process.env.FFM_WINOGRAD_SLAB_MIB = String((rows * rowBytes + 1) / 2 ** 20);
+      let slabbed: { y: Tensor; dispatches: number }[];
+      try {
+        slabbed = [run(plain), run(normed)];
+      } finally {
+        delete process.env.FFM_WINOGRAD_SLAB_MIB;
+      }
+      const slabs = Math.ceil(Math.ceil(c.H / 4) / rows);
+      for (let k = 0; k < 2; k++) expect(slabbed[k]!.dispatches).toBe(whole[k]!.dispatches + 3 * (slabs - 1));
+      const wantPlain = conv2dRef(xs, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
+      const h = windowNormRef(xs, [c.N, c.Cin, c.H, c.W], c.groups, c.side, gammas, betas).map((v) => v / (1 + Math.exp(-v)));
+      const wantNormed = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]!);
+      expect(maxRelErr(await slabbed[0]!.y.data(), wantPlain)).toBeLessThan(F32_TOL);
+      expect(maxRelErr(await slabbed[1]!.y.data(), wantNormed)).toBeLessThan(F32_TOL);
+      for (const t of [x, w, shift, r, gamma, beta, ...whole.map((o) => o.y), ...slabbed.map((o) => o.y)]) t.dispose();
     });
   }
 });

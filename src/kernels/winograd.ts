@@ -16,6 +16,7 @@ const FIELDS = [
   ['W', 'u32'], ['TH', 'u32'], ['TW', 'u32'], ['T', 'u32'],
   ['bias_mode', 'u32'], ['has_res', 'u32'], ['mode', 'u32'], ['norm_groups', 'u32'],
   ['win_h', 'u32'], ['win_w', 'u32'], ['win_ny', 'u32'], ['win_nx', 'u32'],
+  ['th0', 'u32'], ['pad0', 'u32'], ['pad1', 'u32'], ['pad2', 'u32'],
 ] as const;
 
 /** The convolution as the Winograd path sees it: a stride-1, pad-1 3x3 kernel over N x Cin x H x W. */
@@ -113,7 +114,7 @@ function transformedWeights(rt: GpuRuntime, w: Storage, s: WinogradShape, R: Win
 function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number) {
   const TH = ceilDiv(s.H, R);
   const TW = ceilDiv(s.W, R);
-  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0, win_h: 0, win_w: 0, win_ny: 0, win_nx: 0 };
+  return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0, win_h: 0, win_w: 0, win_ny: 0, win_nx: 0, th0: 0, pad0: 0, pad1: 0, pad2: 0 };
 }
 
 /** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's), into V. */
@@ -206,21 +207,50 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const { V, owned } = inputNorm
-    ? normedInputTransform(rt, x, inputNorm, s, R, u)
-    : inputTransform(rt, x, s, R, u, keepInputTransform && mode === 0 && keepsInputTransform() ? 'make' : 'no');
   const groups = byGroups(s, R);
+  const keep = keepInputTransform && mode === 0 && keepsInputTransform();
   const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
-  // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V
-  const M = groups ? matmul(rt, Ushape, V, true, false) : matmul(rt, V, Ushape);
-  if (owned) rt.free(V.storage);
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
   const entry = groups ? 'output_groups' : byRows(s, R) ? 'output_rows' : 'output';
-  const invocations = groups ? (u.T / 4) * s.Cout : u.T * (s.Cout / 4);
-  launch(rt, program('winograd', entry, { R }), layout, u, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(invocations, WG));
-  rt.free(M.storage);
+  const rows = groups && !keep ? slabRows(s, R, u.TW) : u.TH;
+  // the whole map at once, or (tile-group layout) slabs of `rows` tile rows: each slab's input
+  // transform, product and output transform before the next, so V and M stay a slab's size
+  for (let th0 = 0; th0 < u.TH; th0 += rows) {
+    const TH = Math.min(rows, u.TH - th0);
+    const us = { ...u, TH, T: s.N * TH * u.TW, th0 };
+    const { V, owned } = inputNorm ? normedInputTransform(rt, x, inputNorm, s, R, us) : inputTransform(rt, x, s, R, us, keep ? 'make' : 'no');
+    // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V
+    const M = groups ? matmul(rt, Ushape, V, true, false) : matmul(rt, V, Ushape);
+    if (owned) rt.free(V.storage);
+    const invocations = groups ? (us.T / 4) * s.Cout : us.T * (s.Cout / 4);
+    launch(rt, program('winograd', entry, { R }), layout, us, [M.storage, bias ?? dummy(rt), y, residual ?? dummy(rt)], ceilDiv(invocations, WG));
+    rt.free(M.storage);
+  }
   return y;
 }
+
+/**
+ * Tile rows per slab of a tile-group convolution: as many as keep the larger transformed operand
+ * (V or M: P*P x tiles x channels) within WINOGRAD_SLAB_BYTES (knob FFM_WINOGRAD_SLAB_MIB; 0: one
+ * slab, the whole map). One piece at full resolution made operands of up to 124 MB for a 520 px
+ * pair, each a pool bucket of its own, whose pages a one-shot fusion touches for the first time
+ * (about 3.3 ms per MiB on this VM; src/gpu/pool.ts). A one-shot 520x520 fusion in one piece
+ * (`cold-fuse.js --size 520x520 --tiles whole`, 3 alternating rounds,
+ * bench/results/cold-fuse-520-whole-slabs-session21.json): pool 727 -> 470 MiB (8 MiB slabs: 382),
+ * peak RSS 953-958 -> 698-701 MiB, first fusion 5.3-5.6 -> 4.7-4.8 s; warm 640x480 level
+ * (flow-speed, 7 interleaved rounds in a slow hour: 3,026 ms against 3,148 without slabs, 2,981
+ * with 8 MiB, 3,108 with 16; flow-speed-*-session21-slabs.json). The slab's first tile row reaches
+ * the kernels as `th0`; the weight gradient's kept input transform is never cut.
+ */
+function slabRows(s: WinogradShape, R: WinogradTile, TW: number): number {
+  const mib = knob('FFM_WINOGRAD_SLAB_MIB') ?? WINOGRAD_SLAB_MIB;
+  if (mib <= 0) return Number.MAX_SAFE_INTEGER;
+  const rowBytes = (R + 2) ** 2 * s.N * TW * Math.max(s.Cin, s.Cout) * 4;
+  return Math.max(1, Math.floor((mib * 2 ** 20) / rowBytes));
+}
+
+/** The default slab of slabRows, in MiB of the larger transformed operand. */
+export const WINOGRAD_SLAB_MIB = 32;
 
 /**
  * dL/dw [Cout, Cin, 3, 3] of y = conv3x3(x, w) by F(RxR, 3x3): the input transform of x again
