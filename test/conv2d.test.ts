@@ -296,6 +296,27 @@ describe('a tile-group convolution in slabs of tile rows (bounded transformed op
   }
 });
 
+describe('slabs and the binding limit', () => {
+  it('a convolution in slabs needs only a slab of its transformed operands within one binding; one kept whole (a weight gradient to come), or with slabs off, the whole operand', async () => {
+    await gpu();
+    const { winogradTile } = await import('../src/kernels/winograd.js');
+    // V of 1 x 48 x 256 x 256 by F(4x4): 36 x 4,096 tiles x 48 channels, 28 MB, against a binding of 8 MiB
+    const rt = Object.create(runtime(), { maxBindingBytes: { value: 8 * 2 ** 20 } }) as ReturnType<typeof runtime>;
+    const s = { N: 1, Cin: 48, Cout: 16, H: 256, W: 256 };
+    process.env.FFM_CONV_WINOGRAD = '4';
+    process.env.FFM_WINOGRAD_SLAB_MIB = '4';
+    try {
+      expect(winogradTile(rt, s, 'conv', true)).toBe(4);
+      expect(winogradTile(rt, s, 'conv', false)).toBe(null);
+      process.env.FFM_WINOGRAD_SLAB_MIB = '0';
+      expect(winogradTile(rt, s, 'conv', true)).toBe(null);
+    } finally {
+      delete process.env.FFM_CONV_WINOGRAD;
+      delete process.env.FFM_WINOGRAD_SLAB_MIB;
+    }
+  });
+});
+
 describe('conv2d argument checks', () => {
   it('refuses a Winograd knob that names no tile', async () => {
     await gpu();

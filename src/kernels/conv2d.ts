@@ -136,7 +136,8 @@ export function conv2d(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Dev
 
 /** Whether conv2dOfNormed can take this convolution: Winograd by tile groups (takesNormedInput). */
 export function conv2dTakesNormed(rt: GpuRuntime, xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): boolean {
-  const wino = winogradShape(rt, convGeometry('conv2d', xShape, wShape, opts));
+  // conv2dOfNormed keeps no input transform (a forward without gradient), so it runs in slabs
+  const wino = winogradShape(rt, convGeometry('conv2d', xShape, wShape, opts), 'conv', true);
   return wino !== null && takesNormedInput(wino.shape, wino.R);
 }
 
@@ -159,7 +160,8 @@ function convForward(rt: GpuRuntime, x: DeviceArray, w: DeviceArray, bias: Devic
     throw new ShapeError(`conv2d: residual must be ${fmtShape(outShape)}, got ${fmtShape(residual.shape)} (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)})`);
   }
   const biasMode = bias ? (perSample ? 2 : 1) : 0;
-  const wino = winogradShape(rt, g);
+  // without a kept input transform (no weight gradient to come) the tile-group form runs in slabs
+  const wino = winogradShape(rt, g, 'conv', !forWeightGrad);
   if (norm && !(wino && takesNormedInput(wino.shape, wino.R))) {
     throw new ShapeError(`conv2dOfNormed: this convolution (input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}) does not run Winograd by tile groups; normalise first`);
   }
@@ -175,7 +177,7 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: DeviceArray, w: DeviceArray,
   checkDy('conv2dInputGrad', dy, g);
   if (g.stride === 1) {
     // the transposed convolution is a stride-1 convolution of dy with flipped, transposed weights
-    const wino = winogradShape(rt, { ...g, Cin: g.Cout, Cout: g.Cin });
+    const wino = winogradShape(rt, { ...g, Cin: g.Cout, Cout: g.Cin }, 'conv', true);
     if (wino) return { storage: winogradConv3x3(rt, dy.storage, w.storage, wino.shape, wino.R, 1, null, 0, null), shape: [...xShape] };
     const packed = packWeights(rt, w.storage, g.Cout, g.Cin, g.K, 1);
     const t: ConvGeometry = { N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, K: g.K, OH: g.H, OW: g.W, stride: 1, pad: g.K - 1 - g.pad };
@@ -253,10 +255,10 @@ function weightGrad1x1(rt: GpuRuntime, x: DeviceArray, dy: DeviceArray, g: ConvG
 }
 
 /** The Winograd path's shape and tile where it serves this convolution (3x3, stride 1, pad 1; see winogradTile), else null. */
-function winogradShape(rt: GpuRuntime, g: ConvGeometry, op: 'conv' | 'weight-grad' = 'conv'): { shape: WinogradShape; R: WinogradTile } | null {
+function winogradShape(rt: GpuRuntime, g: ConvGeometry, op: 'conv' | 'weight-grad' = 'conv', slabbed = false): { shape: WinogradShape; R: WinogradTile } | null {
   if (g.K !== 3 || g.stride !== 1 || g.pad !== 1) return null;
   const shape = { N: g.N, Cin: g.Cin, Cout: g.Cout, H: g.H, W: g.W };
-  const R = winogradTile(rt, shape, op);
+  const R = winogradTile(rt, shape, op, slabbed);
   return R === null ? null : { shape, R };
 }
 

@@ -51,12 +51,16 @@ function transformedBytes(s: WinogradShape, R: WinogradTile): number {
  * bench/results/conv-probe-*-16ch-ops.json).
  * Hardware GPUs keep the direct kernel until measured there.
  */
-export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad' = 'conv'): WinogradTile | null {
+export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad' = 'conv', slabbed = false): WinogradTile | null {
   if (s.Cin % 4 !== 0 || s.Cout % 4 !== 0) return null;
   const k = knob('FFM_CONV_WINOGRAD');
   if (k !== undefined && k !== 0 && k !== 2 && k !== 4) throw new ShapeError(`FFM_CONV_WINOGRAD must be 0 (direct kernel), 2 or 4 (the Winograd tile), got ${k}`);
   const R: WinogradTile | null = k !== undefined ? (k === 0 ? null : (k as WinogradTile)) : defaultTile(rt, s, op);
-  return R !== null && transformedBytes(s, R) <= rt.maxBindingBytes ? R : null;
+  if (R === null) return null;
+  // a convolution that keeps no input transform (winogradConv3x3 without keepInputTransform) in
+  // the tile-group layout binds one slab of its operands at a time (slabRows)
+  const bytes = slabbed && op === 'conv' && byGroups(s, R) ? transformedBytes(s, R) * Math.min(1, slabRows(rt, s, R, ceilDiv(s.W, R)) / ceilDiv(s.H, R)) : transformedBytes(s, R);
+  return bytes <= rt.maxBindingBytes ? R : null;
 }
 
 function defaultTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'weight-grad'): WinogradTile | null {
@@ -212,7 +216,7 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
   const entry = groups ? 'output_groups' : byRows(s, R) ? 'output_rows' : 'output';
-  const rows = groups && !keep ? slabRows(s, R, u.TW) : u.TH;
+  const rows = groups && !keep ? slabRows(rt, s, R, u.TW) : u.TH;
   // the whole map at once, or (tile-group layout) slabs of `rows` tile rows: each slab's input
   // transform, product and output transform before the next, so V and M stay a slab's size
   for (let th0 = 0; th0 < u.TH; th0 += rows) {
@@ -240,17 +244,26 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
  * peak RSS 953-958 -> 698-701 MiB, first fusion 5.3-5.6 -> 4.7-4.8 s; warm 640x480 level
  * (flow-speed, 7 interleaved rounds in a slow hour: 3,026 ms against 3,148 without slabs, 2,981
  * with 8 MiB, 3,108 with 16; flow-speed-*-session21-slabs.json). The slab's first tile row reaches
- * the kernels as `th0`; the weight gradient's kept input transform is never cut.
+ * the kernels as `th0`; the weight gradient's kept input transform is never cut. A slabbed
+ * convolution's operands need only a slab within one binding (winogradTile's `slabbed`), so the
+ * largest full-resolution convolutions of one piece (48 channels in at 640x480: 140 MB of V
+ * whole) take Winograd too.
  */
-function slabRows(s: WinogradShape, R: WinogradTile, TW: number): number {
-  const mib = knob('FFM_WINOGRAD_SLAB_MIB') ?? WINOGRAD_SLAB_MIB;
+function slabRows(rt: GpuRuntime, s: WinogradShape, R: WinogradTile, TW: number): number {
+  const mib = knob('FFM_WINOGRAD_SLAB_MIB') ?? (rt.isSoftware ? WINOGRAD_SLAB_MIB : WINOGRAD_SLAB_MIB_HARDWARE);
   if (mib <= 0) return Number.MAX_SAFE_INTEGER;
   const rowBytes = (R + 2) ** 2 * s.N * TW * Math.max(s.Cin, s.Cout) * 4;
   return Math.max(1, Math.floor((mib * 2 ** 20) / rowBytes));
 }
 
-/** The default slab of slabRows, in MiB of the larger transformed operand. */
+/** The default slab of slabRows, in MiB of the larger transformed operand (software adapters). */
 export const WINOGRAD_SLAB_MIB = 32;
+/**
+ * Hardware GPUs: slabs of a baseline binding, so that a one-piece forward on a discrete GPU keeps
+ * its dispatch count (a 640x480 one piece: 214 dispatches in 32 MiB slabs against 175 whole) until
+ * slabs are measured there.
+ */
+export const WINOGRAD_SLAB_MIB_HARDWARE = 128;
 
 /**
  * dL/dw [Cout, Cin, 3, 3] of y = conv3x3(x, w) by F(RxR, 3x3): the input transform of x again
