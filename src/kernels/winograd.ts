@@ -235,7 +235,8 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
 
 /**
  * Tile rows per slab of a tile-group convolution: as many as keep the larger transformed operand
- * (V or M: P*P x tiles x channels) within WINOGRAD_SLAB_BYTES (knob FFM_WINOGRAD_SLAB_MIB; 0: one
+ * (V or M: P*P x tiles x channels) within WINOGRAD_SLAB_MIB (software adapters; hardware:
+ * WINOGRAD_SLAB_MIB_HARDWARE; knob FFM_WINOGRAD_SLAB_MIB, 0: one
  * slab, the whole map). One piece at full resolution made operands of up to 124 MB for a 520 px
  * pair, each a pool bucket of its own, whose pages a one-shot fusion touches for the first time
  * (about 3.3 ms per MiB on this VM; src/gpu/pool.ts). A one-shot 520x520 fusion in one piece
