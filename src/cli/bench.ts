@@ -135,7 +135,7 @@ export async function runBench(o: BenchOptions, progress: ProgressSink): Promise
   const sameNet = JSON.stringify(flow.meta.config) === JSON.stringify(ddpm.meta.config);
   const methods = [
     // both families in the same portable tiles, so that steps and seconds compare like for like
-    // (the default 'auto' would fuse FusionFM in one piece for infrared-visible)
+    // (the default 'auto' would fuse FusionFM in one piece for infrared-visible, medical and multi-focus pairs)
     ...o.flowSteps.map((k) => ({ name: `FusionFM k=${k}`, family: 'fusionfm' as const, steps: k, fuse: (a: Image, b: Image) => fuseImages(flow.net, a, b, { steps: k, coupling: flow.meta.coupling, task: o.task, tiles: 'portable' }) })),
     ...o.ddimSteps.map((s) => ({ name: `DDIM S=${s}`, family: 'ddim' as const, steps: s, fuse: (a: Image, b: Image) => fuseImages(ddpm.net, a, b, { steps: s, objective: 'ddpm', seed: 1, task: o.task, tiles: 'portable' }) })),
   ];
