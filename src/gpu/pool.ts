@@ -34,7 +34,9 @@ export const IN_BATCH_REUSE_BYTES = 1 << 20;
  * bench/results/cold-fuse-520-whole-pool-fit-session21.json): pool 1,051 -> 720 MiB, peak RSS
  * 1,276 -> 950 MiB, the first fusion faster in every round (by 0.6-2.4 s), the second the same;
  * warm 640x480 fusion unchanged (2,043 / 2,057 ms one piece, 4,167 / 4,173 tiles,
- * flow-speed-*-session21-pool-fit.json). Knob FFM_POOL_FIT=1 keeps each request to its own bucket.
+ * flow-speed-*-session21-pool-fit.json). The default recipe's training step (scratch probe, 8
+ * steps): pool 248 -> 220 MiB at 64 px crops, 981 -> 883 MiB at 128 px, step time level (387 / 399
+ * and 1,335 / 1,340 ms). Knob FFM_POOL_FIT=1 keeps each request to its own bucket.
  */
 export const POOL_FIT_RATIO = 2;
 
