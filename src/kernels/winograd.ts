@@ -246,9 +246,9 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
  * (flow-speed, 7 interleaved rounds in a slow hour: 3,026 ms against 3,148 without slabs, 2,981
  * with 8 MiB, 3,108 with 16; flow-speed-*-session21-slabs.json). The slab's first tile row reaches
  * the kernels as `th0`; the weight gradient's kept input transform is never cut. A slabbed
- * convolution's operands need only a slab within one binding (winogradTile's `slabbed`), so the
- * largest full-resolution convolutions of one piece (48 channels in at 640x480: 140 MB of V
- * whole) take Winograd too.
+ * convolution's operands need only a slab within one binding (winogradTile's `slabbed`), so a map
+ * whose whole operand would exceed one binding can still take Winograd (tested with a small
+ * binding; the 640x480 one-piece forward kept the same kernels, its profile shows).
  */
 function slabRows(rt: GpuRuntime, s: WinogradShape, R: WinogradTile, TW: number): number {
   const mib = knob('FFM_WINOGRAD_SLAB_MIB') ?? (rt.isSoftware ? WINOGRAD_SLAB_MIB : WINOGRAD_SLAB_MIB_HARDWARE);
