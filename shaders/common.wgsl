@@ -6,23 +6,9 @@ fn workgroup_index(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.x + wid.y * nwg.x;
 }
 
-// The sum of v over a workgroup of RW invocations (per-segment statistics: norm.wgsl,
-// window.wgsl), by a tree in workgroup memory (6 barriers); every invocation gets it.
+// Two sums over a workgroup of RW invocations at once (per-segment statistics: norm.wgsl,
+// window.wgsl), by a tree in workgroup memory (6 barriers); every invocation gets them.
 const RW: u32 = 64u;
-var<workgroup> red: array<f32, RW>;
-fn reduce_wg(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = RW / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-// reduce_wg for two sums at once (one-pass statistics: the sums of x - k and of its square)
 var<workgroup> red2: array<vec2f, RW>;
 fn reduce_wg2(v: vec2f, lid: u32) -> vec2f {
   red2[lid] = v;
@@ -34,6 +20,18 @@ fn reduce_wg2(v: vec2f, lid: u32) -> vec2f {
   let r = red2[0];
   workgroupBarrier();
   return r;
+}
+
+// The sum of v over the workgroup (reduce_wg2's tree, one lane of it).
+fn reduce_wg(v: f32, lid: u32) -> f32 {
+  return reduce_wg2(vec2f(v, 0.0), lid).x;
+}
+
+// Mean and variance of n values from the workgroup's sums of d = x - k and d^2 (one-pass
+// statistics, k a value of the segment: the shift keeps the squares from cancelling in float32).
+fn shifted_moments(sums: vec2f, k: f32, n: f32, lid: u32) -> vec2f {
+  let m = reduce_wg2(sums, lid) / n;
+  return vec2f(k + m.x, max(m.y - m.x * m.x, 0.0));
 }
 
 // Windows of side w along a side of n (windows of a map: window.wgsl; windowed group norm statistics

@@ -38,9 +38,9 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let k = xs[base];
     var acc = vec2f(0.0);
     for (var i = lid; i < u.L; i += RW) { let d = xs[base + i] - k; acc += vec2f(d, d * d); }
-    let m = reduce_wg2(acc, lid) / f32(u.L);
-    mean = k + m.x;
-    variance = max(m.y - m.x * m.x, 0.0);
+    let mv = shifted_moments(acc, k, f32(u.L), lid);
+    mean = mv.x;
+    variance = mv.y;
   } else {
     var s = 0.0;
     for (var i = lid; i < u.L; i += RW) { s += xs[base + i]; }
@@ -125,11 +125,10 @@ fn backward_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     a += g;
     b += g * (xb[base + j] - mean) * rstd;
   }
-  let sa = reduce_wg(a, lid);
-  let sb = reduce_wg(b, lid);
+  let sab = reduce_wg2(vec2f(a, b), lid);
   if (lid == 0u) {
-    bstats[2u * seg] = sa / f32(u.L);
-    bstats[2u * seg + 1u] = sb / f32(u.L);
+    bstats[2u * seg] = sab.x / f32(u.L);
+    bstats[2u * seg + 1u] = sab.y / f32(u.L);
   }
 }
 
@@ -281,11 +280,10 @@ fn backward_sums4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
     a += dy;
     b += dy * (x4[base + j] - mean) * rstd;
   }
-  let sa = reduce_wg(a.x + a.y + a.z + a.w, lid);
-  let sb = reduce_wg(b.x + b.y + b.z + b.w, lid);
+  let sab = reduce_wg2(vec2f(a.x + a.y + a.z + a.w, b.x + b.y + b.z + b.w), lid);
   if (lid == 0u) {
-    psums[2u * plane] = sa;
-    psums[2u * plane + 1u] = sb;
+    psums[2u * plane] = sab.x;
+    psums[2u * plane + 1u] = sab.y;
   }
 }
 

@@ -54,10 +54,9 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // Group norm statistics of every window, read from the map in place (no gathered copy): one
 // workgroup per (batch entry, window, group) segment, [B * nw * G, 2] of mean and
 // 1/sqrt(var + eps) as the norm kernels keep them; its lanes take the segment's window rows
-// (channel of the group, row of the window) in turn, two passes like norm.wgsl's stats
-// (reduce_wg and RW: common.wgsl).
-// ONE_PASS = 1: one read of the segment (shifted sums, as norm.wgsl's stats); 0: two passes, the
-// mean and then the centred squares.
+// (channel of the group, row of the window) in turn (RW, the reductions and shifted_moments:
+// common.wgsl). ONE_PASS = 1: one read of the segment (shifted sums, as norm.wgsl's stats); 0:
+// two passes, the mean and then the centred squares.
 override ONE_PASS: u32 = 1u;
 
 @compute @workgroup_size(RW)
@@ -83,9 +82,9 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
       for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - k; acc += vec2f(d, d * d); }
     }
-    let m = reduce_wg2(acc, lid) / n;
-    mean = k + m.x;
-    variance = max(m.y - m.x * m.x, 0.0);
+    let mv = shifted_moments(acc, k, n, lid);
+    mean = mv.x;
+    variance = mv.y;
   } else {
     var sum = 0.0;
     for (var r = lid; r < rows; r += RW) {
