@@ -60,34 +60,25 @@ if (!values.models && !values['prepare-only']) throw new Error('--models name=pa
 const models = (values.models ?? '').split(',').filter(Boolean).map((s) => s.split('=') as [string, string]);
 const steps = values.steps!.split(',').map(Number);
 const otherSteps = values['other-steps']!.split(',').map(Number);
-// a side in pixels, 'whole' (one piece), 'whole:<px>' or 'whole:map' (one piece with group norm
-// windows of <px> net-input pixels, or statistics over the whole map) or 'default' (the default tiles: null)
-const tileSides: (number | string | null)[] = values['tile-sides'] ? values['tile-sides'].split(',').map((v) => {
-  if (v === 'default') return null;
-  if (v === 'whole' || v === 'whole:map') return v;
+// each --tile-sides entry as its row's suffix (null: the default tiles, no suffix) and its fusion
+// options: a side in pixels (optionally <side>:<overlap px>; by default a quarter of the side, at
+// most 32), 'whole' (one piece), 'whole:<px>' or 'whole:map' (one piece with group norm windows of
+// <px> net-input pixels, or statistics over the whole map) or 'default' (the default tiles)
+const tileSides: { label: string | null; tiling: object }[] = values['tile-sides'] ? values['tile-sides'].split(',').map((v) => {
+  if (v === 'default') return { label: null, tiling: {} };
+  if (v === 'whole') return { label: v, tiling: { tiles: 'whole' } };
+  if (v === 'whole:map') return { label: v, tiling: { tiles: 'whole', normWindow: null } };
   if (v.startsWith('whole:')) {
     const n = Number(v.slice(6));
     if (!Number.isInteger(n) || n < 1) throw new InputError(`--tile-sides: expected whole:<norm window in px> or whole:map, got '${v}'`);
-    return v;
+    return { label: v, tiling: { tiles: 'whole', normWindow: n } };
   }
-  // <side> or <side>:<overlap px> (default overlap: a quarter of the side, at most 32)
   const [n, ov] = v.split(':').map(Number) as [number, number | undefined];
   if (!Number.isInteger(n) || n < 16 || (ov !== undefined && !(Number.isInteger(ov) && ov >= 0))) {
     throw new InputError(`--tile-sides: expected sides of at least 16 px (optionally <side>:<overlap>), 'default', 'whole', 'whole:<px>' or 'whole:map', got '${v}'`);
   }
-  return ov === undefined ? n : v;
-}) : [null];
-/** The fusion options of a --tile-sides entry. */
-function tilingOf(side: number | string | null): object {
-  if (side === null) return {};
-  if (typeof side === 'number') return { maxTilePixels: side * side, overlap: Math.min(32, side / 4) };
-  if (side === 'whole') return { tiles: 'whole' };
-  if (!side.startsWith('whole:')) {
-    const [n, ov] = side.split(':').map(Number) as [number, number];
-    return { maxTilePixels: n * n, overlap: ov };
-  }
-  return { tiles: 'whole', normWindow: side === 'whole:map' ? null : Number(side.slice(6)) };
-}
+  return { label: ov === undefined ? String(n) : v, tiling: { maxTilePixels: n * n, overlap: ov ?? Math.min(32, n / 4) } };
+}) : [{ label: null, tiling: {} }];
 const rt = await getNodeRuntime();
 useRuntime(rt);
 const ds = new Dataset(values.data!);
@@ -187,10 +178,9 @@ for (const [pi, p] of pairs.entries()) {
     const input = metricInput(a, b, f);
     r.metrics.push(stdMetrics.map((m) => m.compute(input)));
   };
-  for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) for (const side of tileSides) {
-    const name = `FusionFM-${m.name} k=${k}${side ? ` tile=${side}` : ''}`;
+  for (const [mi, m] of loaded.entries()) for (const k of mi === 0 ? steps : otherSteps) for (const { label, tiling } of tileSides) {
+    const name = `FusionFM-${m.name} k=${k}${label ? ` tile=${label}` : ''}`;
     const t0 = performance.now();
-    const tiling = tilingOf(side);
     const f = await fuseImages(m.net, a, b, { steps: k, coupling: m.meta.coupling, task, ...tiling });
     const ms = performance.now() - t0;
     const dir = join(imagesDir, name.replace(/[^\w=-]+/g, '_'));
