@@ -220,6 +220,35 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
+  it('tiles evaluated several per net evaluation (FFM_TILE_BATCH) fuse as one at a time, within float rounding, a partial last batch too; a gaussian coupling keeps one at a time', async () => {
+    await gpu();
+    const { fuseLuminance, tilePlan } = await import('../src/fusion/flow/fuse.js');
+    const net = withInitSeed(2, () => new VelocityNet(small));
+    const [w, h] = [45, 37];
+    const a = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.sin(i / 9));
+    const b = Float32Array.from({ length: w * h }, (_, i) => 0.5 + 0.3 * Math.cos(i / 13));
+    const opts = { maxTilePixels: 40 * 40, overlap: 8, task: undefined };
+    expect(tilePlan(net, w, h, opts).tiles).toBe(6); // batches of 4: one full, one of 2
+    const fuseWith = async (batch: string, o: Parameters<typeof fuseLuminance>[5]) => {
+      process.env.FFM_TILE_BATCH = batch;
+      try {
+        return await fuseLuminance(net, a, b, w, h, o);
+      } finally {
+        delete process.env.FFM_TILE_BATCH;
+      }
+    };
+    const one = await fuseWith('1', opts);
+    for (const batch of ['4', '6']) {
+      const batched = await fuseWith(batch, opts);
+      let worst = 0;
+      for (let i = 0; i < w * h; i++) worst = Math.max(worst, Math.abs(batched[i]! - one[i]!));
+      expect(worst).toBeLessThan(1e-5);
+    }
+    // the gaussian coupling draws its noise per evaluation: every tile keeps the draw it had alone
+    const gauss = { ...opts, coupling: 'gaussian' as const, seed: 3 };
+    expect(await fuseWith('4', gauss)).toEqual(await fuseWith('1', gauss));
+    net.dispose();
+  });
   it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible, medical fusion and multi-focus (each with its norm window), the tiles for multi-exposure', async () => {
     await gpu();
     const { fuseLuminance } = await import('../src/fusion/flow/fuse.js');

@@ -6,7 +6,7 @@
  * runtime's pool made. Each round starts one process per variant, in alternating order.
  *
  *   node dist/bench/flow/cold-fuse.js --variants 'reuse=FFM_POOL_PARK:0;park=FFM_POOL_PARK:1' [--rounds 3]
- *     [--size 640x480] [--tiles whole|portable] [--out bench/results/cold-fuse-<adapter>.json]
+ *     [--size 640x480] [--tiles whole|portable] [--task <t>: default the model's first] [--out bench/results/cold-fuse-<adapter>.json]
  */
 import { execFileSync } from 'node:child_process';
 import { benchArgs } from '../args.js';
@@ -24,7 +24,7 @@ const { values } = benchArgs(import.meta.url, {
   options: {
     variants: { type: 'string' }, rounds: { type: 'string', default: '3' }, size: { type: 'string', default: '640x480' },
     tiles: { type: 'string', default: 'whole' }, out: { type: 'string' }, child: { type: 'boolean', default: false },
-    checkpoint: { type: 'string', default: 'checkpoints/default.safetensors' },
+    checkpoint: { type: 'string', default: 'checkpoints/default.safetensors' }, task: { type: 'string' },
   },
 });
 const size = /^(\d+)x(\d+)$/.exec(values.size!);
@@ -38,7 +38,7 @@ async function child(): Promise<void> {
   const rt = await getNodeRuntime();
   useRuntime(rt);
   const { net } = loadFlowModel(values.checkpoint!);
-  const task = net.conditionTasks[0];
+  const task = values.task ?? net.conditionTasks[0];
   const a = makeImage(W, H, [texture(W, H, 1), texture(W, H, 2), texture(W, H, 3)]);
   const b = makeImage(W, H, [texture(W, H, 4)]);
   const opts = { steps: 1, task, tiles: values.tiles as 'whole' | 'portable' };
@@ -62,7 +62,7 @@ async function parent(): Promise<void> {
   const variants = namedSettings(values.variants, 'cold-fuse --variants');
   const rounds = Number(values.rounds);
   const results: Record<string, ChildResult[]> = Object.fromEntries(variants.map(([n]) => [n, []]));
-  const passOn = ['--child', '--size', values.size!, '--tiles', values.tiles!, '--checkpoint', values.checkpoint!];
+  const passOn = ['--child', '--size', values.size!, '--tiles', values.tiles!, '--checkpoint', values.checkpoint!, ...(values.task ? ['--task', values.task] : [])];
   for (let r = 0; r < rounds; r++) {
     for (const [name, env] of r % 2 === 0 ? variants : [...variants].reverse()) {
       const out = execFileSync(process.execPath, [process.argv[1]!, ...passOn], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -11,6 +11,7 @@
  *        [--whole-variants 'name=KNOB:value,...;...': the one-piece fusion also under these knob sets]
  *        [--size WxH: the fused pair's size, default 640x480]
  *        [--tile-variants 'name=KNOB:value,...;...': the default tiled fusion also under these knob sets]
+ *        [--task <t>: the task fused for (default: the model's first task without a TASK_TILE_SIDE entry; mef: its 128 px tiles)]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ import { syntheticPlane as texture } from '../../src/util/synthetic.js';
 import { withInitSeed } from '../../src/nn/module.js';
 import { interleaved, knobVariants, summarize, withKnobs } from '../engine/timing.js';
 
-const { values } = benchArgs(import.meta.url, { options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' }, size: { type: 'string', default: '640x480' } } });
+const { values } = benchArgs(import.meta.url, { options: { checkpoint: { type: 'string' }, out: { type: 'string', default: 'bench/results' }, rounds: { type: 'string', default: '5' }, big: { type: 'boolean', default: false }, 'big-only': { type: 'boolean', default: false }, 'whole-variants': { type: 'string' }, 'tile-variants': { type: 'string' }, size: { type: 'string', default: '640x480' }, task: { type: 'string' } } });
 const rounds = Number(values.rounds);
 const rt = await getNodeRuntime();
 useRuntime(rt);
@@ -40,7 +41,7 @@ const fuseSize = [Number(sizeMatch[1]), Number(sizeMatch[2])] as const;
 const net = values.checkpoint ? loadFlowModel(values.checkpoint).net : withInitSeed(1, () => new VelocityNet(DEFAULT_VELOCITY));
 // a task-conditioned model fuses for one of its tasks: one with the default tiles (the cost is the
 // same for all of those; TASK_TILE_SIDE's tasks fuse in smaller tiles)
-const task = net.conditionTasks.find((t) => !Object.hasOwn(TASK_TILE_SIDE, t)) ?? net.conditionTasks[0];
+const task = values.task ?? net.conditionTasks.find((t) => !Object.hasOwn(TASK_TILE_SIDE, t)) ?? net.conditionTasks[0];
 const step = bigOnly ? null : await trainingStep();
 const fuse = bigOnly ? null : await fusePair();
 
@@ -74,7 +75,7 @@ async function fusePair() {
   ];
   const timings = await interleaved(Object.fromEntries(runs.map((r) => [r.name, () => withKnobs(r.knobs, async () => void (await fuseImages(net, a, b, { steps: 1, tiles: r.tiles, task })))])), { warmup: 1, rounds });
   const plans: ReturnType<typeof tilePlan>[] = [];
-  for (const r of runs) plans.push(await withKnobs(r.knobs, () => tilePlan(net, W, H, { tiles: r.tiles })));
+  for (const r of runs) plans.push(await withKnobs(r.knobs, () => tilePlan(net, W, H, { tiles: r.tiles, task })));
   return Object.fromEntries(runs.map((r, i) => [r.name, { ...timings[r.name]!, ...plans[i]!, ...(Object.keys(r.knobs).length ? { knobs: r.knobs } : {}) }]));
 }
 

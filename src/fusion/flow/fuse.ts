@@ -74,21 +74,53 @@ export interface FuseOptions {
  * image; `margin` pixels of context each side (rounded up to the net's size multiple overall).
  */
 async function fuseLuma(net: VelocityNet, a: Float32Array, b: Float32Array, w: number, h: number, o: Resolved): Promise<Float32Array> {
+  return (await fuseLumaBatch(net, [a], [b], w, h, o))[0]!;
+}
+
+/**
+ * fuseLuma of n planes of one size (tiles) in one net evaluation per step: the planes are the
+ * batch entries, and every op of the net works per entry, so each plane's result is its own
+ * evaluation's within float rounding.
+ */
+async function fuseLumaBatch(net: VelocityNet, as: Float32Array[], bs: Float32Array[], w: number, h: number, o: Resolved): Promise<Float32Array[]> {
   const pad = o.margin;
   const [pw, ph] = netInputSize(net, w, h, o);
-  const shape = [1, 1, ph, pw];
+  const n = as.length;
+  const shape = [n, 1, ph, pw];
+  const stacked = (planes: Float32Array[]) => {
+    const x = new Float32Array(n * pw * ph);
+    planes.forEach((p, i) => x.set(reflectWindow(p, w, h, -pad, -pad, pw, ph), i * pw * ph));
+    return tensor(x, shape);
+  };
   const out = noGrad(() =>
     tidy(() => withNormWindow(o.normWindow ? o.normWindow / pw : null, () => net.withAttentionWindow(o.attentionWindow, () => {
-      const xA = tensor(reflectWindow(a, w, h, -pad, -pad, pw, ph), shape);
-      const xB = tensor(reflectWindow(b, w, h, -pad, -pad, pw, ph), shape);
+      const xA = stacked(as);
+      const xB = stacked(bs);
       if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed, o.task);
       return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver, o.task);
     }))),
   );
   const full = await out.data();
   out.dispose();
-  return cropWindow(full, pw, pad, pad, w, h);
+  return Array.from({ length: n }, (_, i) => cropWindow(full.subarray(i * pw * ph, (i + 1) * pw * ph), pw, pad, pad, w, h));
 }
+
+/**
+ * Tiles per net evaluation (TILE_BATCH, knob FFM_TILE_BATCH), at most as many as keep the
+ * batch's net input within one piece's pixels ('whole'), so that its activations fit where one
+ * piece's do. One at a time where the flow source or the sampler draws noise: that is drawn per
+ * evaluation, and each tile keeps its own draw.
+ */
+function tileBatch(net: VelocityNet, o: Resolved, tilePixels: number): number {
+  if (o.objective !== 'flow' || o.coupling === 'gaussian') return 1;
+  const k = knob('FFM_TILE_BATCH');
+  const want = k !== undefined && k >= 1 ? Math.floor(k) : TILE_BATCH;
+  const side = tileSide(net, 'whole');
+  return Math.max(1, Math.min(want, Math.floor((side * side) / tilePixels)));
+}
+
+/** Tiles evaluated together by default (tileBatch). */
+export const TILE_BATCH = 8;
 
 /**
  * The net input for a w x h image or tile with its margin: padded to a multiple of tileAlign
@@ -296,15 +328,20 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
   const acc = new Float32Array(w * h);
   const wsum = new Float32Array(w * h);
   const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));
-  for (const y0 of c.ys) for (const x0 of c.xs) {
-    const ta = reflectWindow(a, w, h, x0, y0, tw, th);
-    const tb = reflectWindow(b, w, h, x0, y0, tw, th);
-    const f = await fuseLuma(net, ta, tb, tw, th, o);
-    for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
-      const wt = ramp(x, tw) * ramp(y, th);
-      acc[(y0 + y) * w + x0 + x]! += wt * f[y * tw + x]!;
-      wsum[(y0 + y) * w + x0 + x]! += wt;
-    }
+  const starts = c.ys.flatMap((y0) => c.xs.map((x0) => [x0, y0] as const));
+  const [pw, ph] = netInputSize(net, tw, th, o);
+  const batch = tileBatch(net, o, pw * ph);
+  for (let i = 0; i < starts.length; i += batch) {
+    const group = starts.slice(i, i + batch);
+    const fused = await fuseLumaBatch(net, group.map(([x0, y0]) => reflectWindow(a, w, h, x0, y0, tw, th)), group.map(([x0, y0]) => reflectWindow(b, w, h, x0, y0, tw, th)), tw, th, o);
+    group.forEach(([x0, y0], g) => {
+      const f = fused[g]!;
+      for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
+        const wt = ramp(x, tw) * ramp(y, th);
+        acc[(y0 + y) * w + x0 + x]! += wt * f[y * tw + x]!;
+        wsum[(y0 + y) * w + x0 + x]! += wt;
+      }
+    });
   }
   return acc.map((v, i) => v / wsum[i]!);
 }
