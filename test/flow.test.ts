@@ -220,7 +220,7 @@ describe('fusing with a model', () => {
     expect(tiled.every(Number.isFinite)).toBe(true);
     net.dispose();
   });
-  it('tiles evaluated several per net evaluation (FFM_TILE_BATCH) fuse as one at a time, within float rounding, a partial last batch too; a gaussian coupling keeps one at a time', async () => {
+  it('tiles evaluated several per net evaluation (FFM_TILE_BATCH) fuse as one at a time, within float rounding, a partial last batch too, and where noise is drawn (gaussian coupling, DDPM sampler)', async () => {
     await gpu();
     const { fuseLuminance, tilePlan } = await import('../src/fusion/flow/fuse.js');
     const net = withInitSeed(2, () => new VelocityNet(small));
@@ -244,9 +244,14 @@ describe('fusing with a model', () => {
       for (let i = 0; i < w * h; i++) worst = Math.max(worst, Math.abs(batched[i]! - one[i]!));
       expect(worst).toBeLessThan(1e-5);
     }
-    // the gaussian coupling draws its noise per evaluation: every tile keeps the draw it had alone
-    const gauss = { ...opts, coupling: 'gaussian' as const, seed: 3 };
-    expect(await fuseWith('4', gauss)).toEqual(await fuseWith('1', gauss));
+    // where noise is drawn (the gaussian coupling, the DDPM sampler) every tile of a batch starts from a lone tile's draw
+    for (const noisy of [{ coupling: 'gaussian' as const, seed: 3 }, { objective: 'ddpm' as const, steps: 2, seed: 1 }]) {
+      const alone = await fuseWith('1', { ...opts, ...noisy });
+      const batched = await fuseWith('4', { ...opts, ...noisy });
+      let worst = 0;
+      for (let i = 0; i < w * h; i++) worst = Math.max(worst, Math.abs(batched[i]! - alone[i]!));
+      expect(worst, JSON.stringify(noisy)).toBeLessThan(1e-5);
+    }
     net.dispose();
   });
   it('attentionWindow: a net input whose lowest level fits one window fuses as without it; a larger one differs, finite; the block keeps its own setting afterwards; one piece and a flow model\'s tiles use the default window, the DDPM baseline\'s tiles none; auto: one piece for infrared-visible, medical fusion and multi-focus (each with its norm window), the tiles for multi-exposure', async () => {

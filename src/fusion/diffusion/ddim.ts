@@ -2,13 +2,15 @@
  * Deterministic DDIM sampling (eta = 0, Song et al.) of the DDPM baseline in S steps: the
  * timesteps T-1 = t_S > ... > t_1 evenly spaced, each step predicts x0 from the noise
  * estimate (clipped to [-1, 1]) and moves to the previous timestep; S network evaluations.
- * Starts from seeded Gaussian noise; returns the fused luminance in [0, 1].
+ * Starts from seeded Gaussian noise, one draw for every batch entry (sharedNoise: the tiles of one
+ * fusion, evaluated together or alone, each start where a lone evaluation would); returns the
+ * fused luminance in [0, 1].
  */
-import { randn } from '../../autograd/create.js';
 import { add, affine, clamp, sub } from '../../autograd/ops.js';
 import { noGrad, tidy, type Tensor } from '../../autograd/tensor.js';
 import { InputError } from '../../util/errors.js';
 import type { VelocityNet } from '../flow/model.js';
+import { sharedNoise } from '../flow/path.js';
 import { alphaBars, DDPM_STEPS } from './ddpm.js';
 
 const AB = alphaBars();
@@ -25,7 +27,7 @@ export function ddimSample(net: VelocityNet, xA: Tensor, xB: Tensor, steps: numb
   const ts = ddimTimesteps(steps);
   const n = xA.shape[0]!;
   return noGrad(() => {
-    let x = randn(xA.shape, seed);
+    let x = sharedNoise(xA.shape, seed);
     let x0: Tensor | null = null;
     for (const [i, t] of ts.entries()) {
       const ab = AB[t]!;

@@ -97,7 +97,7 @@ async function fuseLumaBatch(net: VelocityNet, as: Float32Array[], bs: Float32Ar
       const xA = stacked(as);
       const xB = stacked(bs);
       if (o.objective === 'ddpm') return ddimSample(net, xA, xB, o.steps, o.seed, o.task);
-      return integrate(net, flowSource(o.coupling, xA, xB, o.seed), xA, xB, o.steps, o.solver, o.task);
+      return integrate(net, flowSource(o.coupling, xA, xB, o.seed, { sharedNoise: true }), xA, xB, o.steps, o.solver, o.task);
     }))),
   );
   const full = await out.data();
@@ -108,11 +108,10 @@ async function fuseLumaBatch(net: VelocityNet, as: Float32Array[], bs: Float32Ar
 /**
  * Tiles per net evaluation (TILE_BATCH, knob FFM_TILE_BATCH), at most as many as keep the
  * batch's net input within one piece's pixels ('whole'), so that its activations fit where one
- * piece's do. One at a time where the flow source or the sampler draws noise: that is drawn per
- * evaluation, and each tile keeps its own draw.
+ * piece's do. Where the flow source or the DDPM sampler draws noise, every tile of a batch gets
+ * the draw a lone tile gets (sharedNoise), so the batches change no pixel there either.
  */
-function tileBatch(net: VelocityNet, o: Resolved, tilePixels: number): number {
-  if (o.objective !== 'flow' || o.coupling === 'gaussian') return 1;
+function tileBatch(net: VelocityNet, tilePixels: number): number {
   const k = knob('FFM_TILE_BATCH');
   const want = k !== undefined && k >= 1 ? Math.floor(k) : TILE_BATCH;
   const side = tileSide(net, 'whole');
@@ -330,7 +329,7 @@ export async function fuseLuminance(net: VelocityNet, a: Float32Array, b: Float3
   const ramp = (i: number, n: number) => Math.min(1, (i + 1) / (o.overlap + 1), (n - i) / (o.overlap + 1));
   const starts = c.ys.flatMap((y0) => c.xs.map((x0) => [x0, y0] as const));
   const [pw, ph] = netInputSize(net, tw, th, o);
-  const batch = tileBatch(net, o, pw * ph);
+  const batch = tileBatch(net, pw * ph);
   for (let i = 0; i < starts.length; i += batch) {
     const group = starts.slice(i, i + batch);
     const fused = await fuseLumaBatch(net, group.map(([x0, y0]) => reflectWindow(a, w, h, x0, y0, tw, th)), group.map(([x0, y0]) => reflectWindow(b, w, h, x0, y0, tw, th)), tw, th, o);

@@ -11,7 +11,7 @@
  * - `gaussian`: x0 ~ N(0, I), the usual generative flow from noise (conditioned on xA, xB).
  */
 import { randn } from '../../autograd/create.js';
-import { add, affine, mul, sub } from '../../autograd/ops.js';
+import { add, affine, expand, mul, sub } from '../../autograd/ops.js';
 import type { Tensor } from '../../autograd/tensor.js';
 import { InputError } from '../../util/errors.js';
 
@@ -23,11 +23,24 @@ export function checkCoupling(c: string): Coupling {
   return c as Coupling;
 }
 
-/** The flow's starting point for sources xA, xB ([N, 1, H, W] each). `seed` feeds the gaussian coupling. */
-export function flowSource(coupling: Coupling, xA: Tensor, xB: Tensor, seed = 0): Tensor {
+/** The flow's starting point for sources xA, xB ([N, 1, H, W] each). `seed` feeds the gaussian coupling (one draw per entry, or with sharedNoise one for all: sharedNoise). */
+export function flowSource(coupling: Coupling, xA: Tensor, xB: Tensor, seed = 0, opts: { sharedNoise?: boolean } = {}): Tensor {
   if (coupling === 'sum') return add(xA, xB);
   if (coupling === 'average') return affine(add(xA, xB), 0.5, 0);
-  return randn(xA.shape, seed);
+  return opts.sharedNoise ? sharedNoise(xA.shape, seed) : randn(xA.shape, seed);
+}
+
+/**
+ * Gaussian noise of `shape` whose batch entries are all one draw: the first entry's, which a batch
+ * of one draws from the seed. What fusion gives its tiles (each evaluated alone, every tile drew
+ * it), so that tiles evaluated together fuse as they do one at a time.
+ */
+export function sharedNoise(shape: readonly number[], seed: number): Tensor {
+  const one = randn([1, ...shape.slice(1)], seed);
+  if (shape[0] === 1) return one;
+  const all = expand(one, shape);
+  one.dispose();
+  return all;
 }
 
 /** x_t = (1 - t) x0 + t x1 with one t per sample (t: [N, 1, 1, 1]). */
