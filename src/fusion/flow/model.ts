@@ -103,19 +103,23 @@ export interface ChoiceRule {
   residual: number;
 }
 
-/** The hard choice a blend head's weight logit makes (logit x10, no residual): what the loss's choice term trains and INFERENCE_CHOICE fuses by. */
+/** The hard choice a blend head's weight logit makes (logit x10, no residual): what the loss's choice term trains (inference sharpens by task: INFERENCE_CHOICE, CHOICE_TRAINED_INFERENCE). */
 export const HARD_CHOICE: ChoiceRule = { sharpen: 10, residual: 0 };
 
 /**
  * Tasks a blend-head model fuses at inference by a near-hard per-pixel choice between the
- * sources: the weight logit sharpened tenfold and the residual dropped, so the output copies
- * source pixels. Chosen on held-out training pairs, never test pairs (2026-12-05,
- * bench/results/inference-choice/): on VIFB's two held-out pairs it raised the task composite of
- * two 400-step models from 0.681 and 0.666 to 0.723 and 0.718 (MI 2.70 -> 3.17), where the labels
- * are a per-pixel maximum. It lowered multi-focus (0.794 -> 0.682, 0.781 -> 0.525) and medical
- * fusion (MRI-PET 1.043 -> 0.979, MRI-CT 0.932 -> 0.903), so those keep the soft head.
+ * sources: the weight logit sharpened and the residual dropped, so the output copies source
+ * pixels. Chosen on held-out training pairs, never test pairs (2026-12-05,
+ * bench/results/inference-choice/): on VIFB's two held-out pairs the choice (logit x10) raised the
+ * task composite of two 400-step models from 0.681 and 0.666 to 0.723 and 0.718 (MI 2.70 -> 3.17),
+ * where the labels are a per-pixel maximum. It lowered multi-focus (0.794 -> 0.682, 0.781 -> 0.525)
+ * and medical fusion (MRI-PET 1.043 -> 0.979, MRI-CT 0.932 -> 0.903), so those keep the soft head.
+ * Since session 22 the logit x100, by a rule written before scoring: on the
+ * held-out pairs of the two validation models of bench/results/window-attention/ it rose on both,
+ * 0.714 -> 0.716 and 0.717 -> 0.720 (MI 3.18 -> 3.25, 3.12 -> 3.22; multi-focus, fused by its
+ * sharpened map with the residual, fell at x100: 0.854 -> 0.820, 0.811 -> 0.760; see CHOICE_TRAINED_INFERENCE).
  */
-export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: HARD_CHOICE };
+export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: { sharpen: 100, residual: 0 } };
 
 /**
  * Tasks a blend-head model whose weight map was trained with the choice term for them
@@ -125,9 +129,12 @@ export const INFERENCE_CHOICE: Readonly<Record<string, ChoiceRule>> = { ivf: HAR
  * from 0.803 and 0.776 (soft head) to 0.864 and 0.829 (GFF: 0.885); the same sharpening on three
  * models trained without the term moved them by +0.030, -0.046 and -0.024. The choice alone (no
  * residual) gave 0.794 and 0.685. Infrared-visible keeps INFERENCE_CHOICE's rule (0.721 and 0.710
- * with it).
+ * with it). Since session 22 the map x5 instead of x10, by a rule written before scoring (a value
+ * that rises by more than 0.001 on both validation models of bench/results/window-attention/):
+ * Lytro's held-out pairs 0.854 -> 0.856 and 0.811 -> 0.819 at x5; x20 (0.844, 0.792) and x100
+ * (0.820, 0.760) fell (bench/results/inference-choice/).
  */
-export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { ...HARD_CHOICE, residual: 1 } };
+export const CHOICE_TRAINED_INFERENCE: Readonly<Record<string, ChoiceRule>> = { mff: { sharpen: 5, residual: 1 } };
 
 export function checkHead(h: string, where: string): VelocityHead {
   if (!(VELOCITY_HEADS as readonly string[]).includes(h)) throw new InputError(`${where}: unknown head '${h}'; expected ${VELOCITY_HEADS.join(' or ')}`);
