@@ -319,7 +319,9 @@ fn output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 
 // ---- input_groups / output_groups: F(4x4) with W a multiple of 16, transformed operands laid out
 //      channel-major with four neighbouring tiles of a tile row per vec4: V [P*P][Cin][T] and
-//      M [P*P][Cout][T] (T a multiple of 4). An invocation takes one channel and four tiles: a
+//      M [P*P][Cout][T] (T a multiple of 4). With W a multiple of 4 only (byPartialGroups in
+//      src/kernels/winograd.ts) u.TW counts each tile row's tiles rounded up to whole groups: the
+//      last group's tiles past the image (tw >= W / 4) read zeros and store nothing. An invocation takes one channel and four tiles: a
 //      patch row of the four is 18 pixels, six aligned vec4 loads (the 16 columns and one
 //      neighbour on either side), against three per tile and channel by rows (input_rows), so
 //      the input transform loads half as many vec4s for the same stores. The GEMM between them
@@ -346,7 +348,11 @@ fn group_row(base: u32, iy: i32, tw0: u32) -> array<vec4f, 6> {
   if (iy < 0 || iy >= i32(u.H)) { return o; }
   let w4 = u.W / 4u;
   let at = base + u32(iy) * w4 + tw0;
-  let m0 = x4[at]; let m1 = x4[at + 1u]; let m2 = x4[at + 2u]; let m3 = x4[at + 3u];
+  // a partial last group: its tiles past the row read zeros, not the next row
+  let m0 = x4[at];
+  let m1 = select(vec4f(0.0), x4[at + 1u], tw0 + 1u < w4);
+  let m2 = select(vec4f(0.0), x4[at + 2u], tw0 + 2u < w4);
+  let m3 = select(vec4f(0.0), x4[at + 3u], tw0 + 3u < w4);
   var left = 0.0;
   if (tw0 > 0u) { left = x4[at - 1u].w; }
   var right = 0.0;
@@ -429,7 +435,11 @@ fn group_row_norm(base: u32, iy: i32, tw0: u32, ms: vec3f) -> array<vec4f, 6> {
   if (tw0 > 0u) { left = norm_silu1(x4[at - 1u].w, ms); }
   var right = 0.0;
   if (tw0 + 4u < w4) { right = norm_silu1(x4[at + 4u].x, ms); }
-  return group_cols(norm_silu4(x4[at], ms), norm_silu4(x4[at + 1u], ms), norm_silu4(x4[at + 2u], ms), norm_silu4(x4[at + 3u], ms), left, right);
+  // a partial last group's tiles past the row stay zero (the activation is padded, not x)
+  let m1 = select(vec4f(0.0), norm_silu4(x4[at + 1u], ms), tw0 + 1u < w4);
+  let m2 = select(vec4f(0.0), norm_silu4(x4[at + 2u], ms), tw0 + 2u < w4);
+  let m3 = select(vec4f(0.0), norm_silu4(x4[at + 3u], ms), tw0 + 3u < w4);
+  return group_cols(norm_silu4(x4[at], ms), m1, m2, m3, left, right);
 }
 
 @compute @workgroup_size(WG)
@@ -536,6 +546,8 @@ fn group_row_norm_win(base: u32, iy: i32, tw0: u32, h: WinRows, ty: f32, ga: f32
     let n = (m[j] - mix(h.m0[j], h.m1[j], ty)) * mix(h.r0[j], h.r1[j], ty) * ga + be;
     m[j] = n / (1.0 + exp(-n));
   }
+  // a partial last group's tiles past the row stay zero (their statistics lanes may be unset: select, not multiply)
+  for (var j = 1u; j < 4u; j++) { m[j] = select(vec4f(0.0), m[j], tw0 + j < w4); }
   var left = 0.0;
   if (hasL) { left = m[4].x; }
   var right = 0.0;
@@ -607,10 +619,18 @@ fn output_groups(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     var v1 = vec4f(l[0].y, l[1].y, l[2].y, l[3].y) + b;
     var v2 = vec4f(l[0].z, l[1].z, l[2].z, l[3].z) + b;
     var v3 = vec4f(l[0].w, l[1].w, l[2].w, l[3].w) + b;
+    // a partial last group stores only its tiles inside the row
+    let n_in = min(4u, w4 - tk.tw0);
     if (u.has_res == 1u) {
-      v0 += res4[o]; v1 += res4[o + 1u]; v2 += res4[o + 2u]; v3 += res4[o + 3u];
+      v0 += res4[o];
+      if (n_in > 1u) { v1 += res4[o + 1u]; }
+      if (n_in > 2u) { v2 += res4[o + 2u]; }
+      if (n_in > 3u) { v3 += res4[o + 3u]; }
     }
-    y4[o] = v0; y4[o + 1u] = v1; y4[o + 2u] = v2; y4[o + 3u] = v3;
+    y4[o] = v0;
+    if (n_in > 1u) { y4[o + 1u] = v1; }
+    if (n_in > 2u) { y4[o + 2u] = v2; }
+    if (n_in > 3u) { y4[o + 3u] = v3; }
   }
 }
 

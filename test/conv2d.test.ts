@@ -174,37 +174,52 @@ function foldedAndApart(op: () => Tensor, knob: string): { folded: { y: Tensor; 
 
 describe('GroupNorm + SiLU folded into the Winograd input transform (a forward without gradient)', () => {
   // W % 16 == 0 with F(4x4): the tile-group layout, where the fold applies (two samples, 4 groups
-  // of 4 channels, a partial last tile row, neighbours inside a row); W = 20: by rows, where it
-  // does not and the two ops run as they are. Large |mean| against std: the fold must subtract
-  // the mean before scaling, as the norm's own pass does.
-  const cases: (RefConv & { groups: number; folds: boolean })[] = [
+  // of 4 channels, a partial last tile row, neighbours inside a row); W = 20, 24, 28 and 12: tile
+  // groups with a partial last group of 1, 2, 3 tiles (and a row of one group), folded too; W = 20
+  // with FFM_WINOGRAD_PARTIAL_GROUPS=0: by rows, where the fold does not apply and the two ops run
+  // as they are. Large |mean| against std: the fold must subtract the mean before scaling, as the
+  // norm's own pass does.
+  const cases: (RefConv & { groups: number; folds: boolean; env?: Record<string, string> })[] = [
     { N: 2, Cin: 16, H: 7, W: 32, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, folds: true },
     { N: 1, Cin: 8, H: 9, W: 16, Cout: 12, K: 3, stride: 1, pad: 1, groups: 8, folds: true },
-    { N: 1, Cin: 8, H: 6, W: 20, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, folds: false },
+    { N: 2, Cin: 8, H: 6, W: 20, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, folds: true },
+    { N: 1, Cin: 8, H: 5, W: 24, Cout: 8, K: 3, stride: 1, pad: 1, groups: 2, folds: true },
+    { N: 1, Cin: 8, H: 9, W: 28, Cout: 4, K: 3, stride: 1, pad: 1, groups: 4, folds: true },
+    { N: 2, Cin: 4, H: 6, W: 12, Cout: 8, K: 3, stride: 1, pad: 1, groups: 2, folds: true },
+    { N: 1, Cin: 8, H: 6, W: 20, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, folds: false, env: { FFM_WINOGRAD_PARTIAL_GROUPS: '0' } },
   ];
   beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
   afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });
   for (const c of cases) {
-    it(`N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W}, ${c.groups} groups: ${c.folds ? 'folded, one pass fewer' : 'not folded (rows layout)'}; float64 reference`, async () => {
+    it(`N${c.N} ${c.Cin}->${c.Cout} ${c.H}x${c.W}, ${c.groups} groups: ${c.folds ? `folded, one pass fewer${c.W % 16 ? ' (a partial last tile group)' : ''}` : 'not folded (rows layout, FFM_WINOGRAD_PARTIAL_GROUPS=0)'}; float64 reference`, async () => {
       await gpu();
-      const plane = c.H * c.W;
-      const xs = randomArray(c.N * c.Cin * plane, 21).map((v, i) => 40 + 3 * v + (Math.floor(i / plane) % c.Cin));
-      const gammas = randomArray(c.Cin, 22).map((v) => 1 + 0.5 * v);
-      const betas = randomArray(c.Cin, 23);
-      const ws = randomArray(c.Cout * c.Cin * 9, 24);
-      const shifts = randomArray(c.N * c.Cout, 25);
-      const rs = randomArray(c.N * c.Cout * plane, 26);
-      const [x, gamma, beta, w, shift, r] = [
-        tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
-        tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]), tensor(rs, [c.N, c.Cout, c.H, c.W]),
-      ];
-      const { folded, apart } = foldedAndApart(() => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift, {}, r), 'FFM_WINOGRAD_NORM_INPUT');
-      expect(folded.dispatches).toBe(apart.dispatches - (c.folds ? 1 : 0));
-      const h = normRef(xs, groupNormPlan([c.N, c.Cin, c.H, c.W], c.groups, 1e-5), gammas, betas).map((v) => v / (1 + Math.exp(-v)));
-      const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
-      expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
-      expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
-      for (const t of [x, gamma, beta, w, shift, r, folded.y, apart.y]) t.dispose();
+      Object.assign(process.env, c.env ?? {});
+      try {
+        const plane = c.H * c.W;
+        const xs = randomArray(c.N * c.Cin * plane, 21).map((v, i) => 40 + 3 * v + (Math.floor(i / plane) % c.Cin));
+        const gammas = randomArray(c.Cin, 22).map((v) => 1 + 0.5 * v);
+        const betas = randomArray(c.Cin, 23);
+        const ws = randomArray(c.Cout * c.Cin * 9, 24);
+        const shifts = randomArray(c.N * c.Cout, 25);
+        const rs = randomArray(c.N * c.Cout * plane, 26);
+        const [x, gamma, beta, w, shift, r] = [
+          tensor(xs, [c.N, c.Cin, c.H, c.W]), tensor(gammas, [c.Cin]), tensor(betas, [c.Cin]),
+          tensor(ws, [c.Cout, c.Cin, 3, 3]), tensor(shifts, [c.N, c.Cout]), tensor(rs, [c.N, c.Cout, c.H, c.W]),
+        ];
+        const { folded, apart } = foldedAndApart(() => groupNormSiluConv2d(x, c.groups, gamma, beta, 1e-5, w, shift, {}, r), 'FFM_WINOGRAD_NORM_INPUT');
+        expect(folded.dispatches).toBe(apart.dispatches - (c.folds ? 1 : 0));
+        const h = normRef(xs, groupNormPlan([c.N, c.Cin, c.H, c.W], c.groups, 1e-5), gammas, betas).map((v) => v / (1 + Math.exp(-v)));
+        const want = conv2dRef(h, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
+        expect(maxRelErr(await folded.y.data(), want)).toBeLessThan(F32_TOL);
+        expect(maxRelErr(await apart.y.data(), want)).toBeLessThan(F32_TOL);
+        // the plain convolution without gradient (a partial last group where W % 16 != 0) against the float64 one
+        const plain = noGrad(() => conv2dOp(x, w, shift, {}, r));
+        const wantPlain = conv2dRef(xs, ws, null, c).map((v, i) => v + shifts[Math.floor(i / plane)]! + rs[i]!);
+        expect(maxRelErr(await plain.data(), wantPlain)).toBeLessThan(F32_TOL);
+        for (const t of [x, gamma, beta, w, shift, r, folded.y, apart.y, plain]) t.dispose();
+      } finally {
+        for (const k of Object.keys(c.env ?? {})) delete process.env[k];
+      }
     });
   }
 });
@@ -218,6 +233,9 @@ describe('GroupNorm by windows + SiLU folded into the Winograd input transform (
     { N: 2, Cin: 16, H: 13, W: 48, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, side: 6 },
     { N: 1, Cin: 8, H: 23, W: 32, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, side: 10 },
     { N: 1, Cin: 8, H: 40, W: 16, Cout: 4, K: 3, stride: 1, pad: 1, groups: 8, side: 16 },
+    // partial last tile groups (W % 16 of 4 and 12): the tiles past the row take no statistics
+    { N: 2, Cin: 8, H: 11, W: 36, Cout: 4, K: 3, stride: 1, pad: 1, groups: 2, side: 10 },
+    { N: 1, Cin: 16, H: 9, W: 44, Cout: 8, K: 3, stride: 1, pad: 1, groups: 4, side: 8 },
   ];
   beforeAll(() => Object.assign(process.env, { FFM_CONV_WINOGRAD: '4' }));
   afterAll(() => { delete process.env.FFM_CONV_WINOGRAD; });

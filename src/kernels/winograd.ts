@@ -59,7 +59,7 @@ export function winogradTile(rt: GpuRuntime, s: WinogradShape, op: 'conv' | 'wei
   if (R === null) return null;
   // a convolution that keeps no input transform (winogradConv3x3 without keepInputTransform) in
   // the tile-group layout binds one slab of its operands at a time (slabRows)
-  const bytes = slabbed && op === 'conv' && byGroups(s, R) ? transformedBytes(s, R) * Math.min(1, slabRows(rt, s, R, ceilDiv(s.W, R)) / ceilDiv(s.H, R)) : transformedBytes(s, R);
+  const bytes = slabbed && op === 'conv' && groupsLayout(s, R, true) ? transformedBytes(s, R) * Math.min(1, slabRows(rt, s, R, tileCols(s, R, true)) / ceilDiv(s.H, R)) : transformedBytes(s, R);
   return bytes <= rt.maxBindingBytes ? R : null;
 }
 
@@ -96,9 +96,36 @@ function byGroups(s: WinogradShape, R: WinogradTile): boolean {
   return byRows(s, R) && s.W % 16 === 0 && knob('FFM_WINOGRAD_GROUPS') !== 0;
 }
 
+/**
+ * Whether a forward that keeps no input transform takes the tile-group layout with a partial last
+ * group in each tile row: F(4x4) with W a multiple of 4 but not of 16 (a one-piece fusion's second
+ * and third levels, 328 and 164 px wide at 640x480). Each tile row's tile count is rounded up to
+ * whole groups of four; the tiles past the image read zeros and write nothing. Such a forward
+ * then folds a preceding group norm into its input transform too (takesNormedInput). A kept
+ * input transform (the weight gradient's) keeps byGroups' layout. On lavapipe (session 22,
+ * flow-speed.js --whole-variants 'rows=FFM_WINOGRAD_PARTIAL_GROUPS:0', 9 interleaved rounds): a
+ * 640x480 pair in one piece 1,882 against 1,960 ms (profiled GPU time 1,695-1,801 against
+ * 1,821-1,866 ms, 243 dispatches against 246); 256x256 (475 / 482 ms) and 520x520 (1,668 / 1,666
+ * ms) level. Knob FFM_WINOGRAD_PARTIAL_GROUPS=0: by rows there, as before.
+ */
+function byPartialGroups(s: WinogradShape, R: WinogradTile): boolean {
+  return byRows(s, R) && s.W % 16 !== 0 && knob('FFM_WINOGRAD_GROUPS') !== 0 && knob('FFM_WINOGRAD_PARTIAL_GROUPS') !== 0;
+}
+
+/** Whether a convolution's transformed operands go by tile groups: byGroups, or byPartialGroups where it keeps no input transform. */
+function groupsLayout(s: WinogradShape, R: WinogradTile, keepsNoInput: boolean): boolean {
+  return byGroups(s, R) || (keepsNoInput && byPartialGroups(s, R));
+}
+
+/** Tile columns of each tile row: ceil(W / R), rounded up to whole groups of four by tile groups. */
+function tileCols(s: WinogradShape, R: WinogradTile, groups: boolean): number {
+  const TW = ceilDiv(s.W, R);
+  return groups ? ceilDiv(TW, 4) * 4 : TW;
+}
+
 /** The input transform's entry point: by tile groups, by rows or per float. */
-function inputEntry(s: WinogradShape, R: WinogradTile): string {
-  return byGroups(s, R) ? 'input_groups' : byRows(s, R) ? 'input_rows' : 'input';
+function inputEntry(s: WinogradShape, R: WinogradTile, groups = byGroups(s, R)): string {
+  return groups ? 'input_groups' : byRows(s, R) ? 'input_rows' : 'input';
 }
 
 function tiles(s: WinogradShape, R: WinogradTile): number {
@@ -115,17 +142,17 @@ function transformedWeights(rt: GpuRuntime, w: Storage, s: WinogradShape, R: Win
     launch(rt, program('winograd', 'weights', { R }), layoutOf('winograd', FIELDS), uniforms(s, R, 0, false, mode), [w, out], ceilDiv(s.Cin * s.Cout, WG)));
 }
 
-function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number) {
+function uniforms(s: WinogradShape, R: WinogradTile, biasMode: number, hasRes: boolean, mode: number, groups = false) {
   const TH = ceilDiv(s.H, R);
-  const TW = ceilDiv(s.W, R);
+  const TW = tileCols(s, R, groups);
   return { N: s.N, Cin: s.Cin, Cout: s.Cout, H: s.H, W: s.W, TH, TW, T: s.N * TH * TW, bias_mode: biasMode, has_res: hasRes ? 1 : 0, mode, norm_groups: 0, win_h: 0, win_w: 0, win_ny: 0, win_nx: 0, th0: 0, pad0: 0, pad1: 0, pad2: 0 };
 }
 
 /** V [P*P, tiles, Cin] = B^T d B of every tile's input patch d (the forward's and the weight gradient's), into V. */
-function recordInputTransform(rt: GpuRuntime, x: Storage, V: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): void {
+function recordInputTransform(rt: GpuRuntime, x: Storage, V: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, groups = byGroups(s, R)): void {
   // by groups: one invocation per channel and four tiles; else per four channels and one tile
-  const invocations = byGroups(s, R) ? (u.T / 4) * s.Cin : u.T * (s.Cin / 4);
-  launch(rt, program('winograd', inputEntry(s, R), { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(invocations, WG));
+  const invocations = groups ? (u.T / 4) * s.Cin : u.T * (s.Cin / 4);
+  launch(rt, program('winograd', inputEntry(s, R, groups), { R }), layoutOf('winograd', FIELDS), u, [x, V], ceilDiv(invocations, WG));
 }
 
 /**
@@ -152,13 +179,14 @@ function keepsInputTransform(): boolean {
  * 'make', the one a forward kept where it is 'reuse' and one is current, else a new buffer the
  * caller frees (owned).
  */
-function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, keep: 'make' | 'reuse' | 'no'): { V: DeviceArray; owned: boolean } {
-  const shape = byGroups(s, R) ? [(R + 2) ** 2, s.Cin, u.T] : [(R + 2) ** 2, u.T, s.Cin];
+function inputTransform(rt: GpuRuntime, x: Storage, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>, keep: 'make' | 'reuse' | 'no', groups = byGroups(s, R)): { V: DeviceArray; owned: boolean } {
+  if (keep !== 'no' && groups !== byGroups(s, R)) throw new ShapeError('winograd: a kept input transform is laid out as byGroups says');
+  const shape = groups ? [(R + 2) ** 2, s.Cin, u.T] : [(R + 2) ** 2, u.T, s.Cin];
   if (keep === 'make') return { V: { storage: keptInputTransform(rt, x, s, R, u), shape }, owned: false };
   const kept = keep === 'reuse' ? rt.derivedIfCurrent(x, keptKey(s, R)) : null;
   if (kept) return { V: { storage: kept, shape }, owned: false };
   const V = allocArray(rt, shape, 'winograd input transform');
-  recordInputTransform(rt, x, V, s, R, u);
+  recordInputTransform(rt, x, V, s, R, u, groups);
   return { V: { storage: V, shape }, owned: true };
 }
 
@@ -178,17 +206,18 @@ export interface InputNorm {
 }
 
 /**
- * Whether a forward can take its input as x with silu(groupNorm(x)) applied in the input
- * transform: the tile-group layout only (F(4x4), W a multiple of 16), the one whose input
- * transform was written for it; knob FFM_WINOGRAD_NORM_INPUT=0 never.
+ * Whether a forward (without kept input transform) can take its input as x with
+ * silu(groupNorm(x)) applied in the input transform: the tile-group layout only (F(4x4), W a
+ * multiple of 16, or of 4 with byPartialGroups), the one whose input transform was written for
+ * it; knob FFM_WINOGRAD_NORM_INPUT=0 never.
  */
 export function takesNormedInput(s: WinogradShape, R: WinogradTile): boolean {
-  return byGroups(s, R) && knob('FFM_WINOGRAD_NORM_INPUT') !== 0;
+  return groupsLayout(s, R, true) && knob('FFM_WINOGRAD_NORM_INPUT') !== 0;
 }
 
 /** V of silu(groupNorm(x)) from x (a new buffer the caller frees; never kept: no weight gradient follows a forward without gradient). */
 function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): { V: DeviceArray; owned: boolean } {
-  if (!byGroups(s, R) || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
+  if (!groupsLayout(s, R, true) || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
   const shape = [(R + 2) ** 2, s.Cin, u.T];
   const V = allocArray(rt, shape, 'winograd input transform (normalised)');
   const p = n.windows;
@@ -207,12 +236,13 @@ function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: Winog
  * silu(groupNorm(x)), applied in the input transform (where takesNormedInput).
  */
 export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null, keepInputTransform = false, inputNorm: InputNorm | null = null): Storage {
-  const u = uniforms(s, R, biasMode, residual !== null, mode);
+  const keep = keepInputTransform && mode === 0 && keepsInputTransform();
+  const groups = groupsLayout(s, R, !keep);
+  if (inputNorm && !groups) throw new ShapeError(`winograd: a normalised input needs the tile-group layout (${s.N}x${s.Cin}x${s.H}x${s.W})`);
+  const u = uniforms(s, R, biasMode, residual !== null, mode, groups);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
   const U = transformedWeights(rt, w, s, R, mode);
-  const groups = byGroups(s, R);
-  const keep = keepInputTransform && mode === 0 && keepsInputTransform();
   const Ushape = { storage: U, shape: [PP, s.Cin, s.Cout] };
   const y = allocArray(rt, [s.N, s.Cout, s.H, s.W], 'conv2d');
   const entry = groups ? 'output_groups' : byRows(s, R) ? 'output_rows' : 'output';
@@ -222,7 +252,7 @@ export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: Winog
   for (let th0 = 0; th0 < u.TH; th0 += rows) {
     const TH = Math.min(rows, u.TH - th0);
     const us = { ...u, TH, T: s.N * TH * u.TW, th0 };
-    const { V, owned } = inputNorm ? normedInputTransform(rt, x, inputNorm, s, R, us) : inputTransform(rt, x, s, R, us, keep ? 'make' : 'no');
+    const { V, owned } = inputNorm ? normedInputTransform(rt, x, inputNorm, s, R, us) : inputTransform(rt, x, s, R, us, keep ? 'make' : 'no', groups);
     // M [P*P, T, Cout] = V U, or by groups M [P*P, Cout, T] = U^T V
     const M = groups ? matmul(rt, Ushape, V, true, false) : matmul(rt, V, Ushape);
     if (owned) rt.free(V.storage);
