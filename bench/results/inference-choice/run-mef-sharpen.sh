@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Session 22: multi-exposure's soft map (x1) against the map x2 (residual kept) on the validation
-# models' held-out MEFB pairs (README.md, "Multi-exposure: the map x2").
+# models' held-out MEFB pairs (README.md, "Multi-exposure: the map x2"; KS="0.5": the x0.5 check).
 set -eu
 cd "$(dirname "$0")/../../.."
 for seed in 1 2; do
   model=runs/seq400-win-seed$seed/jointemb-choice100/model.safetensors
-  for k in 1 2; do
+  for k in ${KS:-1 2}; do
     v=x$k
     out=bench/results/inference-choice/val-sharpen100-seed$seed/$v/mef/MEFB
     mkdir -p "$out"
