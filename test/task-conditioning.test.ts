@@ -136,6 +136,20 @@ describe('task conditioning', () => {
   }, 300_000);
 });
 
+/** Zeroes a blend-head net's output convolution but its bias: a weight logit and a residual constant over the image. */
+function constantHead(net: VelocityNet, logit: number, residual: number): void {
+  const conv = net.unet.convOut;
+  conv.weight.write(new Float32Array(conv.weight.size));
+  conv.bias!.write(Float32Array.from([logit, residual]));
+}
+
+/** Two different sources, their flow source, and all three read back. */
+async function twoSources() {
+  const [xA, xB] = [tensor(wave(4), [1, 1, S, S]).keep(), tensor(wave(9), [1, 1, S, S]).keep()];
+  const x0 = flowSource('sum', xA, xB).keep();
+  return { xA, xB, x0, a: await xA.data(), b: await xB.data(), x: await x0.data() };
+}
+
 describe('the inference choice rule (INFERENCE_CHOICE)', () => {
   it('an IVF fusion (no gradients) takes the sharpened weight map without the residual, so identical sources come back exactly; training forwards, other tasks and FFM_BLEND_CHOICE=0 keep the soft head', async () => {
     await gpu();
@@ -165,12 +179,8 @@ describe('the inference choice rule (INFERENCE_CHOICE)', () => {
   it('the IVF choice sharpens the weight logit a hundredfold: a logit of 0.01 everywhere weighs the sources by sigmoid(1), the residual dropped', async () => {
     await gpu();
     const net = withInitSeed(3, () => new VelocityNet({ ...cfg, tasks: ['ivf', 'mff'] }));
-    const conv = net.unet.convOut;
-    conv.weight.write(new Float32Array(conv.weight.size));
-    conv.bias!.write(Float32Array.from([0.01, 0.05]));
-    const [xA, xB] = [tensor(wave(4), [1, 1, S, S]).keep(), tensor(wave(9), [1, 1, S, S]).keep()];
-    const x0 = flowSource('sum', xA, xB).keep();
-    const a = await xA.data(), b = await xB.data(), x = await x0.data();
+    constantHead(net, 0.01, 0.05);
+    const { xA, xB, x0, a, b, x } = await twoSources();
     const v = await noGrad(() => net.forward(x0, xA, xB, [0], x0, 'ivf')).data();
     const fused = v.map((d, i) => d + x[i]!);
     const w = 1 / (1 + Math.exp(-1));
@@ -185,14 +195,8 @@ describe('the inference rule of choice-trained tasks (CHOICE_TRAINED_INFERENCE)'
     const net = withInitSeed(3, () => new VelocityNet({ ...cfg, tasks: ['ivf', 'mff'], choiceTrained: ['ivf', 'mff'] }));
     const plain = withInitSeed(3, () => new VelocityNet({ ...cfg, tasks: ['ivf', 'mff'] }));
     // a weight logit of 0.1 everywhere and a residual of 0.05: soft weight sigmoid(0.1), sharpened sigmoid(0.5)
-    for (const n of [net, plain]) {
-      const conv = n.unet.convOut;
-      conv.weight.write(new Float32Array(conv.weight.size));
-      conv.bias!.write(Float32Array.from([0.1, 0.05]));
-    }
-    const [xA, xB] = [tensor(wave(4), [1, 1, S, S]).keep(), tensor(wave(9), [1, 1, S, S]).keep()];
-    const x0 = flowSource('sum', xA, xB).keep();
-    const a = await xA.data(), b = await xB.data(), x = await x0.data();
+    for (const n of [net, plain]) constantHead(n, 0.1, 0.05);
+    const { xA, xB, x0, a, b, x } = await twoSources();
     const fused = async (m: VelocityNet, grad: boolean) => {
       const run = () => m.forward(x0, xA, xB, [0], x0, 'mff');
       const v = await (grad ? run() : noGrad(run)).data();
