@@ -215,13 +215,18 @@ export function takesNormedInput(s: WinogradShape, R: WinogradTile): boolean {
   return groupsLayout(s, R, true) && knob('FFM_WINOGRAD_NORM_INPUT') !== 0;
 }
 
-/** V of silu(groupNorm(x)) from x (a new buffer the caller frees; never kept: no weight gradient follows a forward without gradient). */
+/** Refuses an input norm that the convolution's layout (`groups`: by tile groups) or shape cannot take, before any work. */
+function checkInputNorm(n: InputNorm, s: WinogradShape, groups: boolean): void {
+  if (!groups || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
+  const p = n.windows;
+  if (p && (p.H !== s.H || p.W !== s.W)) throw new ShapeError(`winograd: norm windows over ${p.H}x${p.W} for an input of ${s.H}x${s.W}`);
+}
+
+/** V of silu(groupNorm(x)) from x (a new buffer the caller frees; never kept: no weight gradient follows a forward without gradient); n checked by checkInputNorm. */
 function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: WinogradShape, R: WinogradTile, u: ReturnType<typeof uniforms>): { V: DeviceArray; owned: boolean } {
-  if (!groupsLayout(s, R, true) || s.Cin % n.groups !== 0) throw new ShapeError(`winograd: a normalised input needs the tile-group layout and ${n.groups} groups dividing ${s.Cin} channels (${s.N}x${s.Cin}x${s.H}x${s.W})`);
   const shape = [(R + 2) ** 2, s.Cin, u.T];
   const V = allocArray(rt, shape, 'winograd input transform (normalised)');
   const p = n.windows;
-  if (p && (p.H !== s.H || p.W !== s.W)) throw new ShapeError(`winograd: norm windows over ${p.H}x${p.W} for an input of ${s.H}x${s.W}`);
   const win = p ? { win_h: p.wh, win_w: p.ww, win_ny: p.nwy, win_nx: p.nwx } : {};
   launch(rt, program('winograd', p ? 'input_groups_norm_win' : 'input_groups_norm', { R }), layoutOf('winograd', FIELDS), { ...u, norm_groups: n.groups, ...win }, [x, V, n.stats, n.gamma, n.beta], ceilDiv((u.T / 4) * s.Cin, WG));
   return { V: { storage: V, shape }, owned: true };
@@ -238,7 +243,7 @@ function normedInputTransform(rt: GpuRuntime, x: Storage, n: InputNorm, s: Winog
 export function winogradConv3x3(rt: GpuRuntime, x: Storage, w: Storage, s: WinogradShape, R: WinogradTile, mode: 0 | 1, bias: Storage | null, biasMode: 0 | 1 | 2, residual: Storage | null, keepInputTransform = false, inputNorm: InputNorm | null = null): Storage {
   const keep = keepInputTransform && mode === 0 && keepsInputTransform();
   const groups = groupsLayout(s, R, !keep);
-  if (inputNorm && !groups) throw new ShapeError(`winograd: a normalised input needs the tile-group layout (${s.N}x${s.Cin}x${s.H}x${s.W})`);
+  if (inputNorm) checkInputNorm(inputNorm, s, groups);
   const u = uniforms(s, R, biasMode, residual !== null, mode, groups);
   const layout = layoutOf('winograd', FIELDS);
   const PP = (R + 2) ** 2;
