@@ -59,6 +59,12 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // two passes, the mean and then the centred squares.
 override ONE_PASS: u32 = 1u;
 
+// where window row r of a segment starts in src (r: channel r / wh of the group, row r % wh of the
+// window; c0: the group's first channel of sample b; (ox, oy): the window's origin)
+fn window_row(c0: u32, r: u32, oy: u32, ox: u32) -> u32 {
+  return ((c0 + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+}
+
 @compute @workgroup_size(RW)
 fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let seg = workgroup_index(wid, nwg);
@@ -72,14 +78,15 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ox = window_origin(w % u.nwx, u.ww, u.W);
   let Cg = u.C / u.G;
   let rows = Cg * u.wh;
+  let c0 = b * u.C + g * Cg;
   let n = f32(rows * u.ww);
   var mean: f32;
   var variance: f32;
   if (ONE_PASS == 1u) {
-    let k = src[((b * u.C + g * Cg) * u.H + oy) * u.W + ox];
+    let k = src[window_row(c0, 0u, oy, ox)];
     var acc = vec2f(0.0);
     for (var r = lid; r < rows; r += RW) {
-      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      let row = window_row(c0, r, oy, ox);
       for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - k; acc += vec2f(d, d * d); }
     }
     let mv = shifted_moments(acc, k, n, lid);
@@ -88,13 +95,13 @@ fn stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   } else {
     var sum = 0.0;
     for (var r = lid; r < rows; r += RW) {
-      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      let row = window_row(c0, r, oy, ox);
       for (var x = 0u; x < u.ww; x++) { sum += src[row + x]; }
     }
     mean = reduce_wg(sum, lid) / n;
     var sq = 0.0;
     for (var r = lid; r < rows; r += RW) {
-      let row = ((b * u.C + g * Cg + r / u.wh) * u.H + oy + r % u.wh) * u.W + ox;
+      let row = window_row(c0, r, oy, ox);
       for (var x = 0u; x < u.ww; x++) { let d = src[row + x] - mean; sq += d * d; }
     }
     variance = reduce_wg(sq, lid) / n;
